@@ -1,0 +1,1 @@
+"""Front ends that turn platform events into jobs and results into messages."""

@@ -1,0 +1,169 @@
+"""`atelier chat`: a terminal channel. Type `/poem the sea form:haiku`, see the place in
+line, progress and the result with its provenance. Piped stdin works too (one command a
+line): after the last line it waits for every accepted job's result, then exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from typing import TextIO
+
+from rich.console import Console
+from rich.markup import escape
+
+from bot.jobs import Origin
+from bot.render import progress_text, render_result
+from bot.results import Event, ResultInbox
+from bot.service import FrontDesk
+
+PROMPT = "atelier> "
+READ_BLOCK_S = 0.5
+log = logging.getLogger(__name__)
+
+
+class ConsoleChat:
+    def __init__(self, desk: FrontDesk, inbox: ResultInbox, *, session: str,
+                 user: str | None = None, out: TextIO | None = None,
+                 interactive: bool = False) -> None:
+        self.desk = desk
+        self.inbox = inbox
+        self.session = session
+        self.user = user or _user()
+        self.console = Console(file=out or sys.stdout, highlight=False, soft_wrap=True)
+        self.interactive = interactive
+        self.pending: dict[str, int] = {}  # job id -> the line number that asked for it
+        self.progress_seen: dict[str, int] = {}
+        self._count = 0
+        self._closing = False
+        self._all_done = asyncio.Event()
+        self._all_done.set()
+
+    @staticmethod
+    def route_for(session: str) -> str:
+        return f"console:{session}"
+
+    async def run(self, lines: AsyncIterator[str], *, wait_s: float = 600.0) -> int:
+        """Serve lines until EOF or /quit; then wait for outstanding results. Exit code:
+        0 when every accepted job answered, 3 when some were still running at wait_s."""
+        await self.inbox.ensure_group()
+        reader = asyncio.create_task(self._read_results())
+        try:
+            async for line in lines:
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                if line in ("/quit", "/exit"):
+                    break
+                await self.submit(line)
+            try:
+                await asyncio.wait_for(self._all_done.wait(), timeout=wait_s)
+            except TimeoutError:
+                self.console.print(f"[yellow]{len(self.pending)} job(s) still running after "
+                                   f"{wait_s:.0f} s; they stay queued.[/]")
+                return 3
+            return 0
+        finally:
+            # Let the reader finish its current blocking read rather than cancel it mid-read:
+            # a cancelled blocking call can leave an in-process store's connection stuck.
+            self._closing = True
+            try:
+                await asyncio.wait_for(asyncio.shield(reader), timeout=READ_BLOCK_S + 2.0)
+            except (TimeoutError, asyncio.CancelledError):
+                reader.cancel()
+
+    async def submit(self, line: str) -> None:
+        self._count += 1
+        n = self._count
+        if not self.interactive:
+            self.console.print(f"[dim]> {escape(line)}[/]")
+        origin = Origin(platform="console", route=self.route_for(self.session),
+                        channel_id="terminal", user_id=self.user, user_name=self.user,
+                        delivery_id=f"{self.session}:{n}")
+        reply = await self.desk.handle(line, origin)
+        if reply.error:
+            self.console.print(f"[red]error:[/] {escape(reply.text)}")
+            return
+        if reply.job_id is None:
+            self.console.print(escape(reply.text))
+            return
+        self.pending[reply.job_id] = n
+        self._all_done.clear()
+        self.console.print(f"[cyan][{n}][/] {escape(reply.text)}")
+
+    async def _read_results(self) -> None:
+        pending = True  # our unacked events first (after a reconnect), then new ones
+        while not self._closing:
+            try:
+                block_ms = int(READ_BLOCK_S * 1000)
+                for event in await self.inbox.read(pending=pending, block_ms=block_ms):
+                    await self._handle(event)
+                pending = False
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a Redis blip: say so, keep listening
+                log.warning("reading results failed; retrying in 1 s", exc_info=True)
+                await asyncio.sleep(1.0)
+
+    async def _handle(self, event: Event) -> None:
+        n = self.pending.get(event.job_id)
+        if event.progress is not None:
+            if n is not None:
+                self._show_progress(n, event)
+            await self.inbox.ack(event.entry_id)
+            return
+        if event.result is None or not await self.inbox.claim(event.job_id):
+            await self.inbox.ack(event.entry_id)  # unreadable, or posted already
+            return
+        message = render_result(event.result)
+        tag = f"[{n}]" if n is not None else "[?]"
+        if message.error:
+            self.console.print(f"[cyan]{tag}[/] [red]{escape(message.body)}[/]")
+        else:
+            self.console.print(f"[cyan]{tag}[/] [bold]{escape(message.title)}[/]")
+            for text_line in message.body.splitlines():
+                self.console.print(f"    {escape(text_line)}")
+            self.console.print(f"    [dim]— {escape(message.footer)}[/]")
+        await self.inbox.delivered(event.job_id, event.entry_id)
+        self.pending.pop(event.job_id, None)
+        if not self.pending:
+            self._all_done.set()
+
+    def _show_progress(self, n: int, event: Event) -> None:
+        assert event.progress is not None
+        percent = round(event.progress.fraction * 100)
+        if self.progress_seen.get(event.job_id, -1) >= percent:
+            return
+        self.progress_seen[event.job_id] = percent
+        self.console.print(f"[cyan][{n}][/] [dim]{escape(progress_text(event.progress))}[/]")
+
+
+async def stdin_lines(interactive: bool) -> AsyncIterator[str]:
+    """Lines from stdin without blocking the event loop (a thread does the reading)."""
+    while True:
+        if interactive:
+            try:
+                line = await asyncio.to_thread(input, PROMPT)
+            except EOFError:
+                return
+            yield line
+        else:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                return
+            yield line
+
+
+def new_session() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "you"

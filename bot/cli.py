@@ -1,0 +1,214 @@
+"""The `atelier` command: the composition root.
+
+This is the one module of `bot/` that imports adapters and workers, each inside the
+command that runs it, so `atelier chat` never imports torch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import typer
+
+from bot.config import Settings, load_settings
+from bot.connections import connect, make_queue
+from bot.errors import ConfigError
+from bot.jobs import JobKind
+
+app = typer.Typer(
+    help="Atelier: a Discord and Slack bot for collaborative art, on open models.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+log = logging.getLogger("atelier")
+
+MISSING_TEXT_MODEL = (
+    "No text model is configured: set ATELIER_TEXT_MODEL to a model directory or a hub id "
+    "(for example ATELIER_TEXT_MODEL=./models/poet). Atelier never downloads a model you "
+    "did not name."
+)
+
+
+def main() -> None:
+    app()
+
+
+@app.command()
+def up(
+    batch_size: Annotated[int, typer.Option(min=1, max=256, help="Jobs per generate call.")] = 16,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for results after input ends.")]
+    = 600.0,
+) -> None:
+    """Everything in one process: the worker and the console channel (embedded store
+    without ATELIER_REDIS_URL)."""
+
+    async def body(settings: Settings) -> int:
+        from adapters.console.chat import ConsoleChat, new_session, stdin_lines
+        from bot.results import ResultInbox
+        from bot.service import FrontDesk
+
+        if settings.text_model is None:
+            raise ConfigError(MISSING_TEXT_MODEL)
+        _note_unbuilt_adapters(settings)
+        redis = connect(settings, embedded_ok=True)
+        queue = make_queue(redis, settings)
+        worker = _build_worker(settings, queue, "text", batch_size, 1, None)
+        worker_task = asyncio.create_task(worker.run())
+        _on_signals(worker.stop)
+        typer.echo(f"Atelier is loading {settings.text_model} ...", err=True)
+        ready = asyncio.create_task(worker.ready.wait())
+        await asyncio.wait({worker_task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if worker_task.done():
+            ready.cancel()
+            worker_task.result()  # raises the load error
+        session = new_session()
+        interactive = sys.stdin.isatty()
+        if interactive:
+            typer.echo("Atelier is ready. Type /help, or /poem the sea at dusk form:haiku. "
+                       "Ctrl-D to quit.", err=True)
+        inbox = ResultInbox(redis, ConsoleChat.route_for(session), "console",
+                            keys=queue.keys, ttl_s=settings.job_ttl_s)
+        chat = ConsoleChat(FrontDesk(queue), inbox, session=session, interactive=interactive)
+        try:
+            return await chat.run(stdin_lines(interactive), wait_s=wait)
+        finally:
+            worker.stop()
+            await worker_task
+            await inbox.drop()
+            await redis.aclose()
+
+    _run(body)
+
+
+@app.command()
+def worker(
+    kinds: Annotated[str, typer.Option(help="Job kinds to serve, comma-separated.")] = "text",
+    batch_size: Annotated[int, typer.Option(min=1, max=256, help="Jobs per generate call.")] = 16,
+    concurrency: Annotated[int, typer.Option(min=1, max=16, help="Batches read at once.")] = 1,
+    worker_id: Annotated[str | None, typer.Option(help="Consumer name (default: host-pid).")]
+    = None,
+) -> None:
+    """A worker process against a shared Redis (ATELIER_REDIS_URL)."""
+
+    async def body(settings: Settings) -> int:
+        redis = connect(settings, embedded_ok=False, what="atelier worker")
+        queue = make_queue(redis, settings)
+        w = _build_worker(settings, queue, kinds, batch_size, concurrency, worker_id)
+        _on_signals(w.stop)
+        try:
+            await w.run()
+        finally:
+            await redis.aclose()
+        return 0
+
+    _run(body)
+
+
+@app.command()
+def chat(
+    wait: Annotated[float, typer.Option(help="Seconds to wait for results after input ends.")]
+    = 600.0,
+) -> None:
+    """The console channel against a shared Redis: type /poem ... and see the result."""
+
+    async def body(settings: Settings) -> int:
+        from adapters.console.chat import ConsoleChat, new_session, stdin_lines
+        from bot.results import ResultInbox
+        from bot.service import FrontDesk
+
+        redis = connect(settings, embedded_ok=False, what="atelier chat")
+        queue = make_queue(redis, settings)
+        session = new_session()
+        interactive = sys.stdin.isatty()
+        inbox = ResultInbox(redis, ConsoleChat.route_for(session), "console",
+                            keys=queue.keys, ttl_s=settings.job_ttl_s)
+        chat = ConsoleChat(FrontDesk(queue), inbox, session=session, interactive=interactive)
+        try:
+            return await chat.run(stdin_lines(interactive), wait_s=wait)
+        finally:
+            await inbox.drop()
+            await redis.aclose()
+
+    _run(body)
+
+
+def _not_built(name: str) -> Callable[..., None]:
+    def command(args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None) -> None:
+        typer.echo(f"error: `atelier {name}` is not part of this version of Atelier yet.",
+                   err=True)
+        raise typer.Exit(2)
+
+    command.__doc__ = f"Not built yet in this version: {name}."
+    return command
+
+
+for _name in ("discord", "slack", "train", "eval", "bench"):
+    app.command(_name, context_settings={"allow_extra_args": True,
+                                         "ignore_unknown_options": True})(_not_built(_name))
+
+
+# Helpers -------------------------------------------------------------------------------
+def _build_worker(settings: Settings, queue: Any, kinds: str, batch_size: int,
+                  concurrency: int, worker_id: str | None) -> Any:
+    from worker.loop import Worker
+
+    generators = []
+    for name in [k.strip() for k in kinds.split(",") if k.strip()]:
+        try:
+            kind = JobKind(name)
+        except ValueError:
+            raise ConfigError(f"Unknown job kind '{name}': use text, image or music.") from None
+        if kind is not JobKind.TEXT:
+            raise ConfigError(f"The {name} generator is not part of this version yet; "
+                              "run the worker with --kinds text.")
+        if settings.text_model is None:
+            raise ConfigError(MISSING_TEXT_MODEL)
+        from worker.generators.text import TextGenerator
+
+        generators.append(TextGenerator(settings.text_model, device=settings.device))
+    if not generators:
+        raise ConfigError("Give at least one job kind with --kinds, e.g. --kinds text.")
+    return Worker(queue, generators, worker_id=worker_id, batch_size=batch_size,
+                  concurrency=concurrency, heartbeat_s=settings.heartbeat_s,
+                  max_attempts=settings.max_attempts)
+
+
+def _note_unbuilt_adapters(settings: Settings) -> None:
+    for var, value in (("DISCORD_TOKEN", settings.discord_token),
+                       ("SLACK_BOT_TOKEN", settings.slack_bot_token)):
+        if value is not None:
+            typer.echo(f"note: {var} is set, but that adapter is not part of this version "
+                       "yet; running the console channel only.", err=True)
+
+
+def _on_signals(stop: Callable[[], None]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+
+
+def _run(body: Callable[[Settings], Awaitable[int]]) -> None:
+    try:
+        settings = load_settings()
+    except Exception as exc:  # pydantic's message names the variable
+        typer.echo(f"error: invalid configuration: {exc}", err=True)
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        code = asyncio.run(body(settings))
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        code = 130
+    raise typer.Exit(code)

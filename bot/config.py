@@ -1,0 +1,102 @@
+"""Typed settings, read once from the environment and `.env` (the DESIGN contract).
+
+Secrets are `SecretStr`: their value never shows in a repr, a log line or an error.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every setting Atelier reads. Names are the environment variables of DESIGN.md."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # Redis -----------------------------------------------------------------------------
+    redis_url: SecretStr | None = Field(default=None, validation_alias=_env("ATELIER_REDIS_URL"))
+    redis_prefix: str = Field(default="atelier:", validation_alias=_env("ATELIER_REDIS_PREFIX"))
+
+    # Platforms -------------------------------------------------------------------------
+    discord_token: SecretStr | None = Field(default=None, validation_alias=_env("DISCORD_TOKEN"))
+    discord_api_base: str | None = Field(
+        default=None, validation_alias=_env("ATELIER_DISCORD_API_BASE")
+    )
+    discord_gateway_url: str | None = Field(
+        default=None, validation_alias=_env("ATELIER_DISCORD_GATEWAY_URL")
+    )
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_APP_TOKEN")
+    )
+    slack_api_url: str | None = Field(default=None, validation_alias=_env("ATELIER_SLACK_API_URL"))
+
+    # Models ----------------------------------------------------------------------------
+    text_model: str | None = Field(default=None, validation_alias=_env("ATELIER_TEXT_MODEL"))
+    image_model: str | None = Field(default=None, validation_alias=_env("ATELIER_IMAGE_MODEL"))
+    music_model: str | None = Field(default=None, validation_alias=_env("ATELIER_MUSIC_MODEL"))
+    device: str = Field(default="auto", validation_alias=_env("ATELIER_DEVICE"))
+
+    # Queue behaviour -------------------------------------------------------------------
+    visibility_timeout_s: float = Field(
+        default=120.0, gt=0, validation_alias=_env("ATELIER_VISIBILITY_TIMEOUT")
+    )
+    max_attempts: int = Field(default=3, ge=1, le=20, validation_alias=_env("ATELIER_MAX_ATTEMPTS"))
+    job_ttl_s: int = Field(default=7 * 24 * 3600, gt=0, validation_alias=_env("ATELIER_JOB_TTL"))
+    max_queue_length: int = Field(
+        default=1000, ge=1, validation_alias=_env("ATELIER_MAX_QUEUE_LENGTH")
+    )
+    heartbeat_s: float = Field(default=5.0, gt=0, validation_alias=_env("ATELIER_HEARTBEAT"))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias=_env("ATELIER_LOG_LEVEL")
+    )
+
+    @field_validator(
+        "redis_url", "discord_token", "discord_api_base", "discord_gateway_url",
+        "slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_api_url",
+        "text_model", "image_model", "music_model", mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `SLACK_APP_TOKEN=` in a .env file means "not set", not "set to nothing".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value in {"auto", "cpu", "cuda", "mps"} or value.startswith("cuda:"):
+            return value
+        raise ValueError("ATELIER_DEVICE must be auto, cpu, cuda, cuda:N or mps")
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not value or any(ch.isspace() for ch in value):
+            raise ValueError("ATELIER_REDIS_PREFIX must be a non-empty word such as 'atelier:'")
+        return value
+
+    def model_for(self, kind: str) -> str | None:
+        """The configured model id (hub id or local directory) for a job kind."""
+        return {"text": self.text_model, "image": self.image_model, "music": self.music_model}[
+            kind
+        ]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; keyword overrides win (used by the CLI's flags)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

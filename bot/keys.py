@@ -1,0 +1,59 @@
+"""Every Redis key and stream name Atelier uses, in one place.
+
+| key (after the prefix, default `atelier:`) | type | what it holds | lifetime |
+| --- | --- | --- | --- |
+| `jobs:{kind}` (`text`, `image`, `music`) | stream | queued jobs, field `job` (JSON); consumer group `workers` | entry deleted once its job finishes; length capped by `ATELIER_MAX_QUEUE_LENGTH` at enqueue |
+| `job:{id}` | hash | `job` (JSON), `entry` (stream id), `state` (queued, running, done, failed, dead), `attempts`, `worker`, `created`, `finished` | `ATELIER_JOB_TTL` (7 days) from enqueue |
+| `result:{id}` | string | the result (JSON) | `ATELIER_JOB_TTL` |
+| `results:{route}` | stream | results and progress for one platform (`discord`, `slack`) or one console session (`console:{session}`): fields `type` (result, progress), `job`, `data` (JSON); consumer group `adapters` | trimmed to about 10,000 entries; a console session deletes its own on exit |
+| `delivering:{id}` | string | an adapter's short claim while it posts a result | 60 s |
+| `delivered:{id}` | string | set once a result is posted: a second read posts nothing | `ATELIER_JOB_TTL` |
+| `dead` | stream | dead letters: `job` (raw entry), `kind`, `reason`, `attempts`, `at` | trimmed to about 10,000 entries |
+| `workers:{kind}` | sorted set | worker id -> deadline (unix seconds) of its heartbeat: alive while in the future | member removed on clean exit or once stale |
+| `worker:{id}` | hash | a worker's host, pid, model, kinds, started | 3 heartbeats, refreshed by each |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.jobs import JobKind
+
+WORKER_GROUP = "workers"
+ADAPTER_GROUP = "adapters"
+RESULTS_MAXLEN = 10_000
+DEAD_MAXLEN = 10_000
+DELIVERY_CLAIM_S = 60
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "atelier:"
+
+    def jobs(self, kind: JobKind | str) -> str:
+        return f"{self.prefix}jobs:{JobKind(kind).value}"
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    def result(self, job_id: str) -> str:
+        return f"{self.prefix}result:{job_id}"
+
+    def results(self, route: str) -> str:
+        return f"{self.prefix}results:{route}"
+
+    def delivering(self, job_id: str) -> str:
+        return f"{self.prefix}delivering:{job_id}"
+
+    def delivered(self, job_id: str) -> str:
+        return f"{self.prefix}delivered:{job_id}"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.prefix}dead"
+
+    def workers(self, kind: JobKind | str) -> str:
+        return f"{self.prefix}workers:{JobKind(kind).value}"
+
+    def worker(self, worker_id: str) -> str:
+        return f"{self.prefix}worker:{worker_id}"

@@ -1,0 +1,243 @@
+"""The job queue on Redis streams: enqueue, read, reclaim, finish, dead-letter.
+
+Keys are documented in `bot.keys`. The two operations that must be atomic (idempotent
+enqueue, and "store result + publish + ack" on finish) are Lua scripts, so a crash can
+never leave a job half-enqueued or a result published but unacked.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from bot.errors import UserError
+from bot.jobs import Job, JobKind, Progress, Result, dump
+from bot.keys import DEAD_MAXLEN, RESULTS_MAXLEN, WORKER_GROUP, Keys
+
+# KEYS: job hash, jobs stream. ARGV: job json, ttl, now, max queue length.
+_ENQUEUE = """
+local entry = redis.call('HGET', KEYS[1], 'entry')
+if entry then return {0, entry, redis.call('HGET', KEYS[1], 'state') or ''} end
+local cap = tonumber(ARGV[4])
+if cap > 0 and redis.call('XLEN', KEYS[2]) >= cap then return {-1, '', ''} end
+entry = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
+redis.call('HSET', KEYS[1], 'job', ARGV[1], 'entry', entry, 'state', 'queued',
+           'attempts', 0, 'created', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return {1, entry, 'queued'}
+"""
+
+# KEYS: job hash, jobs stream, results stream, result key, dead stream.
+# ARGV: group, entry id, result json, ttl, state, dead-letter json ('' for none), job id,
+#       results maxlen, dead maxlen, now.
+_FINISH = """
+redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[2], ARGV[2])
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'done' or state == 'failed' or state == 'dead' then return 0 end
+if ARGV[6] ~= '' then
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'data', ARGV[6])
+end
+redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[4])
+redis.call('HSET', KEYS[1], 'state', ARGV[5], 'finished', ARGV[10])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*',
+           'type', 'result', 'job', ARGV[7], 'data', ARGV[3])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    job_id: str
+    entry_id: str
+    created: bool  # False: a duplicate delivery; nothing new was enqueued
+    state: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stream entry as read by a worker: the raw fields, parsed later (may be poison)."""
+
+    kind: JobKind
+    entry_id: str
+    fields: dict[str, str]
+
+
+class JobQueue:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        keys: Keys | None = None,
+        job_ttl_s: int = 7 * 24 * 3600,
+        max_queue_length: int = 1000,
+        visibility_timeout_s: float = 120.0,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys or Keys()
+        self.job_ttl_s = job_ttl_s
+        self.max_queue_length = max_queue_length
+        self.visibility_timeout_s = visibility_timeout_s
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._finish = redis.register_script(_FINISH)
+
+    # Producer side -------------------------------------------------------------------
+    async def ensure_group(self, kind: JobKind) -> None:
+        try:
+            await self.redis.xgroup_create(self.keys.jobs(kind), WORKER_GROUP, id="0",
+                                           mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def enqueue(self, job: Job) -> Enqueued:
+        """Add a job once: a second call with the same job id returns the existing job."""
+        await self.ensure_group(job.kind)
+        created, entry, state = await self._enqueue(
+            keys=[self.keys.job(job.id), self.keys.jobs(job.kind)],
+            args=[dump(job), self.job_ttl_s, f"{time.time():.3f}", self.max_queue_length],
+        )
+        if int(created) < 0:
+            raise UserError("Atelier is very busy right now: the queue is full. "
+                            "Try again in a minute.")
+        return Enqueued(job.id, str(entry), bool(int(created)), str(state))
+
+    async def state(self, job_id: str) -> dict[str, str]:
+        return await self.redis.hgetall(self.keys.job(job_id))  # type: ignore[no-any-return]
+
+    async def position(self, kind: JobKind, job_id: str) -> int | None:
+        """1 for next in line, 0 while being generated, None when finished or unknown."""
+        info = await self.redis.hmget(self.keys.job(job_id), ["entry", "state"])
+        entry, state = info[0], info[1]
+        if entry is None or state in ("done", "failed", "dead"):
+            return None
+        last = await self._last_delivered(kind)
+        if _stream_id(entry) <= _stream_id(last):
+            return 0
+        ahead = await self.redis.xrange(self.keys.jobs(kind), min=f"({last}", max=entry,
+                                        count=self.max_queue_length + 1)
+        return max(len(ahead), 1)
+
+    async def depth(self, kind: JobKind) -> int:
+        """Jobs waiting for a worker (not yet picked up)."""
+        last = await self._last_delivered(kind)
+        waiting = await self.redis.xrange(self.keys.jobs(kind), min=f"({last}", max="+",
+                                          count=self.max_queue_length + 1)
+        return len(waiting)
+
+    async def workers_alive(self, kind: JobKind) -> int:
+        return int(await self.redis.zcount(self.keys.workers(kind), time.time(), "+inf"))
+
+    async def _last_delivered(self, kind: JobKind) -> str:
+        try:
+            groups = await self.redis.xinfo_groups(self.keys.jobs(kind))
+        except ResponseError:  # no stream yet
+            return "0-0"
+        for group in groups:
+            if _text(group.get("name")) == WORKER_GROUP:
+                return _text(group.get("last-delivered-id")) or "0-0"
+        return "0-0"
+
+    # Worker side ---------------------------------------------------------------------
+    async def read(self, kinds: Sequence[JobKind], consumer: str, count: int,
+                   block_ms: int) -> list[Entry]:
+        streams = {self.keys.jobs(k): ">" for k in kinds}
+        reply = await self.redis.xreadgroup(WORKER_GROUP, consumer, streams, count=count,
+                                            block=block_ms)
+        return [Entry(self._kind_of(stream), entry_id, fields)
+                for stream, items in reply or [] for entry_id, fields in items]
+
+    async def reclaim(self, kind: JobKind, consumer: str, count: int) -> list[Entry]:
+        """Take over jobs another consumer left pending longer than the visibility timeout."""
+        idle_ms = int(self.visibility_timeout_s * 1000)
+        reply = await self.redis.xautoclaim(self.keys.jobs(kind), WORKER_GROUP, consumer,
+                                            min_idle_time=idle_ms, start_id="0-0", count=count)
+        return [Entry(kind, entry_id, fields) for entry_id, fields in reply[1] if fields]
+
+    async def touch(self, kind: JobKind, consumer: str, entry_ids: Sequence[str]) -> None:
+        """Reset the idle time of jobs this worker is still generating, so none is stolen."""
+        if entry_ids:
+            await self.redis.xclaim(self.keys.jobs(kind), WORKER_GROUP, consumer, 0,
+                                    list(entry_ids), justid=True)
+
+    async def start_attempt(self, job: Job, worker_id: str) -> int:
+        """Count an attempt before generating: a worker killed mid-job still counts one."""
+        key = self.keys.job(job.id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(key, "attempts", 1)
+            pipe.hset(key, mapping={"state": "running", "worker": worker_id})
+            attempts, _ = await pipe.execute()
+        return int(attempts)
+
+    async def finish(self, kind: JobKind, entry_id: str, result: Result, *,
+                     dead_letter: dict[str, Any] | None = None) -> bool:
+        """Store and publish the result and ack the entry, atomically. False: the job had
+        already finished (a reclaimed duplicate); nothing was published again."""
+        state = "done" if result.ok else ("dead" if dead_letter else "failed")
+        published = await self._finish(
+            keys=[self.keys.job(result.job_id), self.keys.jobs(kind),
+                  self.keys.results(result.origin.route), self.keys.result(result.job_id),
+                  self.keys.dead],
+            args=[WORKER_GROUP, entry_id, dump(result), self.job_ttl_s, state,
+                  json.dumps(dead_letter) if dead_letter else "", result.job_id,
+                  RESULTS_MAXLEN, DEAD_MAXLEN, f"{time.time():.3f}"],
+        )
+        return bool(int(published))
+
+    async def bury(self, kind: JobKind, entry_id: str, fields: dict[str, str],
+                   reason: str) -> None:
+        """Dead-letter an entry that has no usable job (malformed), and ack it."""
+        record = {"job": fields, "kind": kind.value, "reason": reason, "at": time.time()}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.keys.dead, {"data": json.dumps(record)}, maxlen=DEAD_MAXLEN,
+                      approximate=True)
+            pipe.xack(self.keys.jobs(kind), WORKER_GROUP, entry_id)
+            pipe.xdel(self.keys.jobs(kind), entry_id)
+            await pipe.execute()
+
+    async def publish_progress(self, progress: Progress) -> None:
+        await self.redis.xadd(
+            self.keys.results(progress.origin.route),
+            {"type": "progress", "job": progress.job_id, "data": dump(progress)},
+            maxlen=RESULTS_MAXLEN, approximate=True,
+        )
+
+    async def heartbeat(self, kinds: Sequence[JobKind], worker_id: str,
+                        info: dict[str, str], interval_s: float) -> None:
+        deadline = time.time() + 3 * interval_s
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for kind in kinds:
+                pipe.zadd(self.keys.workers(kind), {worker_id: deadline})
+                pipe.zremrangebyscore(self.keys.workers(kind), "-inf", time.time() - 3600)
+            pipe.hset(self.keys.worker(worker_id), mapping=info)
+            pipe.expire(self.keys.worker(worker_id), max(int(3 * interval_s), 1))
+            await pipe.execute()
+
+    async def retire(self, kinds: Sequence[JobKind], worker_id: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for kind in kinds:
+                pipe.zrem(self.keys.workers(kind), worker_id)
+            pipe.delete(self.keys.worker(worker_id))
+            await pipe.execute()
+
+    async def dead_letters(self, count: int = 100) -> list[tuple[str, dict[str, str]]]:
+        return await self.redis.xrange(self.keys.dead, count=count)  # type: ignore[no-any-return]
+
+    def _kind_of(self, stream: str) -> JobKind:
+        return JobKind(_text(stream).rsplit(":", 1)[1])
+
+
+def _stream_id(value: str) -> tuple[int, int]:
+    ms, _, seq = value.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")

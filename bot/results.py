@@ -1,0 +1,91 @@
+"""The adapter side of the result stream: read results and progress, post each result once.
+
+An adapter reads its route's stream with its own consumer group, claims a result before
+posting it, marks it delivered after, and acks. A result read twice (a restart, a second
+replica) is posted once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from bot.jobs import Progress, Result, load_progress, load_result
+from bot.keys import ADAPTER_GROUP, DELIVERY_CLAIM_S, Keys
+
+
+@dataclass(frozen=True)
+class Event:
+    entry_id: str
+    job_id: str
+    result: Result | None = None
+    progress: Progress | None = None
+
+
+class ResultInbox:
+    def __init__(self, redis: Redis, route: str, consumer: str, *, keys: Keys | None = None,
+                 ttl_s: int = 7 * 24 * 3600) -> None:
+        self.redis = redis
+        self.route = route
+        self.consumer = consumer
+        self.keys = keys or Keys()
+        self.stream = self.keys.results(route)
+        self.ttl_s = ttl_s
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, ADAPTER_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(self, *, count: int = 50, block_ms: int = 1000,
+                   pending: bool = False) -> list[Event]:
+        """New events; with pending=True, this consumer's unacked ones (after a restart)."""
+        reply = await self.redis.xreadgroup(ADAPTER_GROUP, self.consumer,
+                                            {self.stream: "0" if pending else ">"},
+                                            count=count, block=None if pending else block_ms)
+        events: list[Event] = []
+        for _stream, items in reply or []:
+            for entry_id, fields in items:
+                events.append(self._event(entry_id, fields))
+        return events
+
+    async def claim(self, job_id: str) -> bool:
+        """True if this adapter may post the result now (not delivered, not being posted)."""
+        if await self.redis.exists(self.keys.delivered(job_id)):
+            return False
+        return bool(await self.redis.set(self.keys.delivering(job_id), self.consumer,
+                                         nx=True, ex=DELIVERY_CLAIM_S))
+
+    async def delivered(self, job_id: str, entry_id: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.delivered(job_id), "1", ex=self.ttl_s)
+            pipe.delete(self.keys.delivering(job_id))
+            pipe.xack(self.stream, ADAPTER_GROUP, entry_id)
+            await pipe.execute()
+
+    async def ack(self, *entry_ids: str) -> None:
+        if entry_ids:
+            await self.redis.xack(self.stream, ADAPTER_GROUP, *entry_ids)
+
+    async def is_delivered(self, job_id: str) -> bool:
+        return bool(await self.redis.exists(self.keys.delivered(job_id)))
+
+    async def drop(self) -> None:
+        """Delete this route's stream (a console session that ends)."""
+        await self.redis.delete(self.stream)
+
+    def _event(self, entry_id: str, fields: dict[str, str]) -> Event:
+        job_id = fields.get("job", "")
+        try:
+            if fields.get("type") == "result":
+                return Event(entry_id, job_id, result=load_result(fields["data"]))
+            if fields.get("type") == "progress":
+                return Event(entry_id, job_id, progress=load_progress(fields["data"]))
+        except (KeyError, ValidationError):
+            pass
+        return Event(entry_id, job_id)  # unreadable: acked and skipped by the caller

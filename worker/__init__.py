@@ -1,0 +1,1 @@
+"""Generation: the batching worker loop and the generators it drives."""

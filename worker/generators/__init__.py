@@ -1,0 +1,1 @@
+"""Generators: one small interface (`load`, `warmup`, `generate`), no Redis."""

@@ -1,0 +1,86 @@
+"""Per-job sampling inside one batched `generate` call.
+
+`generate` samples a whole batch from one random stream, so a job's text would depend on
+its batch mates. Instead, `RowSampler` samples each row with that job's own
+`torch.Generator` (seeded from the job), its own temperature, top-p and repetition penalty,
+and returns logits where only the chosen token survives; `generate(do_sample=False)` then
+picks exactly that token. A job's text is therefore the same alone or in any batch, up to
+the tiny logit differences that left padding causes (about 1e-6 in fp32).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from transformers import LogitsProcessor, StoppingCriteria
+
+
+class RowSampler(LogitsProcessor):
+    def __init__(
+        self,
+        *,
+        seeds: Sequence[int],
+        temperatures: Sequence[float],
+        top_ps: Sequence[float],
+        penalties: Sequence[float],
+        starts: Sequence[int],  # index of each row's first real token (after left padding)
+        on_step: Callable[[torch.LongTensor], None] | None = None,
+    ) -> None:
+        # CPU generators: the same seed gives the same draws whatever the model's device.
+        self.generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
+        self.temperatures = torch.tensor(list(temperatures), dtype=torch.float32)
+        self.top_ps = torch.tensor(list(top_ps), dtype=torch.float32)
+        self.penalties = torch.tensor(list(penalties), dtype=torch.float32)
+        self.starts = list(starts)
+        self.on_step = on_step
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        logits = scores.float().cpu()  # (rows, vocab)
+        logits = self._penalise(input_ids.cpu(), logits)
+        logits = logits / self.temperatures[:, None]
+        probs = torch.softmax(logits, dim=-1)
+        # Nucleus filter per row: keep the smallest head of the sorted distribution whose
+        # mass reaches top_p (the first token always stays).
+        sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+        mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
+        sorted_probs = sorted_probs.masked_fill(mass_before >= self.top_ps[:, None], 0.0)
+        cdf = torch.cumsum(sorted_probs, dim=-1)
+        # One uniform draw per row from that row's own generator: inverse-CDF sampling.
+        draws = torch.stack([torch.rand(1, generator=g) for g in self.generators]).view(-1, 1)
+        picks = torch.searchsorted(cdf, draws * cdf[:, -1:], right=True)
+        picks = picks.clamp_(max=cdf.shape[-1] - 1)
+        tokens = order.gather(1, picks)  # (rows, 1) token ids
+        chosen = torch.full_like(scores, float("-inf"))
+        chosen.scatter_(1, tokens.to(scores.device), 0.0)
+        if self.on_step is not None:
+            self.on_step(input_ids)
+        return chosen  # type: ignore[return-value]
+
+    def _penalise(self, input_ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """Repetition penalty over each row's own tokens only (never its left padding)."""
+        if bool((self.penalties == 1.0).all()):
+            return logits
+        ids = input_ids.clone()
+        for row, start in enumerate(self.starts):
+            if start > 0:
+                ids[row, :start] = ids[row, start]  # a duplicate of a real token: no effect
+        picked = logits.gather(1, ids)
+        pen = self.penalties[:, None]
+        picked = torch.where(picked < 0, picked * pen, picked / pen)
+        return logits.scatter(1, ids, picked)
+
+
+class RowBudget(StoppingCriteria):
+    """Stop each row at its own job's max_new_tokens, so jobs of different lengths share a
+    batch; `generate` pads finished rows and ends when every row is done."""
+
+    def __init__(self, prompt_length: int, budgets: Sequence[int]) -> None:
+        self.prompt_length = prompt_length
+        self.budgets = torch.tensor(list(budgets), dtype=torch.long)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor,
+                 **kwargs: object) -> torch.BoolTensor:
+        generated = input_ids.shape[1] - self.prompt_length
+        done = generated >= self.budgets
+        return done.to(input_ids.device)  # type: ignore[return-value]
