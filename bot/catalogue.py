@@ -6,7 +6,7 @@ the console's help); the parser validates against it. Nothing here does IO.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from bot.jobs import JobKind, OptionValue
@@ -65,111 +65,282 @@ def _num(value: float | None) -> str:
 
 
 # Options shared by the generation commands ---------------------------------------------
-SEED = Option("seed", "int", "Random seed; the same seed and settings give the same piece.",
-              min=0, max=SEED_MAX)
-TEMPERATURE = Option("temperature", "float", "How adventurous the wording is (higher: wilder).",
-                     default=0.9, min=0.1, max=1.5)
-MOOD = Option("mood", "str", "The feeling to aim for.", suggestions=(
-    "calm", "joyful", "melancholy", "eerie", "romantic", "hopeful", "defiant", "playful",
-    "nostalgic", "solemn"))
-STYLE = Option("style", "str", "A style or voice to write in.", suggestions=(
-    "romantic", "imagist", "modernist", "ballad", "minimalist", "gothic", "pastoral", "surreal",
-    "beat", "fairy tale"))
-LENGTH = Option("length", "choice", "Roughly how long.", default="medium",
-                choices=("short", "medium", "long"))
+SEED = Option(
+    "seed",
+    "int",
+    "Random seed; the same seed and settings give the same piece.",
+    min=0,
+    max=SEED_MAX,
+)
+TEMPERATURE = Option(
+    "temperature",
+    "float",
+    "How adventurous the wording is (higher: wilder).",
+    default=0.9,
+    min=0.1,
+    max=1.5,
+)
+MOOD = Option(
+    "mood",
+    "str",
+    "The feeling to aim for.",
+    suggestions=(
+        "calm",
+        "joyful",
+        "melancholy",
+        "eerie",
+        "romantic",
+        "hopeful",
+        "defiant",
+        "playful",
+        "nostalgic",
+        "solemn",
+    ),
+)
+STYLE = Option(
+    "style",
+    "str",
+    "A style or voice to write in.",
+    suggestions=(
+        "romantic",
+        "imagist",
+        "modernist",
+        "ballad",
+        "minimalist",
+        "gothic",
+        "pastoral",
+        "surreal",
+        "beat",
+        "fairy tale",
+    ),
+)
+LENGTH = Option(
+    "length", "choice", "Roughly how long.", default="medium", choices=("short", "medium", "long")
+)
 
-POEM_FORMS = ("free", "haiku", "limerick", "sonnet", "couplet", "quatrain", "tanka", "cinquain",
-              "villanelle", "acrostic")
+POEM_FORMS = (
+    "free",
+    "haiku",
+    "limerick",
+    "sonnet",
+    "couplet",
+    "quatrain",
+    "tanka",
+    "cinquain",
+    "villanelle",
+    "acrostic",
+)
 
 _POEM = Command(
-    "poem", "Write a poem on a topic, in a form you choose.", JobKind.TEXT,
+    "poem",
+    "Write a poem on a topic, in a form you choose.",
+    JobKind.TEXT,
     prompt="the topic of the poem",
-    options=(Option("form", "choice", "The poetic form.", default="free", choices=POEM_FORMS),
-             MOOD, STYLE, LENGTH, SEED, TEMPERATURE),
+    options=(
+        Option("form", "choice", "The poetic form.", default="free", choices=POEM_FORMS),
+        MOOD,
+        STYLE,
+        LENGTH,
+        SEED,
+        TEMPERATURE,
+    ),
     example="/poem the sea at dusk form:haiku mood:calm",
 )
 _STORY = Command(
-    "story", "Write a short story from a premise.", JobKind.TEXT,
+    "story",
+    "Write a short story from a premise.",
+    JobKind.TEXT,
     prompt="the premise of the story",
-    options=(Option("genre", "choice", "The genre.", default="any", choices=(
-                 "any", "fantasy", "science-fiction", "mystery", "fable", "horror", "romance",
-                 "adventure", "slice-of-life")),
-             Option("pov", "choice", "Point of view.", default="third",
-                    choices=("first", "second", "third")),
-             MOOD, STYLE, LENGTH, SEED, TEMPERATURE),
+    options=(
+        Option(
+            "genre",
+            "choice",
+            "The genre.",
+            default="any",
+            choices=(
+                "any",
+                "fantasy",
+                "science-fiction",
+                "mystery",
+                "fable",
+                "horror",
+                "romance",
+                "adventure",
+                "slice-of-life",
+            ),
+        ),
+        Option(
+            "pov", "choice", "Point of view.", default="third", choices=("first", "second", "third")
+        ),
+        MOOD,
+        STYLE,
+        LENGTH,
+        SEED,
+        TEMPERATURE,
+    ),
     example="/story a lighthouse keeper finds a letter genre:mystery length:short",
 )
 _SCRIPT = Command(
-    "script", "Write a scene, a dialogue or a comic script.", JobKind.TEXT,
+    "script",
+    "Write a scene, a dialogue or a comic script.",
+    JobKind.TEXT,
     prompt="what happens in the scene",
-    options=(Option("format", "choice", "The script format.", default="scene",
-                    choices=("scene", "dialogue", "comic", "sketch", "monologue", "trailer")),
-             Option("characters", "int", "How many speaking characters.", default=2, min=1,
-                    max=6),
-             MOOD, STYLE, LENGTH, SEED, TEMPERATURE),
+    options=(
+        Option(
+            "format",
+            "choice",
+            "The script format.",
+            default="scene",
+            choices=("scene", "dialogue", "comic", "sketch", "monologue", "trailer"),
+        ),
+        Option("characters", "int", "How many speaking characters.", default=2, min=1, max=6),
+        MOOD,
+        STYLE,
+        LENGTH,
+        SEED,
+        TEMPERATURE,
+    ),
     example='/script two rivals share an umbrella format:dialogue mood:"quietly funny"',
 )
 _IMAGE = Command(
-    "image", "Make an image from a description.", JobKind.IMAGE,
+    "image",
+    "Make an image from a description.",
+    JobKind.IMAGE,
     prompt="what the image shows",
-    options=(Option("style", "choice", "The look of the image.", default="any", choices=(
-                 "any", "watercolour", "flow", "mosaic", "shapes", "ink", "photo", "painting")),
-             Option("size", "choice", "Width x height in pixels.", default="768x768",
-                    choices=("512x512", "768x768", "1024x1024", "768x512", "512x768")),
-             SEED,
-             Option("steps", "int", "Denoising steps (more: slower, finer).", min=1, max=50)),
-    available=False, example="/image a lighthouse in fog style:watercolour",
+    options=(
+        Option(
+            "style",
+            "choice",
+            "The look of the image.",
+            default="any",
+            choices=("any", "watercolour", "flow", "mosaic", "shapes", "ink", "photo", "painting"),
+        ),
+        Option(
+            "size",
+            "choice",
+            "Width x height in pixels.",
+            default="768x768",
+            choices=("512x512", "768x768", "1024x1024", "768x512", "512x768"),
+        ),
+        SEED,
+        Option("steps", "int", "Denoising steps (more: slower, finer).", min=1, max=50),
+    ),
+    available=False,
+    example="/image a lighthouse in fog style:watercolour",
 )
 _MELODY = Command(
-    "melody", "Compose a short melody.", JobKind.MUSIC,
+    "melody",
+    "Compose a short melody.",
+    JobKind.MUSIC,
     prompt="what the melody is about",
-    options=(MOOD,
-             Option("tempo", "int", "Beats per minute.", default=100, min=40, max=220),
-             Option("key", "choice", "The key.", default="C", choices=(
-                 "C", "G", "D", "A", "E", "F", "Bb", "Eb", "Am", "Em", "Bm", "Dm", "Gm", "Cm")),
-             Option("length", "int", "Length in bars.", default=16, min=4, max=64),
-             SEED),
-    available=False, example="/melody a walk by the river mood:hopeful key:G",
+    options=(
+        MOOD,
+        Option("tempo", "int", "Beats per minute.", default=100, min=40, max=220),
+        Option(
+            "key",
+            "choice",
+            "The key.",
+            default="C",
+            choices=("C", "G", "D", "A", "E", "F", "Bb", "Eb", "Am", "Em", "Bm", "Dm", "Gm", "Cm"),
+        ),
+        Option("length", "int", "Length in bars.", default=16, min=4, max=64),
+        SEED,
+    ),
+    available=False,
+    example="/melody a walk by the river mood:hopeful key:G",
 )
 _INSPIRE = Command(
-    "inspire", "A cross-domain inspiration pack: a poem, an image and a melody on one theme.",
-    JobKind.TEXT, prompt="the theme", options=(MOOD, SEED), available=False,
+    "inspire",
+    "A cross-domain inspiration pack: a poem, an image and a melody on one theme.",
+    JobKind.TEXT,
+    prompt="the theme",
+    options=(MOOD, SEED),
+    available=False,
     example="/inspire harvest moon",
 )
 _BRAINSTORM = Command(
-    "brainstorm", "Brainstorm a numbered list of ideas to vote on.", JobKind.TEXT,
-    prompt="the topic", options=(
-        Option("count", "int", "How many ideas.", default=8, min=3, max=15), SEED, TEMPERATURE),
-    available=False, example="/brainstorm names for our zine count:10",
+    "brainstorm",
+    "Brainstorm a numbered list of ideas to vote on.",
+    JobKind.TEXT,
+    prompt="the topic",
+    options=(
+        Option("count", "int", "How many ideas.", default=8, min=3, max=15),
+        SEED,
+        TEMPERATURE,
+    ),
+    available=False,
+    example="/brainstorm names for our zine count:10",
 )
 _COLLAB = Command(
-    "collab", "Write a poem together in a thread, line by line.", prompt="", prompt_required=False,
+    "collab",
+    "Write a poem together in a thread, line by line.",
+    prompt="",
+    prompt_required=False,
     subcommands=(
-        Command("start", "Open a thread for a poem written together.", prompt="the theme",
-                prompt_required=False, options=(
-                    Option("form", "choice", "The form to keep to.", default="free",
-                           choices=POEM_FORMS),
-                    Option("turns", "int", "How many lines in all.", default=8, min=2,
-                           max=40))),
+        Command(
+            "start",
+            "Open a thread for a poem written together.",
+            prompt="the theme",
+            prompt_required=False,
+            options=(
+                Option(
+                    "form", "choice", "The form to keep to.", default="free", choices=POEM_FORMS
+                ),
+                Option("turns", "int", "How many lines in all.", default=8, min=2, max=40),
+            ),
+        ),
         Command("finish", "Compile the poem with each line credited.", prompt_required=False),
     ),
     available=False,
 )
 _CHALLENGE = Command(
-    "challenge", "Community art-prompt challenges with submissions and votes.",
-    prompt_required=False, subcommands=(
-        Command("new", "Open a challenge (moderators).", prompt="the theme",
-                prompt_required=False, options=(
-                    Option("duration", "str", "How long it runs, e.g. 3d or 12h.", default="3d",
-                           max_length=8),
-                    Option("kind", "choice", "What entries may be.", default="any",
-                           choices=("any", "poem", "image", "melody")),
-                    Option("rules", "str", "Extra rules shown to entrants.", max_length=300),
-                    Option("every", "choice", "Open a new one on a schedule.",
-                           choices=("day", "week", "month")))),
-        Command("submit", "Enter your own work.", prompt="your entry, or a link to it",
-                options=(Option("made", "choice", "How it was made.", default="human",
-                                choices=("human", "ai-assisted", "ai-generated")),)),
+    "challenge",
+    "Community art-prompt challenges with submissions and votes.",
+    prompt_required=False,
+    subcommands=(
+        Command(
+            "new",
+            "Open a challenge (moderators).",
+            prompt="the theme",
+            prompt_required=False,
+            options=(
+                Option(
+                    "duration",
+                    "str",
+                    "How long it runs, e.g. 3d or 12h.",
+                    default="3d",
+                    max_length=8,
+                ),
+                Option(
+                    "kind",
+                    "choice",
+                    "What entries may be.",
+                    default="any",
+                    choices=("any", "poem", "image", "melody"),
+                ),
+                Option("rules", "str", "Extra rules shown to entrants.", max_length=300),
+                Option(
+                    "every",
+                    "choice",
+                    "Open a new one on a schedule.",
+                    choices=("day", "week", "month"),
+                ),
+            ),
+        ),
+        Command(
+            "submit",
+            "Enter your own work.",
+            prompt="your entry, or a link to it",
+            options=(
+                Option(
+                    "made",
+                    "choice",
+                    "How it was made.",
+                    default="human",
+                    choices=("human", "ai-assisted", "ai-generated"),
+                ),
+            ),
+        ),
         Command("vote", "Vote for entries.", prompt_required=False),
         Command("leaderboard", "This server's leaderboard and streaks.", prompt_required=False),
         Command("end", "End the current challenge now (moderators).", prompt_required=False),
@@ -177,27 +348,58 @@ _CHALLENGE = Command(
     available=False,
 )
 _GALLERY = Command(
-    "gallery", "Browse results with how they were made.", prompt_required=False,
-    options=(Option("user", "str", "Only this member's pieces.", max_length=64),
-             Option("kind", "choice", "Only this kind.", choices=("poem", "story", "script",
-                                                                  "image", "melody")),
-             Option("page", "int", "Page number.", default=1, min=1, max=1000)),
+    "gallery",
+    "Browse results with how they were made.",
+    prompt_required=False,
+    options=(
+        Option("user", "str", "Only this member's pieces.", max_length=64),
+        Option(
+            "kind",
+            "choice",
+            "Only this kind.",
+            choices=("poem", "story", "script", "image", "melody"),
+        ),
+        Option("page", "int", "Page number.", default=1, min=1, max=1000),
+    ),
     available=False,
 )
 _ATELIER = Command(
-    "atelier", "Help, status and settings.", prompt_required=False, subcommands=(
-        Command("help", "How to use Atelier, or one command in detail.",
-                prompt="a command name", prompt_required=False),
+    "atelier",
+    "Help, status and settings.",
+    prompt_required=False,
+    subcommands=(
+        Command(
+            "help",
+            "How to use Atelier, or one command in detail.",
+            prompt="a command name",
+            prompt_required=False,
+        ),
         Command("status", "Queue depth, workers online and your jobs.", prompt_required=False),
-        Command("settings", "Server settings (admins).", prompt_required=False, options=(
-            Option("key", "str", "The setting to show or change.", max_length=40),
-            Option("value", "str", "Its new value.", max_length=300)), available=False),
+        Command(
+            "settings",
+            "Server settings (admins).",
+            prompt_required=False,
+            options=(
+                Option("key", "str", "The setting to show or change.", max_length=40),
+                Option("value", "str", "Its new value.", max_length=300),
+            ),
+            available=False,
+        ),
     ),
 )
 
 CATALOGUE: tuple[Command, ...] = (
-    _POEM, _STORY, _SCRIPT, _IMAGE, _MELODY, _INSPIRE, _BRAINSTORM, _COLLAB, _CHALLENGE,
-    _GALLERY, _ATELIER,
+    _POEM,
+    _STORY,
+    _SCRIPT,
+    _IMAGE,
+    _MELODY,
+    _INSPIRE,
+    _BRAINSTORM,
+    _COLLAB,
+    _CHALLENGE,
+    _GALLERY,
+    _ATELIER,
 )
 _BY_NAME = {c.name: c for c in CATALOGUE}
 

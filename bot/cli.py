@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import typer
@@ -23,7 +23,9 @@ from bot.jobs import JobKind
 
 app = typer.Typer(
     help="Atelier: a Discord and Slack bot for collaborative art, on open models.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 log = logging.getLogger("atelier")
 
@@ -41,8 +43,9 @@ def main() -> None:
 @app.command()
 def up(
     batch_size: Annotated[int, typer.Option(min=1, max=256, help="Jobs per generate call.")] = 16,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for results after input ends.")]
-    = 600.0,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for results after input ends.")
+    ] = 600.0,
 ) -> None:
     """Everything in one process: the worker and the console channel (embedded store
     without ATELIER_REDIS_URL)."""
@@ -69,10 +72,18 @@ def up(
         session = new_session()
         interactive = sys.stdin.isatty()
         if interactive:
-            typer.echo("Atelier is ready. Type /help, or /poem the sea at dusk form:haiku. "
-                       "Ctrl-D to quit.", err=True)
-        inbox = ResultInbox(redis, ConsoleChat.route_for(session), "console",
-                            keys=queue.keys, ttl_s=settings.job_ttl_s)
+            typer.echo(
+                "Atelier is ready. Type /help, or /poem the sea at dusk form:haiku. "
+                "Ctrl-D to quit.",
+                err=True,
+            )
+        inbox = ResultInbox(
+            redis,
+            ConsoleChat.route_for(session),
+            "console",
+            keys=queue.keys,
+            ttl_s=settings.job_ttl_s,
+        )
         chat = ConsoleChat(FrontDesk(queue), inbox, session=session, interactive=interactive)
         try:
             return await chat.run(stdin_lines(interactive), wait_s=wait)
@@ -90,8 +101,9 @@ def worker(
     kinds: Annotated[str, typer.Option(help="Job kinds to serve, comma-separated.")] = "text",
     batch_size: Annotated[int, typer.Option(min=1, max=256, help="Jobs per generate call.")] = 16,
     concurrency: Annotated[int, typer.Option(min=1, max=16, help="Batches read at once.")] = 1,
-    worker_id: Annotated[str | None, typer.Option(help="Consumer name (default: host-pid).")]
-    = None,
+    worker_id: Annotated[
+        str | None, typer.Option(help="Consumer name (default: host-pid).")
+    ] = None,
 ) -> None:
     """A worker process against a shared Redis (ATELIER_REDIS_URL)."""
 
@@ -111,8 +123,9 @@ def worker(
 
 @app.command()
 def chat(
-    wait: Annotated[float, typer.Option(help="Seconds to wait for results after input ends.")]
-    = 600.0,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for results after input ends.")
+    ] = 600.0,
 ) -> None:
     """The console channel against a shared Redis: type /poem ... and see the result."""
 
@@ -125,8 +138,13 @@ def chat(
         queue = make_queue(redis, settings)
         session = new_session()
         interactive = sys.stdin.isatty()
-        inbox = ResultInbox(redis, ConsoleChat.route_for(session), "console",
-                            keys=queue.keys, ttl_s=settings.job_ttl_s)
+        inbox = ResultInbox(
+            redis,
+            ConsoleChat.route_for(session),
+            "console",
+            keys=queue.keys,
+            ttl_s=settings.job_ttl_s,
+        )
         chat = ConsoleChat(FrontDesk(queue), inbox, session=session, interactive=interactive)
         try:
             return await chat.run(stdin_lines(interactive), wait_s=wait)
@@ -139,8 +157,7 @@ def chat(
 
 def _not_built(name: str) -> Callable[..., None]:
     def command(args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None) -> None:
-        typer.echo(f"error: `atelier {name}` is not part of this version of Atelier yet.",
-                   err=True)
+        typer.echo(f"error: `atelier {name}` is not part of this version of Atelier yet.", err=True)
         raise typer.Exit(2)
 
     command.__doc__ = f"Not built yet in this version: {name}."
@@ -148,13 +165,20 @@ def _not_built(name: str) -> Callable[..., None]:
 
 
 for _name in ("discord", "slack", "train", "eval", "bench"):
-    app.command(_name, context_settings={"allow_extra_args": True,
-                                         "ignore_unknown_options": True})(_not_built(_name))
+    app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+        _not_built(_name)
+    )
 
 
 # Helpers -------------------------------------------------------------------------------
-def _build_worker(settings: Settings, queue: Any, kinds: str, batch_size: int,
-                  concurrency: int, worker_id: str | None) -> Any:
+def _build_worker(
+    settings: Settings,
+    queue: Any,
+    kinds: str,
+    batch_size: int,
+    concurrency: int,
+    worker_id: str | None,
+) -> Any:
     from worker.loop import Worker
 
     generators = []
@@ -164,8 +188,10 @@ def _build_worker(settings: Settings, queue: Any, kinds: str, batch_size: int,
         except ValueError:
             raise ConfigError(f"Unknown job kind '{name}': use text, image or music.") from None
         if kind is not JobKind.TEXT:
-            raise ConfigError(f"The {name} generator is not part of this version yet; "
-                              "run the worker with --kinds text.")
+            raise ConfigError(
+                f"The {name} generator is not part of this version yet; "
+                "run the worker with --kinds text."
+            )
         if settings.text_model is None:
             raise ConfigError(MISSING_TEXT_MODEL)
         from worker.generators.text import TextGenerator
@@ -173,17 +199,28 @@ def _build_worker(settings: Settings, queue: Any, kinds: str, batch_size: int,
         generators.append(TextGenerator(settings.text_model, device=settings.device))
     if not generators:
         raise ConfigError("Give at least one job kind with --kinds, e.g. --kinds text.")
-    return Worker(queue, generators, worker_id=worker_id, batch_size=batch_size,
-                  concurrency=concurrency, heartbeat_s=settings.heartbeat_s,
-                  max_attempts=settings.max_attempts)
+    return Worker(
+        queue,
+        generators,
+        worker_id=worker_id,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        heartbeat_s=settings.heartbeat_s,
+        max_attempts=settings.max_attempts,
+    )
 
 
 def _note_unbuilt_adapters(settings: Settings) -> None:
-    for var, value in (("DISCORD_TOKEN", settings.discord_token),
-                       ("SLACK_BOT_TOKEN", settings.slack_bot_token)):
+    for var, value in (
+        ("DISCORD_TOKEN", settings.discord_token),
+        ("SLACK_BOT_TOKEN", settings.slack_bot_token),
+    ):
         if value is not None:
-            typer.echo(f"note: {var} is set, but that adapter is not part of this version "
-                       "yet; running the console channel only.", err=True)
+            typer.echo(
+                f"note: {var} is set, but that adapter is not part of this version "
+                "yet; running the console channel only.",
+                err=True,
+            )
 
 
 def _on_signals(stop: Callable[[], None]) -> None:
@@ -192,17 +229,20 @@ def _on_signals(stop: Callable[[], None]) -> None:
         loop.add_signal_handler(sig, stop)
 
 
-def _run(body: Callable[[Settings], Awaitable[int]]) -> None:
+def _run(body: Callable[[Settings], Coroutine[Any, Any, int]]) -> None:
     try:
         settings = load_settings()
     except Exception as exc:  # pydantic's message names the variable
         typer.echo(f"error: invalid configuration: {exc}", err=True)
         raise typer.Exit(2) from None
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        code = asyncio.run(body(settings))
+        code: int = asyncio.run(body(settings))
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -66,9 +66,18 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "redis_url", "discord_token", "discord_api_base", "discord_gateway_url",
-        "slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_api_url",
-        "text_model", "image_model", "music_model", mode="before",
+        "redis_url",
+        "discord_token",
+        "discord_api_base",
+        "discord_gateway_url",
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "slack_api_url",
+        "text_model",
+        "image_model",
+        "music_model",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -92,9 +101,7 @@ class Settings(BaseSettings):
 
     def model_for(self, kind: str) -> str | None:
         """The configured model id (hub id or local directory) for a job kind."""
-        return {"text": self.text_model, "image": self.image_model, "music": self.music_model}[
-            kind
-        ]
+        return {"text": self.text_model, "image": self.image_model, "music": self.music_model}[kind]
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -58,7 +58,7 @@ class TextSpec(_Frozen):
 
 
 class Job(_Frozen):
-    v: Literal[1] = SCHEMA_VERSION
+    v: Literal[1] = 1
     id: str = Field(min_length=8, max_length=64)
     kind: JobKind
     command: str  # catalogue name, e.g. "poem"
@@ -93,7 +93,7 @@ class Provenance(_Frozen):
 
 
 class Result(_Frozen):
-    v: Literal[1] = SCHEMA_VERSION
+    v: Literal[1] = 1
     job_id: str
     ok: bool
     command: str
@@ -107,7 +107,7 @@ class Result(_Frozen):
 
 
 class Progress(_Frozen):
-    v: Literal[1] = SCHEMA_VERSION
+    v: Literal[1] = 1
     job_id: str
     fraction: float = Field(ge=0.0, le=1.0)
     stage: str = "generating"

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the key table below is wider than code lines)
 """Every Redis key and stream name Atelier uses, in one place.
 
 | key (after the prefix, default `atelier:`) | type | what it holds | lifetime |

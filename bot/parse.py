@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.catalogue import MAX_PROMPT_CHARS, Command, Option, command, defaults, names
@@ -122,8 +122,10 @@ def convert(opt: Option, value: str, where: str = "") -> OptionValue:
             number: int | float = int(value) if opt.type == "int" else float(value)
         except ValueError:
             raise UserError(f"{bad}; got '{_clip(value)}'.") from None
-        if number != number or (opt.min is not None and number < opt.min) or (
-            opt.max is not None and number > opt.max
+        if (
+            number != number
+            or (opt.min is not None and number < opt.min)
+            or (opt.max is not None and number > opt.max)
         ):
             raise UserError(f"{bad}; got {_clip(value)}.")
         return number
@@ -196,8 +198,8 @@ def _unavailable(name: str) -> UserError:
     )
 
 
-def _list(items: object) -> str:
-    return ", ".join(str(i) for i in items)  # type: ignore[attr-defined]
+def _list(items: Iterable[str]) -> str:
+    return ", ".join(items)
 
 
 def _clip(value: str, limit: int = 40) -> str:

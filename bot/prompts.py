@@ -89,7 +89,9 @@ _BUILDERS: dict[str, Callable[[str, dict[str, OptionValue]], TextSpec]] = {
 }
 
 
-def _spec(instruction: str, completion: str, budget: int, options: dict[str, OptionValue]) -> TextSpec:
+def _spec(
+    instruction: str, completion: str, budget: int, options: dict[str, OptionValue]
+) -> TextSpec:
     return TextSpec(
         system=SYSTEM,
         instruction=instruction,

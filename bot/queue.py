@@ -80,7 +80,8 @@ class JobQueue:
         max_queue_length: int = 1000,
         visibility_timeout_s: float = 120.0,
     ) -> None:
-        self.redis = redis
+        # redis-py types replies as bytes | str unions; the client decodes, so: Any.
+        self.redis: Any = redis
         self.keys = keys or Keys()
         self.job_ttl_s = job_ttl_s
         self.max_queue_length = max_queue_length
@@ -91,8 +92,9 @@ class JobQueue:
     # Producer side -------------------------------------------------------------------
     async def ensure_group(self, kind: JobKind) -> None:
         try:
-            await self.redis.xgroup_create(self.keys.jobs(kind), WORKER_GROUP, id="0",
-                                           mkstream=True)
+            await self.redis.xgroup_create(
+                self.keys.jobs(kind), WORKER_GROUP, id="0", mkstream=True
+            )
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -105,8 +107,9 @@ class JobQueue:
             args=[dump(job), self.job_ttl_s, f"{time.time():.3f}", self.max_queue_length],
         )
         if int(created) < 0:
-            raise UserError("Atelier is very busy right now: the queue is full. "
-                            "Try again in a minute.")
+            raise UserError(
+                "Atelier is very busy right now: the queue is full. Try again in a minute."
+            )
         return Enqueued(job.id, str(entry), bool(int(created)), str(state))
 
     async def state(self, job_id: str) -> dict[str, str]:
@@ -121,15 +124,17 @@ class JobQueue:
         last = await self._last_delivered(kind)
         if _stream_id(entry) <= _stream_id(last):
             return 0
-        ahead = await self.redis.xrange(self.keys.jobs(kind), min=f"({last}", max=entry,
-                                        count=self.max_queue_length + 1)
+        ahead = await self.redis.xrange(
+            self.keys.jobs(kind), min=f"({last}", max=entry, count=self.max_queue_length + 1
+        )
         return max(len(ahead), 1)
 
     async def depth(self, kind: JobKind) -> int:
         """Jobs waiting for a worker (not yet picked up)."""
         last = await self._last_delivered(kind)
-        waiting = await self.redis.xrange(self.keys.jobs(kind), min=f"({last}", max="+",
-                                          count=self.max_queue_length + 1)
+        waiting = await self.redis.xrange(
+            self.keys.jobs(kind), min=f"({last}", max="+", count=self.max_queue_length + 1
+        )
         return len(waiting)
 
     async def workers_alive(self, kind: JobKind) -> int:
@@ -146,26 +151,38 @@ class JobQueue:
         return "0-0"
 
     # Worker side ---------------------------------------------------------------------
-    async def read(self, kinds: Sequence[JobKind], consumer: str, count: int,
-                   block_ms: int) -> list[Entry]:
+    async def read(
+        self, kinds: Sequence[JobKind], consumer: str, count: int, block_ms: int
+    ) -> list[Entry]:
         streams = {self.keys.jobs(k): ">" for k in kinds}
-        reply = await self.redis.xreadgroup(WORKER_GROUP, consumer, streams, count=count,
-                                            block=block_ms)
-        return [Entry(self._kind_of(stream), entry_id, fields)
-                for stream, items in reply or [] for entry_id, fields in items]
+        reply = await self.redis.xreadgroup(
+            WORKER_GROUP, consumer, streams, count=count, block=block_ms
+        )
+        return [
+            Entry(self._kind_of(stream), entry_id, fields)
+            for stream, items in reply or []
+            for entry_id, fields in items
+        ]
 
     async def reclaim(self, kind: JobKind, consumer: str, count: int) -> list[Entry]:
         """Take over jobs another consumer left pending longer than the visibility timeout."""
         idle_ms = int(self.visibility_timeout_s * 1000)
-        reply = await self.redis.xautoclaim(self.keys.jobs(kind), WORKER_GROUP, consumer,
-                                            min_idle_time=idle_ms, start_id="0-0", count=count)
+        reply = await self.redis.xautoclaim(
+            self.keys.jobs(kind),
+            WORKER_GROUP,
+            consumer,
+            min_idle_time=idle_ms,
+            start_id="0-0",
+            count=count,
+        )
         return [Entry(kind, entry_id, fields) for entry_id, fields in reply[1] if fields]
 
     async def touch(self, kind: JobKind, consumer: str, entry_ids: Sequence[str]) -> None:
         """Reset the idle time of jobs this worker is still generating, so none is stolen."""
         if entry_ids:
-            await self.redis.xclaim(self.keys.jobs(kind), WORKER_GROUP, consumer, 0,
-                                    list(entry_ids), justid=True)
+            await self.redis.xclaim(
+                self.keys.jobs(kind), WORKER_GROUP, consumer, 0, list(entry_ids), justid=True
+            )
 
     async def start_attempt(self, job: Job, worker_id: str) -> int:
         """Count an attempt before generating: a worker killed mid-job still counts one."""
@@ -176,28 +193,47 @@ class JobQueue:
             attempts, _ = await pipe.execute()
         return int(attempts)
 
-    async def finish(self, kind: JobKind, entry_id: str, result: Result, *,
-                     dead_letter: dict[str, Any] | None = None) -> bool:
+    async def finish(
+        self,
+        kind: JobKind,
+        entry_id: str,
+        result: Result,
+        *,
+        dead_letter: dict[str, Any] | None = None,
+    ) -> bool:
         """Store and publish the result and ack the entry, atomically. False: the job had
         already finished (a reclaimed duplicate); nothing was published again."""
         state = "done" if result.ok else ("dead" if dead_letter else "failed")
         published = await self._finish(
-            keys=[self.keys.job(result.job_id), self.keys.jobs(kind),
-                  self.keys.results(result.origin.route), self.keys.result(result.job_id),
-                  self.keys.dead],
-            args=[WORKER_GROUP, entry_id, dump(result), self.job_ttl_s, state,
-                  json.dumps(dead_letter) if dead_letter else "", result.job_id,
-                  RESULTS_MAXLEN, DEAD_MAXLEN, f"{time.time():.3f}"],
+            keys=[
+                self.keys.job(result.job_id),
+                self.keys.jobs(kind),
+                self.keys.results(result.origin.route),
+                self.keys.result(result.job_id),
+                self.keys.dead,
+            ],
+            args=[
+                WORKER_GROUP,
+                entry_id,
+                dump(result),
+                self.job_ttl_s,
+                state,
+                json.dumps(dead_letter) if dead_letter else "",
+                result.job_id,
+                RESULTS_MAXLEN,
+                DEAD_MAXLEN,
+                f"{time.time():.3f}",
+            ],
         )
         return bool(int(published))
 
-    async def bury(self, kind: JobKind, entry_id: str, fields: dict[str, str],
-                   reason: str) -> None:
+    async def bury(self, kind: JobKind, entry_id: str, fields: dict[str, str], reason: str) -> None:
         """Dead-letter an entry that has no usable job (malformed), and ack it."""
         record = {"job": fields, "kind": kind.value, "reason": reason, "at": time.time()}
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.keys.dead, {"data": json.dumps(record)}, maxlen=DEAD_MAXLEN,
-                      approximate=True)
+            pipe.xadd(
+                self.keys.dead, {"data": json.dumps(record)}, maxlen=DEAD_MAXLEN, approximate=True
+            )
             pipe.xack(self.keys.jobs(kind), WORKER_GROUP, entry_id)
             pipe.xdel(self.keys.jobs(kind), entry_id)
             await pipe.execute()
@@ -206,11 +242,13 @@ class JobQueue:
         await self.redis.xadd(
             self.keys.results(progress.origin.route),
             {"type": "progress", "job": progress.job_id, "data": dump(progress)},
-            maxlen=RESULTS_MAXLEN, approximate=True,
+            maxlen=RESULTS_MAXLEN,
+            approximate=True,
         )
 
-    async def heartbeat(self, kinds: Sequence[JobKind], worker_id: str,
-                        info: dict[str, str], interval_s: float) -> None:
+    async def heartbeat(
+        self, kinds: Sequence[JobKind], worker_id: str, info: dict[str, str], interval_s: float
+    ) -> None:
         deadline = time.time() + 3 * interval_s
         async with self.redis.pipeline(transaction=True) as pipe:
             for kind in kinds:

@@ -8,6 +8,7 @@ replica) is posted once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -26,9 +27,17 @@ class Event:
 
 
 class ResultInbox:
-    def __init__(self, redis: Redis, route: str, consumer: str, *, keys: Keys | None = None,
-                 ttl_s: int = 7 * 24 * 3600) -> None:
-        self.redis = redis
+    def __init__(
+        self,
+        redis: Redis,
+        route: str,
+        consumer: str,
+        *,
+        keys: Keys | None = None,
+        ttl_s: int = 7 * 24 * 3600,
+    ) -> None:
+        # redis-py types replies as bytes | str unions; the client decodes, so: Any.
+        self.redis: Any = redis
         self.route = route
         self.consumer = consumer
         self.keys = keys or Keys()
@@ -42,12 +51,17 @@ class ResultInbox:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def read(self, *, count: int = 50, block_ms: int = 1000,
-                   pending: bool = False) -> list[Event]:
+    async def read(
+        self, *, count: int = 50, block_ms: int = 1000, pending: bool = False
+    ) -> list[Event]:
         """New events; with pending=True, this consumer's unacked ones (after a restart)."""
-        reply = await self.redis.xreadgroup(ADAPTER_GROUP, self.consumer,
-                                            {self.stream: "0" if pending else ">"},
-                                            count=count, block=None if pending else block_ms)
+        reply = await self.redis.xreadgroup(
+            ADAPTER_GROUP,
+            self.consumer,
+            {self.stream: "0" if pending else ">"},
+            count=count,
+            block=None if pending else block_ms,
+        )
         events: list[Event] = []
         for _stream, items in reply or []:
             for entry_id, fields in items:
@@ -58,8 +72,11 @@ class ResultInbox:
         """True if this adapter may post the result now (not delivered, not being posted)."""
         if await self.redis.exists(self.keys.delivered(job_id)):
             return False
-        return bool(await self.redis.set(self.keys.delivering(job_id), self.consumer,
-                                         nx=True, ex=DELIVERY_CLAIM_S))
+        return bool(
+            await self.redis.set(
+                self.keys.delivering(job_id), self.consumer, nx=True, ex=DELIVERY_CLAIM_S
+            )
+        )
 
     async def delivered(self, job_id: str, entry_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -69,16 +69,19 @@ class FrontDesk:
             return Reply(str(exc), error=True)
         position = await self.queue.position(job.kind, job.id)
         workers = await self.queue.workers_alive(job.kind)
-        return Reply(queued_text(position, workers), job.id, job.kind,
-                     duplicate=not enqueued.created)
+        return Reply(
+            queued_text(position, workers), job.id, job.kind, duplicate=not enqueued.created
+        )
 
     async def status_text(self) -> str:
         lines = ["Atelier status:"]
         for kind in JobKind:
             depth = await self.queue.depth(kind)
             workers = await self.queue.workers_alive(kind)
-            lines.append(f"  {kind.value:<6} {depth} waiting, {workers} worker"
-                         f"{'s' if workers != 1 else ''} online")
+            lines.append(
+                f"  {kind.value:<6} {depth} waiting, {workers} worker"
+                f"{'s' if workers != 1 else ''} online"
+            )
         return "\n".join(lines)
 
     async def _atelier(self, inv: Invocation) -> Reply:

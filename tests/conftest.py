@@ -47,13 +47,29 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.fail("No Redis server answers and redis-server is not installed "
-                    "(the README's test command installs it).")
+        pytest.fail(
+            "No Redis server answers and redis-server is not installed "
+            "(the README's test command installs it)."
+        )
     port = _free_port()
     workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(workdir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/{TEST_DB}"
     deadline = time.monotonic() + 10
     while not _answers(url):
@@ -101,8 +117,14 @@ def endless_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     can kill a worker while it is surely mid-job."""
     from tests.tiny_models import build_tiny_gpt2
 
-    return build_tiny_gpt2(tmp_path_factory.mktemp("models") / "endless-gpt2", layers=4,
-                           width=256, heads=4, n_positions=2048, stops=False)
+    return build_tiny_gpt2(
+        tmp_path_factory.mktemp("models") / "endless-gpt2",
+        layers=4,
+        width=256,
+        heads=4,
+        n_positions=2048,
+        stops=False,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -112,12 +134,21 @@ def tiny_llama_chat(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_llama_chat(tmp_path_factory.mktemp("models") / "tiny-llama-chat")
 
 
-def atelier_env(redis_url: str | None, prefix: str, model: Path | None, **extra: str) -> dict[str, str]:
+def atelier_env(
+    redis_url: str | None, prefix: str, model: Path | None, **extra: str
+) -> dict[str, str]:
     """The environment for an `atelier` child process: no proxies, offline, our settings."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ATELIER_", "DISCORD_", "SLACK_")) and "PROXY" not in k.upper()}
-    env.update(HF_HUB_OFFLINE="1", ATELIER_REDIS_PREFIX=prefix, ATELIER_LOG_LEVEL="INFO",
-               PYTHONUNBUFFERED="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ATELIER_", "DISCORD_", "SLACK_")) and "PROXY" not in k.upper()
+    }
+    env.update(
+        HF_HUB_OFFLINE="1",
+        ATELIER_REDIS_PREFIX=prefix,
+        ATELIER_LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+    )
     if redis_url:
         env["ATELIER_REDIS_URL"] = redis_url
     if model is not None:

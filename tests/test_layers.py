@@ -11,8 +11,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = {
-    "bot": {"discord", "slack_bolt", "slack_sdk", "torch", "transformers", "diffusers",
-            "adapters", "worker"},
+    "bot": {
+        "discord",
+        "slack_bolt",
+        "slack_sdk",
+        "torch",
+        "transformers",
+        "diffusers",
+        "adapters",
+        "worker",
+    },
     "adapters": {"torch", "transformers", "diffusers", "worker"},
     "worker": {"discord", "slack_bolt", "slack_sdk", "adapters"},
 }

@@ -29,8 +29,7 @@ def test_typographic_quotes_apostrophes_and_urls_stay_prompt() -> None:
 
 def test_choices_are_case_insensitive_and_numbers_typed() -> None:
     inv = parse("/script two rivals FORMAT:Dialogue characters:3 temperature:1.2")
-    assert inv.options == {**inv.options, "format": "dialogue", "characters": 3,
-                           "temperature": 1.2}
+    assert inv.options == {**inv.options, "format": "dialogue", "characters": 3, "temperature": 1.2}
 
 
 def test_atelier_prefix_reaches_any_command_and_help_alias() -> None:
@@ -80,8 +79,19 @@ def test_prompt_length_limit() -> None:
 
 def test_catalogue_is_complete_and_consistent() -> None:
     names = {c.name for c in CATALOGUE}
-    assert names == {"poem", "story", "script", "image", "melody", "inspire", "brainstorm",
-                     "collab", "challenge", "gallery", "atelier"}
+    assert names == {
+        "poem",
+        "story",
+        "script",
+        "image",
+        "melody",
+        "inspire",
+        "brainstorm",
+        "collab",
+        "challenge",
+        "gallery",
+        "atelier",
+    }
     for cmd in CATALOGUE:
         assert cmd.help
         for opt in cmd.options:

@@ -16,8 +16,9 @@ from bot.service import FrontDesk, build_job
 
 
 def origin(n: int, route: str = "console:q") -> Origin:
-    return Origin(platform="console", route=route, channel_id="c", user_id="u",
-                  delivery_id=f"delivery-{n}")
+    return Origin(
+        platform="console", route=route, channel_id="c", user_id="u", delivery_id=f"delivery-{n}"
+    )
 
 
 def job(n: int, text: str = "/poem the sea seed:1") -> Job:
@@ -39,8 +40,9 @@ async def test_front_desk_replies_with_place_in_line_and_workers(queue: JobQueue
     await queue.heartbeat([JobKind.TEXT], "w1", {"host": "h"}, interval_s=5)
     await queue.heartbeat([JobKind.TEXT], "w2", {"host": "h"}, interval_s=5)
     replies = [await desk.handle(f"/poem wave {n}", origin(n)) for n in range(3)]
-    assert [r.text for r in replies] == [f"queued, #{n} in line, 2 workers online"
-                                         for n in (1, 2, 3)]
+    assert [r.text for r in replies] == [
+        f"queued, #{n} in line, 2 workers online" for n in (1, 2, 3)
+    ]
     dup = await desk.handle("/poem wave 0", origin(0))
     assert dup.duplicate and dup.job_id == replies[0].job_id
     # A worker takes the first job: it is "generating now", the others move up.
@@ -81,8 +83,9 @@ async def test_reclaim_after_visibility_timeout_and_finish_publishes_once(
     await asyncio.sleep(queue.visibility_timeout_s + 0.1)
     [again] = await queue.reclaim(JobKind.TEXT, "rescuer", count=10)
     assert again.entry_id == entry.entry_id
-    result = Result(job_id=j.id, ok=True, command="poem", prompt=j.prompt, text="waves",
-                    origin=j.origin)
+    result = Result(
+        job_id=j.id, ok=True, command="poem", prompt=j.prompt, text="waves", origin=j.origin
+    )
     assert await queue.finish(JobKind.TEXT, again.entry_id, result) is True
     assert await queue.finish(JobKind.TEXT, entry.entry_id, result) is False  # the slow twin
     results = await queue.redis.xrange(queue.keys.results(j.origin.route))

@@ -12,24 +12,29 @@ ORIGIN = Origin(platform="console", route="console:t", delivery_id="t:1")
 
 
 def test_poem_prompt_carries_form_mood_and_budget() -> None:
-    spec = build_text_spec("poem", "the sea", {"form": "haiku", "mood": "calm", "length": "long",
-                                                "temperature": 0.7})
+    spec = build_text_spec(
+        "poem", "the sea", {"form": "haiku", "mood": "calm", "length": "long", "temperature": 0.7}
+    )
     assert "haiku" in spec.instruction and "five, seven and five" in spec.instruction
     assert "calm" in spec.instruction and "“the sea”" in spec.instruction
     assert spec.completion.startswith("A haiku about the sea (calm)")
     assert spec.max_new_tokens == POEM_FORMS["haiku"][1]
     assert spec.temperature == 0.7
     free = build_text_spec("poem", "x", {"form": "free", "length": "long"})
-    assert free.max_new_tokens > build_text_spec("poem", "x", {"form": "free",
-                                                               "length": "short"}).max_new_tokens
+    assert (
+        free.max_new_tokens
+        > build_text_spec("poem", "x", {"form": "free", "length": "short"}).max_new_tokens
+    )
 
 
 def test_story_and_script_prompts() -> None:
-    story = build_text_spec("story", "a fox finds a key", {"genre": "mystery", "pov": "first",
-                                                           "length": "short"})
+    story = build_text_spec(
+        "story", "a fox finds a key", {"genre": "mystery", "pov": "first", "length": "short"}
+    )
     assert "short mystery story" in story.instruction and "first person" in story.instruction
-    script = build_text_spec("script", "a duel", {"format": "dialogue", "characters": 3,
-                                                  "length": "medium"})
+    script = build_text_spec(
+        "script", "a duel", {"format": "dialogue", "characters": 3, "length": "medium"}
+    )
     assert "3 characters" in script.instruction and script.completion.startswith("DIALOGUE:")
 
 
@@ -44,17 +49,37 @@ def test_job_id_follows_delivery_and_seed_is_kept() -> None:
 
 
 def test_provenance_line_names_model_seed_settings_and_time() -> None:
-    prov = Provenance(model="/tmp/models/poet", generator="transformers", seed=7,
-                      settings={"form": "haiku", "mood": "very calm", "temperature": 0.9},
-                      duration_s=1.25, batch_size=4, device="cpu")
+    prov = Provenance(
+        model="/tmp/models/poet",
+        generator="transformers",
+        seed=7,
+        settings={"form": "haiku", "mood": "very calm", "temperature": 0.9},
+        duration_s=1.25,
+        batch_size=4,
+        device="cpu",
+    )
     line = provenance_line(prov)
-    assert line == ('made with poet (transformers) · seed 7 · form=haiku, mood="very calm", '
-                    "temperature=0.9 · 1.2 s on cpu, batch of 4")
-    ok = render_result(Result(job_id="j" * 8, ok=True, command="poem", prompt="the sea",
-                              text="  waves\n", provenance=prov, origin=ORIGIN))
+    assert line == (
+        'made with poet (transformers) · seed 7 · form=haiku, mood="very calm", '
+        "temperature=0.9 · 1.2 s on cpu, batch of 4"
+    )
+    ok = render_result(
+        Result(
+            job_id="j" * 8,
+            ok=True,
+            command="poem",
+            prompt="the sea",
+            text="  waves\n",
+            provenance=prov,
+            origin=ORIGIN,
+        )
+    )
     assert (ok.title, ok.body, ok.footer, ok.error) == ("/poem the sea", "waves", line, False)
-    bad = render_result(Result(job_id="j" * 8, ok=False, command="poem", prompt="x",
-                               error="it broke", origin=ORIGIN))
+    bad = render_result(
+        Result(
+            job_id="j" * 8, ok=False, command="poem", prompt="x", error="it broke", origin=ORIGIN
+        )
+    )
     assert bad.error and bad.body == "it broke"
 
 

@@ -109,8 +109,14 @@ async def test_a_failing_job_is_isolated_retried_then_dead_lettered(
     jobs = [make_job(n, t) for n, t in enumerate(texts)]
     for job in jobs:
         await queue.enqueue(job)
-    worker = Worker(queue, [Flaky(str(tiny_gpt2), device="cpu")], batch_size=8,
-                    heartbeat_s=0.5, max_attempts=3, backoff_s=0.01)
+    worker = Worker(
+        queue,
+        [Flaky(str(tiny_gpt2), device="cpu")],
+        batch_size=8,
+        heartbeat_s=0.5,
+        max_attempts=3,
+        backoff_s=0.01,
+    )
     task = await run_worker(worker)
     results = {r.job_id: r for r in await wait_results(queue, 3)}
     # The loop survived: a new job after the failures is still served.
@@ -154,8 +160,9 @@ async def test_stop_finishes_the_batch_in_hand(queue: JobQueue, endless_gpt2: Pa
     jobs = [make_job(n, f"/story long road {n} length:short seed:{n}") for n in range(2)]
     for job in jobs:
         await queue.enqueue(job)
-    worker = Worker(queue, [TextGenerator(str(endless_gpt2), device="cpu")], batch_size=4,
-                    heartbeat_s=0.5)
+    worker = Worker(
+        queue, [TextGenerator(str(endless_gpt2), device="cpu")], batch_size=4, heartbeat_s=0.5
+    )
     task = await run_worker(worker)
     # Wait until generation has started (the first progress event), then ask it to stop.
     deadline = time.monotonic() + 30

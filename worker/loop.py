@@ -27,8 +27,10 @@ from worker.generators.base import Generator, Output
 log = logging.getLogger(__name__)
 
 FAILED = "Sorry, this one could not be made: generation failed. Try again, or change the prompt."
-GAVE_UP = ("Sorry, this job failed {n} times and was set aside for the operators. "
-           "Try again later, or with another prompt.")
+GAVE_UP = (
+    "Sorry, this job failed {n} times and was set aside for the operators. "
+    "Try again later, or with another prompt."
+)
 
 
 @dataclass
@@ -94,8 +96,7 @@ class Worker:
     async def _consume(self) -> None:
         while not self.stopping.is_set():
             try:
-                entries = await self.queue.read(self.kinds, self.id, self.batch_size,
-                                                self.block_ms)
+                entries = await self.queue.read(self.kinds, self.id, self.batch_size, self.block_ms)
                 await self.process(entries)
             except asyncio.CancelledError:
                 raise
@@ -114,10 +115,13 @@ class Worker:
                 log.warning("heartbeat failed", exc_info=True)
 
     async def _beat(self) -> None:
-        info = {"host": socket.gethostname(), "pid": str(os.getpid()),
-                "kinds": ",".join(k.value for k in self.kinds),
-                "models": ",".join(g.model_id for g in self.generators.values()),
-                "at": f"{time.time():.0f}"}
+        info = {
+            "host": socket.gethostname(),
+            "pid": str(os.getpid()),
+            "kinds": ",".join(k.value for k in self.kinds),
+            "models": ",".join(g.model_id for g in self.generators.values()),
+            "at": f"{time.time():.0f}",
+        }
         await self.queue.heartbeat(self.kinds, self.id, info, self.heartbeat_s)
 
     async def _reclaims(self) -> None:
@@ -128,8 +132,9 @@ class Worker:
                 try:
                     entries = await self.queue.reclaim(kind, self.id, self.batch_size)
                     if entries:
-                        log.warning("reclaimed %d %s job(s) left by a dead worker",
-                                    len(entries), kind.value)
+                        log.warning(
+                            "reclaimed %d %s job(s) left by a dead worker", len(entries), kind.value
+                        )
                         await self.process(entries)
                 except Exception:
                     log.warning("reclaim failed", exc_info=True)
@@ -167,8 +172,9 @@ class Worker:
             raise
         except Exception:
             if len(items) > 1:  # find the poison job: run each alone
-                log.warning("batch of %d failed; retrying its jobs one by one", len(items),
-                            exc_info=True)
+                log.warning(
+                    "batch of %d failed; retrying its jobs one by one", len(items), exc_info=True
+                )
                 for item in items:
                     await self._run_alone(item, first_try_done=False)
             else:
@@ -193,8 +199,12 @@ class Worker:
                 await self._publish([item], [Output(error=str(exc))], 0.0)
                 return
             except Exception:
-                log.exception("job %s failed (attempt %d of %d)", item.job.id, item.attempts,
-                              self.max_attempts)
+                log.exception(
+                    "job %s failed (attempt %d of %d)",
+                    item.job.id,
+                    item.attempts,
+                    self.max_attempts,
+                )
                 continue
             await self._publish([item], outputs, took)
             return
@@ -220,14 +230,20 @@ class Worker:
             raise RuntimeError(f"{gen.name} returned {len(outputs)} outputs for {len(jobs)} jobs")
         return outputs, time.perf_counter() - started
 
-    async def _progress(self, jobs: list[Job], fraction: float,
-                        partials: Sequence[str] | None) -> None:
+    async def _progress(
+        self, jobs: list[Job], fraction: float, partials: Sequence[str] | None
+    ) -> None:
         try:
             for i, job in enumerate(jobs):
                 partial = partials[i] if partials else ""
                 await self.queue.publish_progress(
-                    Progress(job_id=job.id, fraction=fraction, partial_text=partial[-1500:],
-                             origin=job.origin))
+                    Progress(
+                        job_id=job.id,
+                        fraction=fraction,
+                        partial_text=partial[-1500:],
+                        origin=job.origin,
+                    )
+                )
         except Exception:
             log.debug("progress publish failed", exc_info=True)
 
@@ -237,22 +253,50 @@ class Worker:
         for item, out in zip(items, outputs, strict=True):
             job = item.job
             provenance = Provenance(
-                model=gen.model_id, generator=gen.name, seed=job.seed, settings=out.settings,
-                device=gen.device, duration_s=round(took, 3), batch_id=batch_id,
-                batch_size=len(items), worker=self.id)
-            result = Result(job_id=job.id, ok=not out.error, command=job.command,
-                            prompt=job.prompt, text=out.text, error=out.error,
-                            provenance=provenance, origin=job.origin, attempts=item.attempts)
+                model=gen.model_id,
+                generator=gen.name,
+                seed=job.seed,
+                settings=out.settings,
+                device=gen.device,
+                duration_s=round(took, 3),
+                batch_id=batch_id,
+                batch_size=len(items),
+                worker=self.id,
+            )
+            result = Result(
+                job_id=job.id,
+                ok=not out.error,
+                command=job.command,
+                prompt=job.prompt,
+                text=out.text,
+                error=out.error,
+                provenance=provenance,
+                origin=job.origin,
+                attempts=item.attempts,
+            )
             # Shielded: a SIGTERM or cancel must not cut the bookkeeping after a job in half.
             await asyncio.shield(self.queue.finish(job.kind, item.entry.entry_id, result))
 
     async def _give_up(self, item: Item, why: str) -> None:
         job = item.job
         log.error("dead-lettering job %s after %d attempt(s): %s", job.id, item.attempts, why)
-        result = Result(job_id=job.id, ok=False, command=job.command, prompt=job.prompt,
-                        error=GAVE_UP.format(n=item.attempts), origin=job.origin,
-                        attempts=item.attempts)
-        record = {"job": job.model_dump(mode="json"), "kind": job.kind.value, "reason": why,
-                  "attempts": item.attempts, "worker": self.id, "at": time.time()}
-        await asyncio.shield(self.queue.finish(job.kind, item.entry.entry_id, result,
-                                               dead_letter=record))
+        result = Result(
+            job_id=job.id,
+            ok=False,
+            command=job.command,
+            prompt=job.prompt,
+            error=GAVE_UP.format(n=item.attempts),
+            origin=job.origin,
+            attempts=item.attempts,
+        )
+        record = {
+            "job": job.model_dump(mode="json"),
+            "kind": job.kind.value,
+            "reason": why,
+            "attempts": item.attempts,
+            "worker": self.id,
+            "at": time.time(),
+        }
+        await asyncio.shield(
+            self.queue.finish(job.kind, item.entry.entry_id, result, dead_letter=record)
+        )

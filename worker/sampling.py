@@ -79,8 +79,9 @@ class RowBudget(StoppingCriteria):
         self.prompt_length = prompt_length
         self.budgets = torch.tensor(list(budgets), dtype=torch.long)
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor,
-                 **kwargs: object) -> torch.BoolTensor:
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object
+    ) -> torch.BoolTensor:
         generated = input_ids.shape[1] - self.prompt_length
         done = generated >= self.budgets
         return done.to(input_ids.device)  # type: ignore[return-value]

@@ -27,9 +27,16 @@ log = logging.getLogger(__name__)
 
 
 class ConsoleChat:
-    def __init__(self, desk: FrontDesk, inbox: ResultInbox, *, session: str,
-                 user: str | None = None, out: TextIO | None = None,
-                 interactive: bool = False) -> None:
+    def __init__(
+        self,
+        desk: FrontDesk,
+        inbox: ResultInbox,
+        *,
+        session: str,
+        user: str | None = None,
+        out: TextIO | None = None,
+        interactive: bool = False,
+    ) -> None:
         self.desk = desk
         self.inbox = inbox
         self.session = session
@@ -63,8 +70,10 @@ class ConsoleChat:
             try:
                 await asyncio.wait_for(self._all_done.wait(), timeout=wait_s)
             except TimeoutError:
-                self.console.print(f"[yellow]{len(self.pending)} job(s) still running after "
-                                   f"{wait_s:.0f} s; they stay queued.[/]")
+                self.console.print(
+                    f"[yellow]{len(self.pending)} job(s) still running after "
+                    f"{wait_s:.0f} s; they stay queued.[/]"
+                )
                 return 3
             return 0
         finally:
@@ -81,9 +90,14 @@ class ConsoleChat:
         n = self._count
         if not self.interactive:
             self.console.print(f"[dim]> {escape(line)}[/]")
-        origin = Origin(platform="console", route=self.route_for(self.session),
-                        channel_id="terminal", user_id=self.user, user_name=self.user,
-                        delivery_id=f"{self.session}:{n}")
+        origin = Origin(
+            platform="console",
+            route=self.route_for(self.session),
+            channel_id="terminal",
+            user_id=self.user,
+            user_name=self.user,
+            delivery_id=f"{self.session}:{n}",
+        )
         reply = await self.desk.handle(line, origin)
         if reply.error:
             self.console.print(f"[red]error:[/] {escape(reply.text)}")

@@ -22,6 +22,7 @@ from transformers import (
     LogitsProcessorList,
     StoppingCriteriaList,
 )
+from transformers.utils import logging as hf_logging
 
 from bot.jobs import Job, JobKind, TextSpec
 from worker.device import resolve_device
@@ -47,6 +48,7 @@ class TextGenerator:
 
     # Loading ---------------------------------------------------------------------------
     def load(self) -> None:
+        hf_logging.disable_progress_bar()  # keep the worker's log readable
         local = Path(self.model_id).expanduser().is_dir()
         # A local directory never touches the network; a hub id downloads only because the
         # operator named it (and not at all under HF_HUB_OFFLINE=1).
@@ -56,14 +58,22 @@ class TextGenerator:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=self.dtype, **kwargs)
+        model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=self.dtype, **kwargs)
         self.model = model.to(self.device).eval()
         self.use_chat = bool(getattr(self.tokenizer, "chat_template", None))
         config = self.model.config
-        self.context = int(getattr(config, "max_position_embeddings", 0)
-                           or getattr(config, "n_positions", 0) or 2048)
-        log.info("text model %s loaded on %s (%s), chat template: %s", self.model_id,
-                 self.device, str(self.dtype).removeprefix("torch."), self.use_chat)
+        self.context = int(
+            getattr(config, "max_position_embeddings", 0)
+            or getattr(config, "n_positions", 0)
+            or 2048
+        )
+        log.info(
+            "text model %s loaded on %s (%s), chat template: %s",
+            self.model_id,
+            self.device,
+            str(self.dtype).removeprefix("torch."),
+            self.use_chat,
+        )
 
     def warmup(self) -> None:
         """One tiny generation, so the first real job does not pay for lazy initialisation."""
@@ -75,21 +85,30 @@ class TextGenerator:
     def prompt_for(self, spec: TextSpec) -> str:
         if not self.use_chat:
             return spec.completion
-        messages = [{"role": "system", "content": spec.system},
-                    {"role": "user", "content": spec.instruction}]
+        messages = [
+            {"role": "system", "content": spec.system},
+            {"role": "user", "content": spec.instruction},
+        ]
         try:
-            return str(self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                          add_generation_prompt=True))
+            return str(
+                self.tokenizer.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True
+                )
+            )
         except Exception:  # some templates refuse a system turn: fold it into the user's
             merged = [{"role": "user", "content": f"{spec.system}\n\n{spec.instruction}"}]
-            return str(self.tokenizer.apply_chat_template(merged, tokenize=False,
-                                                          add_generation_prompt=True))
+            return str(
+                self.tokenizer.apply_chat_template(
+                    merged, tokenize=False, add_generation_prompt=True
+                )
+            )
 
     def generate(self, jobs: Sequence[Job], progress: ProgressFn | None = None) -> list[Output]:
         specs = [_spec(job) for job in jobs]
         prompts = [self.prompt_for(s) for s in specs]
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True,
-                             add_special_tokens=not self.use_chat)
+        enc = self.tokenizer(
+            prompts, return_tensors="pt", padding=True, add_special_tokens=not self.use_chat
+        )
         prompt_len = int(enc["input_ids"].shape[1])
         room = self.context - prompt_len
         if room < 1:
@@ -98,32 +117,43 @@ class TextGenerator:
         starts = [int((row == 0).sum()) for row in enc["attention_mask"]]
         reporter = _Reporter(self, prompt_len, max(budgets), progress)
         sampler = RowSampler(
-            seeds=[job.seed for job in jobs], temperatures=[s.temperature for s in specs],
-            top_ps=[s.top_p for s in specs], penalties=[s.repetition_penalty for s in specs],
-            starts=starts, on_step=reporter,
+            seeds=[job.seed for job in jobs],
+            temperatures=[s.temperature for s in specs],
+            top_ps=[s.top_p for s in specs],
+            penalties=[s.repetition_penalty for s in specs],
+            starts=starts,
+            on_step=reporter,
         )
         enc = enc.to(self.device)
         self.generate_calls += 1
         with torch.inference_mode():
             out = self.model.generate(
-                **enc, generation_config=self._config(max(budgets)),
+                **enc,
+                generation_config=self._config(max(budgets)),
                 logits_processor=LogitsProcessorList([sampler]),
                 stopping_criteria=StoppingCriteriaList([RowBudget(prompt_len, budgets)]),
             )
-        texts = [self._decode(out[i, prompt_len:prompt_len + budgets[i]])
-                 for i in range(len(jobs))]
-        return [Output(text, _settings(job, spec, budget))
-                for job, spec, text, budget in zip(jobs, specs, texts, budgets, strict=True)]
+        texts = [
+            self._decode(out[i, prompt_len : prompt_len + budgets[i]]) for i in range(len(jobs))
+        ]
+        return [
+            Output(text, _settings(job, spec, budget))
+            for job, spec, text, budget in zip(jobs, specs, texts, budgets, strict=True)
+        ]
 
     def _split_too_long(self, jobs: Sequence[Job], progress: ProgressFn | None) -> list[Output]:
         """A batch whose longest prompt fills the context: answer each job on its own."""
         if len(jobs) == 1:
-            return [Output(error="This prompt is too long for the model's context window; "
-                                 "shorten it and try again.")]
+            return [
+                Output(
+                    error="This prompt is too long for the model's context window; "
+                    "shorten it and try again."
+                )
+            ]
         return [self.generate([job], progress)[0] for job in jobs]
 
-    def _decode(self, ids: torch.Tensor) -> str:
-        ids = ids.tolist()
+    def _decode(self, row: torch.Tensor) -> str:
+        ids: list[int] = row.tolist()
         stops = {self.tokenizer.pad_token_id, *self._eos_ids()}
         for cut, token in enumerate(ids):
             if token in stops:
@@ -140,7 +170,9 @@ class TextGenerator:
     def _config(self, max_new_tokens: int) -> GenerationConfig:
         eos = self._eos_ids()
         return GenerationConfig(
-            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=(eos if len(eos) != 1 else eos[0]) if eos else None,
         )
@@ -149,8 +181,9 @@ class TextGenerator:
 class _Reporter:
     """Called by the sampler every step; reports to the worker at most once a second."""
 
-    def __init__(self, gen: TextGenerator, prompt_len: int, total: int,
-                 progress: ProgressFn | None) -> None:
+    def __init__(
+        self, gen: TextGenerator, prompt_len: int, total: int, progress: ProgressFn | None
+    ) -> None:
         self.gen, self.prompt_len, self.total, self.progress = gen, prompt_len, total, progress
         self.last = 0.0
 
@@ -163,7 +196,7 @@ class _Reporter:
             return
         first = not self.last
         self.last = now
-        partial = None if first else [self.gen._decode(row[self.prompt_len:]) for row in input_ids]
+        partial = None if first else [self.gen._decode(row[self.prompt_len :]) for row in input_ids]
         self.progress(min(step / max(self.total, 1), 1.0), partial)
 
 
