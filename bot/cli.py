@@ -51,9 +51,7 @@ def up(
     without ATELIER_REDIS_URL)."""
 
     async def body(settings: Settings) -> int:
-        from adapters.console.chat import ConsoleChat, new_session, stdin_lines
-        from bot.results import ResultInbox
-        from bot.service import FrontDesk
+        from adapters.console.chat import run_console
 
         if settings.text_model is None:
             raise ConfigError(MISSING_TEXT_MODEL)
@@ -69,28 +67,17 @@ def up(
         if worker_task.done():
             ready.cancel()
             worker_task.result()  # raises the load error
-        session = new_session()
-        interactive = sys.stdin.isatty()
-        if interactive:
+        if sys.stdin.isatty():
             typer.echo(
                 "Atelier is ready. Type /help, or /poem the sea at dusk form:haiku. "
                 "Ctrl-D to quit.",
                 err=True,
             )
-        inbox = ResultInbox(
-            redis,
-            ConsoleChat.route_for(session),
-            "console",
-            keys=queue.keys,
-            ttl_s=settings.job_ttl_s,
-        )
-        chat = ConsoleChat(FrontDesk(queue), inbox, session=session, interactive=interactive)
         try:
-            return await chat.run(stdin_lines(interactive), wait_s=wait)
+            return await run_console(queue, ttl_s=settings.job_ttl_s, wait_s=wait)
         finally:
             worker.stop()
             await worker_task
-            await inbox.drop()
             await redis.aclose()
 
     _run(body)
@@ -130,26 +117,14 @@ def chat(
     """The console channel against a shared Redis: type /poem ... and see the result."""
 
     async def body(settings: Settings) -> int:
-        from adapters.console.chat import ConsoleChat, new_session, stdin_lines
-        from bot.results import ResultInbox
-        from bot.service import FrontDesk
+        from adapters.console.chat import run_console
 
         redis = connect(settings, embedded_ok=False, what="atelier chat")
-        queue = make_queue(redis, settings)
-        session = new_session()
-        interactive = sys.stdin.isatty()
-        inbox = ResultInbox(
-            redis,
-            ConsoleChat.route_for(session),
-            "console",
-            keys=queue.keys,
-            ttl_s=settings.job_ttl_s,
-        )
-        chat = ConsoleChat(FrontDesk(queue), inbox, session=session, interactive=interactive)
         try:
-            return await chat.run(stdin_lines(interactive), wait_s=wait)
+            return await run_console(
+                make_queue(redis, settings), ttl_s=settings.job_ttl_s, wait_s=wait
+            )
         finally:
-            await inbox.drop()
             await redis.aclose()
 
     _run(body)

@@ -110,6 +110,14 @@ async def test_up_without_a_text_model_says_which_setting_and_fails(prefix: str)
     assert "Traceback" not in out
 
 
+async def test_up_with_a_model_that_does_not_load_says_so(prefix: str, tmp_path: Path) -> None:
+    env = atelier_env(None, prefix, tmp_path / "no-such-model")
+    code, out = await asyncio.to_thread(run_chat, env, "/poem x\n", "up")
+    assert code == 2, out
+    assert "Could not load the text model" in out and "no-such-model" in out
+    assert "Traceback" not in out
+
+
 async def test_worker_without_redis_url_explains(prefix: str, tiny_gpt2: Path) -> None:
     code, out = await asyncio.to_thread(
         run_chat, atelier_env(None, prefix, tiny_gpt2), "", "worker"

@@ -19,14 +19,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.errors import PoisonJob, UserError
+from bot.errors import ConfigError, PoisonJob, UserError
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, load_job
 from bot.queue import Entry, JobQueue
 from worker.generators.base import Generator, Output
 
 log = logging.getLogger(__name__)
 
-FAILED = "Sorry, this one could not be made: generation failed. Try again, or change the prompt."
 GAVE_UP = (
     "Sorry, this job failed {n} times and was set aside for the operators. "
     "Try again later, or with another prompt."
@@ -72,8 +71,13 @@ class Worker:
     # Lifecycle -------------------------------------------------------------------------
     async def run(self) -> None:
         for gen in self.generators.values():
-            await asyncio.to_thread(gen.load)
-            await asyncio.to_thread(gen.warmup)
+            try:
+                await asyncio.to_thread(gen.load)
+                await asyncio.to_thread(gen.warmup)
+            except Exception as exc:  # a wrong model id or path: say which, do not trace
+                raise ConfigError(
+                    f"Could not load the {gen.kind.value} model {gen.model_id!r}: {exc}"
+                ) from exc
         for kind in self.kinds:
             await self.queue.ensure_group(kind)
         await self._beat()
@@ -142,12 +146,20 @@ class Worker:
     # Jobs ------------------------------------------------------------------------------
     async def process(self, entries: Sequence[Entry]) -> None:
         groups: dict[tuple[str, ...], list[Item]] = defaultdict(list)
+        # In flight from now on: heartbeats keep these entries from being reclaimed while
+        # they wait for the model as well as while they generate.
         for entry in entries:
-            item = await self._admit(entry)
-            if item is not None:
-                groups[item.job.batch_key()].append(item)
-        for items in groups.values():
-            await self._run_batch(items)
+            self._in_flight[entry.kind].add(entry.entry_id)
+        try:
+            for entry in entries:
+                item = await self._admit(entry)
+                if item is not None:
+                    groups[item.job.batch_key()].append(item)
+            for items in groups.values():
+                await self._run_batch(items)
+        finally:
+            for entry in entries:
+                self._in_flight[entry.kind].discard(entry.entry_id)
 
     async def _admit(self, entry: Entry) -> Item | None:
         """Parse an entry and count the attempt; bury poison and over-tried jobs."""
@@ -218,14 +230,9 @@ class Worker:
         def progress(fraction: float, partials: Sequence[str] | None) -> None:
             asyncio.run_coroutine_threadsafe(self._progress(jobs, fraction, partials), loop)
 
-        ids = {item.entry.entry_id for item in items}
         async with self._gpu:
-            self._in_flight[kind] |= ids
             started = time.perf_counter()
-            try:
-                outputs = await asyncio.to_thread(gen.generate, jobs, progress)
-            finally:
-                self._in_flight[kind] -= ids
+            outputs = await asyncio.to_thread(gen.generate, jobs, progress)
         if len(outputs) != len(jobs):
             raise RuntimeError(f"{gen.name} returned {len(outputs)} outputs for {len(jobs)} jobs")
         return outputs, time.perf_counter() - started

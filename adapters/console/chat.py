@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.jobs import Origin
+from bot.queue import JobQueue
 from bot.render import progress_text, render_result
 from bot.results import Event, ResultInbox
 from bot.service import FrontDesk
@@ -174,6 +175,20 @@ async def stdin_lines(interactive: bool) -> AsyncIterator[str]:
 
 def new_session() -> str:
     return uuid.uuid4().hex[:12]
+
+
+async def run_console(queue: JobQueue, *, ttl_s: int, wait_s: float) -> int:
+    """A console session on stdin/stdout; its result stream is removed when it ends."""
+    session = new_session()
+    interactive = sys.stdin.isatty()
+    inbox = ResultInbox(
+        queue.redis, ConsoleChat.route_for(session), "console", keys=queue.keys, ttl_s=ttl_s
+    )
+    chat = ConsoleChat(FrontDesk(queue), inbox, session=session, interactive=interactive)
+    try:
+        return await chat.run(stdin_lines(interactive), wait_s=wait_s)
+    finally:
+        await inbox.drop()
 
 
 def _user() -> str:
