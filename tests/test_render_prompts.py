@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.forms import verdict
 from bot.jobs import Origin, Provenance, Result
 from bot.parse import parse
 from bot.prompts import POEM_FORMS, build_text_spec
@@ -81,6 +82,19 @@ def test_provenance_line_names_model_seed_settings_and_time() -> None:
         )
     )
     assert bad.error and bad.body == "it broke"
+
+
+def test_form_verdict_is_claimed_only_when_checked() -> None:
+    haiku = "an old silent pond\na frog jumps into the pond\nsplash! silence again"
+    assert verdict("poem", {"form": "haiku"}, "the pond", haiku) == (
+        True,
+        "haiku form checked: met",
+    )
+    met, note = verdict("poem", {"form": "haiku"}, "the pond", "one line only")
+    assert met is False and note.startswith("haiku form not met: ")
+    assert verdict("poem", {"form": "free"}, "x", "anything") == (None, "")
+    assert verdict("story", {"form": "haiku"}, "x", "anything") == (None, "")
+    assert verdict("poem", {"form": "villanelle"}, "x", "no checker yet") == (None, "")
 
 
 def test_queue_and_help_texts() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.forms import check
 from bot.jobs import Job, JobKind, Origin, Result, load_result
 from bot.parse import parse
 from bot.queue import JobQueue
@@ -74,6 +75,10 @@ async def test_sixteen_jobs_share_at_most_two_generate_calls_and_match_one_by_on
         [out] = alone.generate([job])
         assert out.text == by_id[job.id].text, f"job {job.id} differs alone and batched"
     assert len({r.text for r in results}) > 1  # different seeds, different texts
+    # Every quatrain says whether its form was met, and the claim agrees with the checker.
+    for r in results:
+        assert r.note.startswith("quatrain form")
+        assert check("quatrain", r.text).ok == r.note.endswith(": met")
     first = by_id[jobs[0].id].provenance
     assert first is not None and first.seed == 1000 and first.settings["form"] == "quatrain"
 

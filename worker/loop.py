@@ -277,6 +277,7 @@ class Worker:
                 prompt=job.prompt,
                 text=out.text,
                 error=out.error,
+                note=out.note,
                 provenance=provenance,
                 origin=job.origin,
                 attempts=item.attempts,

@@ -19,6 +19,7 @@ class Output:
     text: str = ""
     settings: dict[str, OptionValue] = field(default_factory=dict)
     error: str = ""
+    note: str = ""  # a user-facing remark on the piece, e.g. whether its form was met
 
 
 class Generator(Protocol):

@@ -24,6 +24,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from bot.forms import verdict
 from bot.jobs import Job, JobKind, TextSpec
 from worker.device import resolve_device
 from worker.generators.base import Output, ProgressFn
@@ -137,7 +138,7 @@ class TextGenerator:
             self._decode(out[i, prompt_len : prompt_len + budgets[i]]) for i in range(len(jobs))
         ]
         return [
-            Output(text, _settings(job, spec, budget))
+            _with_form(job, Output(text, _settings(job, spec, budget)))
             for job, spec, text, budget in zip(jobs, specs, texts, budgets, strict=True)
         ]
 
@@ -198,6 +199,14 @@ class _Reporter:
         self.last = now
         partial = None if first else [self.gen._decode(row[self.prompt_len :]) for row in input_ids]
         self.progress(min(step / max(self.total, 1), 1.0), partial)
+
+
+def _with_form(job: Job, out: Output) -> Output:
+    """Check the poem against its form; the result states whether the form was met."""
+    met, note = verdict(job.command, job.options, job.prompt, out.text)
+    if met is not None:
+        out.note = note
+    return out
 
 
 def _spec(job: Job) -> TextSpec:

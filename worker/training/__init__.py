@@ -1,0 +1,1 @@
+"""Training and evaluation of Atelier's own small models."""
