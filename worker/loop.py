@@ -83,13 +83,16 @@ class Worker:
         await self._beat()
         self.ready.set()
         log.info("worker %s ready for %s", self.id, ", ".join(k.value for k in self.kinds))
-        helpers = [asyncio.create_task(self._heartbeats()), asyncio.create_task(self._reclaims())]
+        beats = asyncio.create_task(self._heartbeats())
+        reclaims = asyncio.create_task(self._reclaims())
         try:
             await asyncio.gather(*(self._consume() for _ in range(self.concurrency)))
         finally:
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            # The reclaimer, too, finishes the batch in hand; heartbeats go on until it has.
+            self.stopping.set()
+            await asyncio.gather(reclaims, return_exceptions=True)
+            beats.cancel()
+            await asyncio.gather(beats, return_exceptions=True)
             await asyncio.shield(self.queue.retire(self.kinds, self.id))
             log.info("worker %s stopped", self.id)
 
@@ -113,7 +116,7 @@ class Worker:
             await asyncio.sleep(self.heartbeat_s)
             try:
                 await self._beat()
-                for kind, ids in self._in_flight.items():
+                for kind, ids in list(self._in_flight.items()):
                     await self.queue.touch(kind, self.id, sorted(ids))
             except Exception:
                 log.warning("heartbeat failed", exc_info=True)
@@ -130,8 +133,12 @@ class Worker:
 
     async def _reclaims(self) -> None:
         interval = max(min(self.queue.visibility_timeout_s / 4, 30.0), 0.2)
-        while True:
-            await asyncio.sleep(interval)
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=interval)
+                return
+            except TimeoutError:
+                pass
             for kind in self.kinds:
                 try:
                     entries = await self.queue.reclaim(kind, self.id, self.batch_size)
