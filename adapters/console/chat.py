@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TextIO
 
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
@@ -99,7 +100,15 @@ class ConsoleChat:
             user_name=self.user,
             delivery_id=f"{self.session}:{n}",
         )
-        reply = await self.desk.handle(line, origin)
+        try:
+            reply = await self.desk.handle(line, origin)
+        except RedisError as exc:  # the queue is unreachable: say so, keep the channel open
+            log.warning("could not queue %r: %s", line, exc)
+            self.console.print(
+                "[red]error:[/] the job queue (Redis) is not answering; "
+                "nothing was queued. Try again in a moment."
+            )
+            return
         if reply.error:
             self.console.print(f"[red]error:[/] {escape(reply.text)}")
             return
