@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
+from worker.form_decoding import FormGuide
+
 
 class RowSampler(LogitsProcessor):
     def __init__(
@@ -26,6 +28,7 @@ class RowSampler(LogitsProcessor):
         penalties: Sequence[float],
         starts: Sequence[int],  # index of each row's first real token (after left padding)
         on_step: Callable[[torch.LongTensor], None] | None = None,
+        guide: FormGuide | None = None,
     ) -> None:
         # CPU generators: the same seed gives the same draws whatever the model's device.
         self.generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
@@ -34,10 +37,13 @@ class RowSampler(LogitsProcessor):
         self.penalties = torch.tensor(list(penalties), dtype=torch.float32)
         self.starts = list(starts)
         self.on_step = on_step
+        self.guide = guide
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         logits = scores.float().cpu()  # (rows, vocab)
         logits = self._penalise(input_ids.cpu(), logits)
+        if self.guide is not None:
+            logits = self.guide.mask(input_ids.cpu(), logits)
         logits = logits / self.temperatures[:, None]
         probs = torch.softmax(logits, dim=-1)
         # Nucleus filter per row: keep the smallest head of the sorted distribution whose

@@ -27,6 +27,7 @@ from transformers.utils import logging as hf_logging
 from bot.forms import verdict
 from bot.jobs import Job, JobKind, TextSpec
 from worker.device import resolve_device
+from worker.form_decoding import FormGuide, Vocabulary, plan_for
 from worker.generators.base import Output, ProgressFn
 from worker.sampling import RowBudget, RowSampler
 
@@ -45,6 +46,7 @@ class TextGenerator:
         self.model: Any = None
         self.use_chat = False
         self.context = 1024
+        self._vocabulary: Vocabulary | None = None
         self.generate_calls = 0  # how many batched generate calls ran (stats, tests)
 
     # Loading ---------------------------------------------------------------------------
@@ -117,6 +119,7 @@ class TextGenerator:
         budgets = [min(s.max_new_tokens, room) for s in specs]
         starts = [int((row == 0).sum()) for row in enc["attention_mask"]]
         reporter = _Reporter(self, prompt_len, max(budgets), progress)
+        guide = self._guide(jobs, prompt_len)
         sampler = RowSampler(
             seeds=[job.seed for job in jobs],
             temperatures=[s.temperature for s in specs],
@@ -124,6 +127,7 @@ class TextGenerator:
             penalties=[s.repetition_penalty for s in specs],
             starts=starts,
             on_step=reporter,
+            guide=guide,
         )
         enc = enc.to(self.device)
         self.generate_calls += 1
@@ -141,6 +145,20 @@ class TextGenerator:
             _with_form(job, Output(text, _settings(job, spec, budget)))
             for job, spec, text, budget in zip(jobs, specs, texts, budgets, strict=True)
         ]
+
+    def _guide(self, jobs: Sequence[Job], prompt_len: int) -> FormGuide | None:
+        """Form-keeping masks for the poems in the batch (None when none has a form)."""
+        plans = [
+            plan_for(str(job.options.get("form", "free")), job.prompt)
+            if job.command == "poem"
+            else None
+            for job in jobs
+        ]
+        if not any(plans):
+            return None
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary(self.tokenizer)
+        return FormGuide(self.tokenizer, self._vocabulary, plans, prompt_len)
 
     def _split_too_long(self, jobs: Sequence[Job], progress: ProgressFn | None) -> list[Output]:
         """A batch whose longest prompt fills the context: answer each job on its own."""
