@@ -32,9 +32,9 @@ log = logging.getLogger("atelier")
 T = TypeVar("T")
 
 MISSING_TEXT_MODEL = (
-    "No text model is configured: set ATELIER_TEXT_MODEL to a model directory or a hub id "
-    "(for example ATELIER_TEXT_MODEL=./models/poet). Atelier never downloads a model you "
-    "did not name."
+    "No text model: ATELIER_TEXT_MODEL is not set and this installation has no bundled poet "
+    "(worker/models/poet). Set ATELIER_TEXT_MODEL to a model directory or a hub id. Atelier "
+    "never downloads a model you did not name."
 )
 
 

@@ -103,11 +103,33 @@ async def test_up_runs_on_the_embedded_store_without_redis(prefix: str, tiny_gpt
     assert "error: /image is not available yet on this deployment" in out
 
 
-async def test_up_without_a_text_model_says_which_setting_and_fails(prefix: str) -> None:
-    code, out = await asyncio.to_thread(run_chat, atelier_env(None, prefix, None), "", "up")
-    assert code == 2
-    assert "ATELIER_TEXT_MODEL" in out and "never downloads" in out
-    assert "Traceback" not in out
+async def test_up_with_no_settings_at_all_runs_the_bundled_poet(prefix: str) -> None:
+    """The README's first command: no Redis, no tokens, no model setting, no network."""
+    code, out = await asyncio.to_thread(
+        run_chat,
+        atelier_env(None, prefix, None),
+        "/poem the sea at dusk form:haiku seed:42\n",
+        "up",
+    )
+    assert code == 0, out
+    assert "[1] /poem the sea at dusk" in out
+    assert "— made with poet (transformers) · seed 42 · form=haiku" in out
+    assert "haiku form" in out  # the result says whether the form was met
+
+
+def test_without_any_text_model_the_error_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import worker.models
+    from bot.cli import MISSING_TEXT_MODEL, _text_model
+    from bot.config import Settings
+    from bot.errors import ConfigError
+
+    monkeypatch.setattr(worker.models, "BUNDLED_POET", tmp_path / "not-installed")
+    with pytest.raises(ConfigError) as err:
+        _text_model(Settings(ATELIER_TEXT_MODEL=None))
+    assert str(err.value) == MISSING_TEXT_MODEL and "ATELIER_TEXT_MODEL" in MISSING_TEXT_MODEL
+    assert _text_model(Settings(ATELIER_TEXT_MODEL="./mine")) == "./mine"
 
 
 async def test_up_with_a_model_that_does_not_load_says_so(prefix: str, tmp_path: Path) -> None:

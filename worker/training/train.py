@@ -306,7 +306,11 @@ def _save_final(
     final.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)
     final.save_pretrained(cfg.out)
     tokenizer.save_pretrained(cfg.out)
-    recipe = {"config": _jsonable(cfg), "history": history, "command": " ".join(sys.argv)}
+    recipe = {
+        "config": _jsonable(cfg),
+        "history": history,
+        "command": " ".join(["atelier", *sys.argv[1:]]),
+    }
     (cfg.out / "training.json").write_text(json.dumps(recipe, indent=2) + "\n")
     model.to(torch.float32)
 
