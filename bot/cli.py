@@ -166,13 +166,12 @@ def train(
     stop_at: Annotated[int | None, typer.Option(help="Pause after this step.")] = None,
 ) -> None:
     """Train (or fine-tune with --from) a small poetry model on a corpus."""
+    from worker.device import resolve_device
     from worker.training.corpus import prepare
     from worker.training.train import TrainConfig
     from worker.training.train import train as run_training
 
     logging.basicConfig(level="INFO", stream=sys.stderr, format="%(asctime)s %(message)s")
-    from worker.device import resolve_device
-
     device, _ = resolve_device(load_settings().device)
     splits = _or_exit(lambda: prepare(corpus, _cache_dir() / "corpus"))
     cfg = TrainConfig(
