@@ -383,7 +383,6 @@ _ATELIER = Command(
                 Option("key", "str", "The setting to show or change.", max_length=40),
                 Option("value", "str", "Its new value.", max_length=300),
             ),
-            available=False,
         ),
     ),
 )

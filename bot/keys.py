@@ -10,6 +10,9 @@
 | `delivering:{id}` | string | an adapter's short claim while it posts a result | 60 s |
 | `delivered:{id}` | string | set once a result is posted: a second read posts nothing | `ATELIER_JOB_TTL` |
 | `dead` | stream | dead letters: `job` (raw entry), `kind`, `reason`, `attempts`, `at` | trimmed to about 10,000 entries |
+| `settings:{platform}:{server}` | hash | a server's settings (`bot.server_settings`), one JSON value per field | until changed |
+| `rate:{platform}:{server}:{user}:{minute}` | string | jobs a member started in that minute | 120 s |
+| `user-jobs:{platform}:{user}` | sorted set | a member's last 10 job ids by time, for `/atelier status` | 1 day |
 | `workers:{kind}` | sorted set | worker id -> deadline (unix seconds) of its heartbeat: alive while in the future | member removed on clean exit or once stale |
 | `worker:{id}` | hash | a worker's host, pid, model, kinds, started | 3 heartbeats, refreshed by each |
 """
@@ -48,6 +51,15 @@ class Keys:
 
     def delivered(self, job_id: str) -> str:
         return f"{self.prefix}delivered:{job_id}"
+
+    def settings(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}settings:{platform}:{server_id}"
+
+    def user_jobs(self, platform: str, user_id: str) -> str:
+        return f"{self.prefix}user-jobs:{platform}:{user_id}"
+
+    def rate(self, platform: str, server_id: str, user_id: str, minute: int) -> str:
+        return f"{self.prefix}rate:{platform}:{server_id}:{user_id}:{minute}"
 
     @property
     def dead(self) -> str:

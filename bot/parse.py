@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.catalogue import MAX_PROMPT_CHARS, Command, Option, command, defaults, names
@@ -99,13 +99,30 @@ def validate(
             raise UserError(f"Option '{opt.name}' is given twice for {where}; give it once.")
         raw[opt.name] = value
     prompt = " ".join(words)
-    _check_prompt(cmd, where, prompt)
+    check_prompt(cmd, where, prompt)
     options = defaults(cmd)
     for name, value in raw.items():
         opt = cmd.option(name)
         assert opt is not None
         options[name] = convert(opt, value, where)
     return Invocation(cmd, path, prompt, options, frozenset(raw))
+
+
+def from_options(
+    path: tuple[str, ...], prompt: str, given: Mapping[str, OptionValue]
+) -> Invocation:
+    """An invocation from typed options (Discord's slash commands), checked by the same rules
+    as command text: unknown options, ranges, choices and the prompt limits."""
+    cmd = command(path[0])
+    for name in path[1:]:
+        cmd = cmd.subcommand(name) if cmd is not None else None
+    if cmd is None:
+        raise UserError(f"Unknown command /{' '.join(path)}. Type /help to list commands.")
+    if not cmd.available:
+        raise _unavailable(" ".join(path))
+    words = [(w, None) for w in prompt.split()]
+    options = [(k, str(v)) for k, v in given.items() if v is not None and str(v) != ""]
+    return validate(cmd, path, [*words, *options])
 
 
 def convert(opt: Option, value: str, where: str = "") -> OptionValue:
@@ -140,7 +157,7 @@ def convert(opt: Option, value: str, where: str = "") -> OptionValue:
     return value
 
 
-def _check_prompt(cmd: Command, where: str, prompt: str) -> None:
+def check_prompt(cmd: Command, where: str, prompt: str) -> None:
     if not cmd.prompt and prompt:
         raise UserError(f"{where} takes no text, only options. Type /help {cmd.name}.")
     if cmd.prompt and cmd.prompt_required and not prompt:

@@ -1,22 +1,39 @@
-"""The front desk every adapter uses: command text in, a reply (and maybe a queued job) out.
+"""The front desk every adapter uses: a command in, a reply (and maybe a queued job) out.
 
-Validation and prompt building happen here, at the edge, so a bad request never reaches
-a worker. Adapters only translate platform events to `handle(...)` and replies back.
+Validation, server settings (channels, moderation words, rate limits) and prompt building
+happen here, at the edge, so a bad request never reaches a worker. Adapters only translate
+platform events to `handle(...)` / `submit(...)` / `follow_up(...)` and replies back.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
+from bot.catalogue import Command, command
 from bot.errors import UserError
-from bot.jobs import Job, JobKind, Origin, job_id_for
-from bot.parse import Invocation, parse
+from bot.jobs import Job, JobKind, Origin, job_id_for, load_job
+from bot.parse import Invocation, check_prompt, parse
 from bot.prompts import build_text_spec
 from bot.queue import JobQueue
 from bot.render import help_text, queued_text
+from bot.server_settings import ServerSettings, SettingsStore, describe
 
 _SEEDS = random.SystemRandom()
+VARIATIONS = 3
+RECENT_JOBS = 10
+
+
+class Action(StrEnum):
+    """What a button on a result does; adapters put `action:job_id` in the button's id."""
+
+    REGENERATE = "regen"
+    VARIATIONS = "vary"
+    REMIX = "remix"
+    DELETE = "delete"
 
 
 @dataclass(frozen=True)
@@ -28,7 +45,14 @@ class Reply:
     duplicate: bool = False  # the platform delivered this command before
 
 
-def build_job(inv: Invocation, origin: Origin, *, seed: int | None = None) -> Job:
+def build_job(
+    inv: Invocation,
+    origin: Origin,
+    *,
+    seed: int | None = None,
+    model: str | None = None,
+    parent_id: str | None = None,
+) -> Job:
     """A job from a validated invocation. The seed is chosen here, so it can be shown."""
     kind = inv.command.kind
     if kind is None:
@@ -46,34 +70,89 @@ def build_job(inv: Invocation, origin: Origin, *, seed: int | None = None) -> Jo
         prompt=inv.prompt,
         options=options,
         seed=chosen,
+        model=model or None,
         text=text,
         origin=origin,
+        parent_id=parent_id,
     )
 
 
 class FrontDesk:
-    def __init__(self, queue: JobQueue) -> None:
+    def __init__(self, queue: JobQueue, settings: SettingsStore | None = None) -> None:
         self.queue = queue
+        self.redis: Any = queue.redis
+        self.keys = queue.keys
+        self.settings = settings or SettingsStore(queue.redis, keys=queue.keys)
 
-    async def handle(self, text: str, origin: Origin) -> Reply:
+    async def handle(self, text: str, origin: Origin, *, admin: bool = False) -> Reply:
+        """Command text (Slack, the console): parse, then submit."""
         try:
             inv = parse(text)
         except UserError as exc:
             return Reply(str(exc), error=True)
-        if inv.path[0] == "atelier":
-            return await self._atelier(inv)
+        return await self.submit(inv, origin, admin=admin)
+
+    async def submit(self, inv: Invocation, origin: Origin, *, admin: bool = False) -> Reply:
+        """A validated invocation (Discord builds it from typed options)."""
         try:
-            job = build_job(inv, origin)
-            enqueued = await self.queue.enqueue(job)
+            if inv.path[0] == "atelier":
+                return await self._atelier(inv, origin, admin=admin)
+            server = await self._admit(origin, inv.prompt)
+            job = build_job(inv, origin, model=_model_for(server, inv.command.kind))
+            return await self._enqueue(job)
         except UserError as exc:
             return Reply(str(exc), error=True)
-        position = await self.queue.position(job.kind, job.id)
-        workers = await self.queue.workers_alive(job.kind)
-        return Reply(
-            queued_text(position, workers), job.id, job.kind, duplicate=not enqueued.created
-        )
 
-    async def status_text(self) -> str:
+    async def follow_up(
+        self, action: Action, parent_id: str, origin: Origin, *, text: str = ""
+    ) -> list[Reply]:
+        """Regenerate (same settings, new seed), Variations (three new seeds) or Remix (the
+        text edits the prompt and may change options) of a stored job. The origin's delivery
+        id is the button click's, so a repeated click enqueues nothing new."""
+        try:
+            parent = await self.stored_job(parent_id)
+            if parent is None:
+                raise UserError(
+                    "That piece is too old to regenerate (jobs are kept 7 days). "
+                    "Run the command again."
+                )
+            prompt, options = parent.prompt, dict(parent.options)
+            if action is Action.REMIX:
+                inv = parse(f"/{parent.command} {text}")
+                prompt = inv.prompt
+                options.update({k: inv.options[k] for k in inv.given if k != "seed"})
+            cmd = _command_of(parent)
+            check_prompt(cmd, f"/{cmd.name}", prompt)
+            await self._admit(origin, prompt)
+            count = VARIATIONS if action is Action.VARIATIONS else 1
+            replies = []
+            for i in range(count):
+                delivery = origin.delivery_id if count == 1 else f"{origin.delivery_id}:{i}"
+                job = build_job(
+                    Invocation(
+                        _command_of(parent), (parent.command,), prompt, options, frozenset()
+                    ),
+                    origin.model_copy(update={"delivery_id": delivery}),
+                    model=parent.model,
+                    parent_id=parent.id,
+                )
+                replies.append(await self._enqueue(job))
+            return replies
+        except UserError as exc:
+            return [Reply(str(exc), error=True)]
+
+    async def stored_job(self, job_id: str) -> Job | None:
+        raw = await self.redis.hget(self.keys.job(job_id), "job")
+        return load_job(raw) if raw else None
+
+    async def may_delete(self, job_id: str, user_id: str, *, moderator: bool) -> bool:
+        """The requester may delete their piece; so may the server's moderators."""
+        if moderator:
+            return True
+        job = await self.stored_job(job_id)
+        return job is not None and bool(user_id) and job.origin.user_id == user_id
+
+    async def status_text(self, origin: Origin | None = None) -> str:
         lines = ["Atelier status:"]
         for kind in JobKind:
             depth = await self.queue.depth(kind)
@@ -82,9 +161,109 @@ class FrontDesk:
                 f"  {kind.value:<6} {depth} waiting, {workers} worker"
                 f"{'s' if workers != 1 else ''} online"
             )
+        if origin is not None and origin.user_id:
+            lines.extend(await self._your_jobs(origin))
         return "\n".join(lines)
 
-    async def _atelier(self, inv: Invocation) -> Reply:
-        if inv.path[-1] == "status":
-            return Reply(await self.status_text())
+    async def _your_jobs(self, origin: Origin) -> list[str]:
+        key = self.keys.user_jobs(origin.platform, origin.user_id)
+        ids: list[str] = await self.redis.zrevrange(key, 0, RECENT_JOBS - 1)
+        if not ids:
+            return ["Your jobs: none recently."]
+        lines = ["Your recent jobs:"]
+        for job_id in ids:
+            state = await self.queue.state(job_id)
+            if not state:
+                continue
+            job = load_job(state["job"])
+            where = state.get("state", "?")
+            if where == "queued":
+                position = await self.queue.position(job.kind, job_id)
+                where = queued_text(position, await self.queue.workers_alive(job.kind))
+            lines.append(f"  /{job.command} {_clip(job.prompt)} ({job_id[:8]}): {where}")
+        return lines
+
+    async def _enqueue(self, job: Job) -> Reply:
+        enqueued = await self.queue.enqueue(job)
+        if enqueued.created and job.origin.user_id:
+            key = self.keys.user_jobs(job.origin.platform, job.origin.user_id)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zadd(key, {job.id: time.time()})
+                pipe.zremrangebyrank(key, 0, -RECENT_JOBS - 1)
+                pipe.expire(key, 24 * 3600)
+                await pipe.execute()
+        position = await self.queue.position(job.kind, job.id)
+        workers = await self.queue.workers_alive(job.kind)
+        return Reply(
+            queued_text(position, workers), job.id, job.kind, duplicate=not enqueued.created
+        )
+
+    async def _admit(self, origin: Origin, prompt: str) -> ServerSettings:
+        """The server's rules for a new job: channel, moderation words, rate limit."""
+        server = await self.settings.get(origin.platform, origin.guild_id)
+        if origin.channel_id and not server.allows_channel(origin.channel_id):
+            raise UserError(
+                "Atelier is not enabled in this channel; the server's admins chose "
+                f"{_channels(server)}."
+            )
+        word = server.blocked_word(prompt)
+        if word is not None:
+            raise UserError(
+                f"Your prompt contains '{word}', a word this server does not allow. "
+                "Rephrase it and try again."
+            )
+        if origin.guild_id and origin.user_id:
+            minute = int(time.time() // 60)
+            key = self.keys.rate(origin.platform, origin.guild_id, origin.user_id, minute)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, 120)
+                used, _ = await pipe.execute()
+            if int(used) > server.jobs_per_minute:
+                wait = 60 - int(time.time()) % 60
+                raise UserError(
+                    f"You have started {server.jobs_per_minute} jobs this minute, this server's "
+                    f"limit. Try again in {wait} seconds."
+                )
+        return server
+
+    async def _atelier(self, inv: Invocation, origin: Origin, *, admin: bool) -> Reply:
+        leaf = inv.path[-1]
+        if leaf == "status":
+            return Reply(await self.status_text(origin))
+        if leaf == "settings":
+            return Reply(await self._settings(inv, origin, admin=admin))
         return Reply(help_text(inv.prompt))
+
+    async def _settings(self, inv: Invocation, origin: Origin, *, admin: bool) -> str:
+        key, value = inv.options.get("key"), inv.options.get("value")
+        if not origin.guild_id:
+            raise UserError("Settings belong to a server; use this command in one.")
+        if value is not None:
+            if not admin:
+                raise UserError("Only server admins can change Atelier's settings.")
+            if key is None:
+                raise UserError("Say which setting to change: key:<name> value:<value>.")
+            await self.settings.set(origin.platform, origin.guild_id, str(key), str(value))
+        return describe(await self.settings.get(origin.platform, origin.guild_id))
+
+
+def _model_for(server: ServerSettings, kind: JobKind | None) -> str | None:
+    if kind is None:
+        return None
+    return getattr(server, f"{kind.value}_model") or None
+
+
+def _command_of(job: Job) -> Command:
+    cmd = command(job.command)
+    if cmd is None:  # a job stored by a newer version with a command this one lacks
+        raise UserError(f"/{job.command} is not available on this deployment.")
+    return cmd
+
+
+def _channels(server: ServerSettings) -> str:
+    return ", ".join(f"<#{c}>" for c in server.allowed_channels)
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

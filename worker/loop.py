@@ -160,7 +160,12 @@ class Worker:
         try:
             for entry in entries:
                 item = await self._admit(entry)
-                if item is not None:
+                if item is None:
+                    continue
+                wrong = self._model_mismatch(item.job)
+                if wrong:
+                    await self._publish([item], [Output(error=wrong)], 0.0)
+                else:
                     groups[item.job.batch_key()].append(item)
             for items in groups.values():
                 await self._run_batch(items)
@@ -183,6 +188,17 @@ class Worker:
             await self._give_up(Item(entry, job, attempts - 1), "crashed its worker")
             return None
         return Item(entry, job, attempts)
+
+    def _model_mismatch(self, job: Job) -> str:
+        """A job that names a model this worker does not serve gets a clear error."""
+        served = self.generators[job.kind].model_id
+        if not job.model or job.model == served:
+            return ""
+        return (
+            f"This server asks for the {job.kind.value} model {job.model!r}, but the workers "
+            f"here serve {served!r}. An admin can change it with "
+            f"/atelier settings key:{job.kind.value}_model value:default"
+        )
 
     async def _run_batch(self, items: list[Item]) -> None:
         try:
