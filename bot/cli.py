@@ -220,28 +220,51 @@ def evaluate(
         str, typer.Option(help="Corpus whose test split is scored.")
     ] = "gutenberg-poetry",
     windows: Annotated[int | None, typer.Option(help="Score at most this many windows.")] = None,
+    perplexity: Annotated[
+        bool, typer.Option(help="Score the corpus's test split (bits/char, perplexity).")
+    ] = True,
+    forms: Annotated[
+        str, typer.Option(help="Forms whose accuracy to measure (comma-separated; '' skips).")
+    ] = "haiku,limerick,sonnet",
+    requests: Annotated[int, typer.Option(help="Seeded requests per form.", min=1)] = 100,
     card: Annotated[bool, typer.Option(help="Write README.md (model card) beside it.")] = True,
 ) -> None:
-    """Held-out bits per character and perplexity, samples, and the model card."""
-    from worker.training.corpus import prepare
-    from worker.training.evaluate import evaluate as run_eval
-    from worker.training.evaluate import write_card
+    """Held-out bits per character and perplexity, form accuracy, samples, the model card."""
+    command = " ".join(["atelier", "eval", *sys.argv[2:]])
+    if perplexity:
+        from worker.training.corpus import prepare
+        from worker.training.evaluate import evaluate as run_eval
+        from worker.training.evaluate import write_card
 
-    splits = _or_exit(lambda: prepare(corpus, _cache_dir() / "corpus"))
-    report = _or_exit(lambda: run_eval(model, splits.test, max_windows=windows))
-    typer.echo(
-        f"bits/char {report.bits_per_char:.3f}  nats/token {report.nats_per_token:.3f}  "
-        f"perplexity {report.perplexity:.1f}  ({report.tokens:,} tokens)"
-    )
-    if card:
-        command = " ".join(["atelier", "eval", *sys.argv[2:]])
-        path = write_card(
-            model,
-            report,
-            command=command,
-            data=f"Corpus: `{corpus}`; the test split is never trained on.",
+        splits = _or_exit(lambda: prepare(corpus, _cache_dir() / "corpus"))
+        report = _or_exit(lambda: run_eval(model, splits.test, max_windows=windows))
+        typer.echo(
+            f"bits/char {report.bits_per_char:.3f}  nats/token {report.nats_per_token:.3f}  "
+            f"perplexity {report.perplexity:.1f}  ({report.tokens:,} tokens)"
         )
-        typer.echo(f"model card: {path}")
+        if card:
+            path = write_card(
+                model,
+                report,
+                command=command,
+                data=f"Corpus: `{corpus}`; the test split is never trained on.",
+            )
+            typer.echo(f"model card: {path}")
+    chosen = tuple(f.strip() for f in forms.split(",") if f.strip())
+    if chosen:
+        from bot.forms import FORMS
+        from worker.training.form_eval import evaluate_forms, form_table, write_form_figures
+
+        unknown = [f for f in chosen if f not in FORMS or f == "free"]
+        if unknown:
+            typer.echo(f"error: no checker for {', '.join(unknown)}; forms: {', '.join(FORMS)}")
+            raise typer.Exit(2)
+        scores = _or_exit(
+            lambda: evaluate_forms(model, forms=chosen, requests=requests, log=log.info)
+        )
+        typer.echo("\n".join(form_table(scores)))
+        if card:
+            write_form_figures(model, scores, command=command)
 
 
 def _or_exit(action: Callable[[], T]) -> T:

@@ -327,17 +327,27 @@ def check(form: str, text: str, *, word: str = "") -> FormReport:
     return FormReport(form=name, ok=not problems, problems=tuple(problems))
 
 
+def form_problems(
+    command: str, options: dict[str, str | int | float | bool], prompt: str, text: str
+) -> tuple[str, ...] | None:
+    """What keeps a generated poem from its asked-for form (empty: met); None when there is
+    nothing to check (not a poem, free verse, or a form without a checker)."""
+    form = str(options.get("form", "free"))
+    if command != "poem" or form == "free" or form not in _CHECKERS:
+        return None
+    words = prompt.split()
+    return check(form, text, word=words[0] if words else "").problems
+
+
 def verdict(
     command: str, options: dict[str, str | int | float | bool], prompt: str, text: str
 ) -> tuple[bool | None, str]:
     """Whether a generated poem kept its asked-for form, and a line saying so; (None, "")
-    when there is nothing to check (not a poem, free verse, or a form without a checker).
-    A form is only ever claimed when the checker confirms it."""
-    form = str(options.get("form", "free"))
-    if command != "poem" or form == "free" or form not in _CHECKERS:
+    when there is nothing to check. A form is only ever claimed when the checker confirms it."""
+    problems = form_problems(command, options, prompt, text)
+    if problems is None:
         return None, ""
-    words = prompt.split()
-    report = check(form, text, word=words[0] if words else "")
-    if report.ok:
+    form = str(options.get("form"))
+    if not problems:
         return True, f"{form} form checked: met"
-    return False, f"{form} form not met: {'; '.join(report.problems[:2])}"
+    return False, f"{form} form not met: {'; '.join(problems[:2])}"

@@ -24,7 +24,7 @@ POEM_FORMS: dict[str, tuple[str, int]] = {
     "couplet": ("a rhyming couplet: two lines that rhyme", 48),
     "quatrain": ("a quatrain: four lines rhyming ABAB", 96),
     "limerick": ("a limerick: five lines rhyming AABBA with a bouncing rhythm", 96),
-    "sonnet": ("a sonnet: fourteen lines of iambic pentameter rhyming ABAB CDCD EFEF GG", 256),
+    "sonnet": ("a sonnet: fourteen lines of iambic pentameter rhyming ABAB CDCD EFEF GG", 320),
     "villanelle": ("a villanelle: nineteen lines, five tercets and a quatrain, two refrains", 320),
     "acrostic": ("an acrostic whose line initials spell the first word of the topic", 160),
 }

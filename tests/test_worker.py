@@ -160,6 +160,21 @@ async def test_malformed_entries_go_to_dead_letters_and_the_loop_lives(
     assert await queue.redis.xlen(stream) == 0  # acked and removed
 
 
+async def test_a_job_for_another_model_gets_a_clear_error(queue: JobQueue, tiny_gpt2: Path) -> None:
+    """A server whose settings name a model this worker does not serve gets told so."""
+    other = make_job(1, "/poem the sea seed:3").model_copy(update={"model": "org/other"})
+    mine = make_job(2, "/poem the sea seed:3").model_copy(update={"model": str(tiny_gpt2)})
+    for job in (other, mine):
+        await queue.enqueue(job)
+    worker = Worker(queue, [TextGenerator(str(tiny_gpt2), device="cpu")], heartbeat_s=0.5)
+    task = await run_worker(worker)
+    results = {r.job_id: r for r in await wait_results(queue, 2)}
+    await stop(worker, task)
+    assert not results[other.id].ok and "'org/other'" in results[other.id].error
+    assert "key:text_model value:default" in results[other.id].error
+    assert results[mine.id].ok and results[mine.id].text
+
+
 @pytest.mark.timeout(120)
 async def test_stop_finishes_the_batch_in_hand(queue: JobQueue, endless_gpt2: Path) -> None:
     jobs = [make_job(n, f"/story long road {n} length:short seed:{n}") for n in range(2)]

@@ -24,10 +24,10 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from bot.forms import verdict
+from bot.forms import form_problems, verdict
 from bot.jobs import Job, JobKind, TextSpec
 from worker.device import resolve_device
-from worker.form_decoding import FormGuide, Vocabulary, plan_for
+from worker.form_decoding import FormGuide, FormPlan, Vocabulary, plan_for
 from worker.generators.base import Output, ProgressFn
 from worker.sampling import RowBudget, RowSampler
 
@@ -39,8 +39,9 @@ class TextGenerator:
     kind = JobKind.TEXT
     name = "transformers"
 
-    def __init__(self, model_id: str, *, device: str = "auto") -> None:
+    def __init__(self, model_id: str, *, device: str = "auto", candidates: int = 2) -> None:
         self.model_id = model_id
+        self.candidates = max(1, candidates)  # rows per poem with a form (best-of-N)
         self.device, self.dtype = resolve_device(device)
         self.tokenizer: Any = None
         self.model: Any = None
@@ -108,7 +109,12 @@ class TextGenerator:
 
     def generate(self, jobs: Sequence[Job], progress: ProgressFn | None = None) -> list[Output]:
         specs = [_spec(job) for job in jobs]
-        prompts = [self.prompt_for(s) for s in specs]
+        plans = [_plan(job) for job in jobs]
+        # Best-of-N: a poem with a form gets several candidate rows in the same batch, each
+        # with its own seed derived from the job's; the checker picks among them.
+        owner = [j for j, plan in enumerate(plans) for _ in range(self.candidates if plan else 1)]
+        tries = [owner[:r].count(j) for r, j in enumerate(owner)]
+        prompts = [self.prompt_for(specs[j]) for j in owner]
         enc = self.tokenizer(
             prompts, return_tensors="pt", padding=True, add_special_tokens=not self.use_chat
         )
@@ -116,15 +122,16 @@ class TextGenerator:
         room = self.context - prompt_len
         if room < 1:
             return self._split_too_long(jobs, progress)
-        budgets = [min(s.max_new_tokens, room) for s in specs]
+        budgets = [min(specs[j].max_new_tokens, room) for j in owner]
         starts = [int((row == 0).sum()) for row in enc["attention_mask"]]
-        reporter = _Reporter(self, prompt_len, max(budgets), progress)
-        guide = self._guide(jobs, prompt_len)
+        firsts = [owner.index(j) for j in range(len(jobs))]
+        reporter = _Reporter(self, prompt_len, max(budgets), progress, firsts)
+        guide = self._guide([plans[j] for j in owner], prompt_len)
         sampler = RowSampler(
-            seeds=[job.seed for job in jobs],
-            temperatures=[s.temperature for s in specs],
-            top_ps=[s.top_p for s in specs],
-            penalties=[s.repetition_penalty for s in specs],
+            seeds=[candidate_seed(jobs[j].seed, k) for j, k in zip(owner, tries, strict=True)],
+            temperatures=[specs[j].temperature for j in owner],
+            top_ps=[specs[j].top_p for j in owner],
+            penalties=[specs[j].repetition_penalty for j in owner],
             starts=starts,
             on_step=reporter,
             guide=guide,
@@ -139,21 +146,20 @@ class TextGenerator:
                 stopping_criteria=StoppingCriteriaList([RowBudget(prompt_len, budgets)]),
             )
         texts = [
-            self._decode(out[i, prompt_len : prompt_len + budgets[i]]) for i in range(len(jobs))
+            self._decode(out[r, prompt_len : prompt_len + budgets[r]]) for r in range(len(owner))
         ]
-        return [
-            _with_form(job, Output(text, _settings(job, spec, budget)))
-            for job, spec, text, budget in zip(jobs, specs, texts, budgets, strict=True)
-        ]
+        outputs = []
+        for j, job in enumerate(jobs):
+            rows = [r for r, o in enumerate(owner) if o == j]
+            text = _pick(job, [texts[r] for r in rows])
+            settings = _settings(job, specs[j], budgets[rows[0]])
+            if len(rows) > 1:
+                settings["candidates"] = len(rows)
+            outputs.append(_with_form(job, Output(text, settings)))
+        return outputs
 
-    def _guide(self, jobs: Sequence[Job], prompt_len: int) -> FormGuide | None:
+    def _guide(self, plans: Sequence[FormPlan | None], prompt_len: int) -> FormGuide | None:
         """Form-keeping masks for the poems in the batch (None when none has a form)."""
-        plans = [
-            plan_for(str(job.options.get("form", "free")), job.prompt)
-            if job.command == "poem"
-            else None
-            for job in jobs
-        ]
         if not any(plans):
             return None
         if self._vocabulary is None:
@@ -201,9 +207,15 @@ class _Reporter:
     """Called by the sampler every step; reports to the worker at most once a second."""
 
     def __init__(
-        self, gen: TextGenerator, prompt_len: int, total: int, progress: ProgressFn | None
+        self,
+        gen: TextGenerator,
+        prompt_len: int,
+        total: int,
+        progress: ProgressFn | None,
+        rows: Sequence[int],  # the row shown for each job (its first candidate)
     ) -> None:
         self.gen, self.prompt_len, self.total, self.progress = gen, prompt_len, total, progress
+        self.rows = list(rows)
         self.last = 0.0
 
     def __call__(self, input_ids: torch.LongTensor) -> None:
@@ -215,8 +227,34 @@ class _Reporter:
             return
         first = not self.last
         self.last = now
-        partial = None if first else [self.gen._decode(row[self.prompt_len :]) for row in input_ids]
+        partial = (
+            None
+            if first
+            else [self.gen._decode(input_ids[r, self.prompt_len :]) for r in self.rows]
+        )
         self.progress(min(step / max(self.total, 1), 1.0), partial)
+
+
+def candidate_seed(seed: int, k: int) -> int:
+    """The seed of a job's k-th candidate: the job's own for the first, then derived."""
+    return seed if k == 0 else (seed + k * 0x9E3779B1) % 2**32
+
+
+def _plan(job: Job) -> FormPlan | None:
+    if job.command != "poem":
+        return None
+    return plan_for(str(job.options.get("form", "free")), job.prompt)
+
+
+def _pick(job: Job, candidates: list[str]) -> str:
+    """The first candidate that meets the form, else the one with the fewest problems."""
+    scored = []
+    for text in candidates:
+        problems = form_problems(job.command, job.options, job.prompt, text)
+        if not problems:
+            return text
+        scored.append((len(problems), text))
+    return min(scored, key=lambda pair: pair[0])[1]
 
 
 def _with_form(job: Job, out: Output) -> Output:

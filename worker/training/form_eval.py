@@ -1,0 +1,145 @@
+"""Form accuracy (`atelier eval --forms`): seeded poem requests through the worker's own text
+generator, each checked by `bot.forms`, with the CPU time each form takes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bot.forms import form_problems
+from bot.jobs import Origin
+from bot.parse import parse
+from bot.service import build_job
+from worker.generators.text import TextGenerator
+
+FORM_TOPICS = (
+    "the sea at dusk",
+    "winter light",
+    "an old city",
+    "the first rain",
+    "a lantern in the orchard",
+    "moon over water",
+    "bread and salt",
+    "the last train home",
+)
+DEFAULT_FORMS = ("haiku", "limerick", "sonnet")
+
+
+@dataclass
+class FormScore:
+    form: str
+    met: int
+    requests: int
+    seconds_per_poem: float  # wall time per poem, batched as the worker batches
+    batch_size: int
+    candidates: int
+    example: str
+    first_failure: str
+
+    @property
+    def rate(self) -> float:
+        return self.met / max(self.requests, 1)
+
+
+def evaluate_forms(
+    model_dir: Path,
+    *,
+    forms: tuple[str, ...] = DEFAULT_FORMS,
+    requests: int = 100,
+    batch_size: int = 16,
+    candidates: int = 2,
+    device: str = "cpu",
+    log: object = None,
+) -> list[FormScore]:
+    """`requests` seeded /poem requests per form (seeds 0..n-1, topics in turn)."""
+    gen = TextGenerator(str(model_dir), device=device, candidates=candidates)
+    gen.load()
+    gen.warmup()
+    scores = []
+    for form in forms:
+        jobs = [
+            build_job(
+                parse(f"/poem {FORM_TOPICS[i % len(FORM_TOPICS)]} form:{form} seed:{i}"),
+                Origin(platform="eval", route="eval", delivery_id=f"{form}-{i}"),
+            )
+            for i in range(requests)
+        ]
+        met, example, failure = 0, "", ""
+        started = time.perf_counter()
+        for at in range(0, len(jobs), batch_size):
+            batch = jobs[at : at + batch_size]
+            for job, out in zip(batch, gen.generate(batch), strict=True):
+                problems = form_problems(job.command, job.options, job.prompt, out.text)
+                if problems == ():
+                    met += 1
+                    example = example or out.text
+                elif not failure:
+                    failure = f"{out.text}\n({'; '.join(problems or ())})"
+            if callable(log):
+                log(f"{form}: {min(at + batch_size, len(jobs))}/{len(jobs)}, {met} met")
+        took = time.perf_counter() - started
+        scores.append(
+            FormScore(
+                form,
+                met,
+                len(jobs),
+                round(took / max(len(jobs), 1), 3),
+                batch_size,
+                candidates,
+                example,
+                failure,
+            )
+        )
+    return scores
+
+
+def as_json(scores: list[FormScore]) -> dict[str, dict[str, object]]:
+    return {s.form: {**asdict(s), "rate": round(s.rate, 3)} for s in scores}
+
+
+def form_table(scores: list[FormScore]) -> list[str]:
+    lines = [
+        "| form | met | requests | rate | seconds per poem (CPU) | batch | candidates |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in scores:
+        lines.append(
+            f"| {s.form} | {s.met} | {s.requests} | {s.rate:.0%} | {s.seconds_per_poem:.2f} "
+            f"| {s.batch_size} | {s.candidates} |"
+        )
+    return lines
+
+
+def write_form_figures(model_dir: Path, scores: list[FormScore], *, command: str) -> None:
+    """Add the figures to eval.json and a "Form accuracy" section to the model card."""
+    import json
+
+    figures = model_dir / "eval.json"
+    data = json.loads(figures.read_text()) if figures.exists() else {}
+    data["forms"] = as_json(scores)
+    data["forms_command"] = command
+    figures.write_text(json.dumps(data, indent=2) + "\n")
+    card = model_dir / "README.md"
+    if not card.exists():
+        return
+    section = [
+        "## Form accuracy",
+        "",
+        "Seeded `/poem` requests through the worker's text generator (form-keeping decoding "
+        "and best-of-N), each checked by the form checker. A poem counts only if the checker "
+        "confirms every rule of its form.",
+        "",
+        *form_table(scores),
+        "",
+        f"Measured with `{command}`.",
+        "",
+    ]
+    text = card.read_text()
+    start = text.find("## Form accuracy")
+    if start != -1:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + text[end + 1 :] if end != -1 else text[:start]
+    limits = text.find("## Limits")
+    at = limits if limits != -1 else len(text)
+    card.write_text(text[:at] + "\n".join(section) + "\n" + text[at:])
