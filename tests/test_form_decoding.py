@@ -90,6 +90,25 @@ def test_rhymes_steer_line_endings(guide: FormGuide) -> None:
     assert " night" in allowed(guide, limerick, b_line)
 
 
+def test_sentencepiece_style_tokens_keep_their_leading_space() -> None:
+    """Llama-style tokenizers decode "▁day" alone as "day"; the guide must still see " day"."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from tests.tiny_models import SAMPLE_LINES
+
+    raw = Tokenizer(models.BPE(unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Metaspace()
+    raw.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<unk>", "</s>"])
+    raw.train_from_iterator([*SAMPLE_LINES, "\n"], trainer=trainer)
+    tok = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="</s>", unk_token="<unk>")
+    vocab = Vocabulary(tok)
+    the = tok.convert_tokens_to_ids("▁the")
+    assert tok.decode([the]) == "the" and vocab.texts[the] == " the"
+    assert bool(vocab.spaced[the]) and bool(vocab.word[the])
+
+
 def test_acrostic_initials(guide: FormGuide) -> None:
     acrostic = plan_for("acrostic", "moon")
     assert acrostic is not None

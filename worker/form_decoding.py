@@ -90,7 +90,11 @@ class Vocabulary:
 
     def __init__(self, tokenizer: Any) -> None:
         size = len(tokenizer)
-        texts = [tokenizer.decode([i]) for i in range(size)]
+        # A token's text as it reads after a word: SentencePiece tokenizers drop the leading
+        # space when a token is decoded alone ("▁day" -> "day"), so decode it after an anchor.
+        anchor = tokenizer.encode("a", add_special_tokens=False)
+        prefix = len(tokenizer.decode(anchor))
+        texts = [tokenizer.decode([*anchor, i])[prefix:] for i in range(size)]
         self.size = size
         self.texts = texts
         self.newline_any = torch.tensor(["\n" in t for t in texts])

@@ -23,6 +23,14 @@ from itertools import accumulate
 from pathlib import Path
 from typing import IO, Any
 
+from worker.training.abc import (
+    ABC_VERSION,
+    MUSIC21_FOLK,
+    abc_files,
+    is_abc_source,
+    load_abc_tunes,
+)
+
 GUTENBERG = "gutenberg-poetry"
 DATA_FILE = "data.pkl.compress"
 CLEANING_VERSION = 1  # bump whenever cleaning changes: it is part of every cache key
@@ -322,12 +330,20 @@ def load_text_corpus(path: str | Path) -> list[str]:
 def _source_key(source: str) -> str:
     if source == GUTENBERG:
         return f"{GUTENBERG}-v{CLEANING_VERSION}"
+    if source == MUSIC21_FOLK:
+        return f"{MUSIC21_FOLK}-abc-v{ABC_VERSION}"
     root = Path(source).resolve()
+    abc = is_abc_source(source)
+    files = abc_files(str(root)) if abc else _text_files(root)
     # The files' names, sizes and modification times: edited text gets a fresh cache.
-    state = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in _text_files(root)]
+    state = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
     digest = hashlib.sha256(json.dumps([str(root), state]).encode()).hexdigest()[:12]
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", root.name).strip("-.") or "corpus"
-    return f"{name}-{digest}-v{CLEANING_VERSION}"
+    return f"{name}-{digest}-{'abc-v' + str(ABC_VERSION) if abc else 'v' + str(CLEANING_VERSION)}"
+
+
+def _tune_lines(tunes: list[str]) -> list[str]:
+    return [line for tune in tunes for line in (*tune.split("\n"), "")]
 
 
 def _write(path: Path, text: str) -> None:
@@ -340,20 +356,32 @@ def prepare(source: str, cache_dir: Path) -> Splits:
     """Cleaned train/val/test lines of `source`: "gutenberg-poetry" or a path to a text file or
     folder. The first call writes train.txt, val.txt, test.txt (one line per line) and
     meta.json under `cache_dir/<source key>/`; later calls read those back."""
-    if source != GUTENBERG and not Path(source).exists():
-        raise FileNotFoundError(f"corpus source {source!r} is neither {GUTENBERG!r} nor a path")
+    if source not in (GUTENBERG, MUSIC21_FOLK) and not Path(source).exists():
+        raise FileNotFoundError(
+            f"corpus source {source!r} is neither {GUTENBERG!r}, {MUSIC21_FOLK!r} nor a path"
+        )
     folder = Path(cache_dir) / _source_key(source)  # the key holds CLEANING_VERSION
     names = ("train", "val", "test")
     if (folder / "meta.json").is_file():  # written last: its presence means a complete cache
         texts = [(folder / f"{name}.txt").read_text(encoding="utf-8") for name in names]
         return Splits(*(text.split("\n")[:-1] for text in texts))
     dropped: dict[str, int] = {}
-    if source == GUTENBERG:
-        raw = load_gutenberg_poetry()
-        lines = clean_lines(raw, stats=dropped)
+    if is_abc_source(source):
+        # Whole tunes are dealt to the splits (blocks of ten), then written one line per line
+        # with a blank line after each tune.
+        tunes = load_abc_tunes(source)
+        raw = tunes
+        by_tune = split_blocks(tunes, block_lines=10, val_fraction=0.03, test_fraction=0.03)
+        splits = Splits(
+            _tune_lines(by_tune.train), _tune_lines(by_tune.val), _tune_lines(by_tune.test)
+        )
     else:
-        raw = lines = load_text_corpus(source)
-    splits = split_blocks(lines)
+        if source == GUTENBERG:
+            raw = load_gutenberg_poetry()
+            lines = clean_lines(raw, stats=dropped)
+        else:
+            raw = lines = load_text_corpus(source)
+        splits = split_blocks(lines)
     folder.mkdir(parents=True, exist_ok=True)
     parts = dict(zip(names, (splits.train, splits.val, splits.test), strict=True))
     for name, part in parts.items():
