@@ -92,6 +92,17 @@ class Provenance(_Frozen):
     worker: str = ""
 
 
+class Attachment(_Frozen):
+    """A file that comes with a result (an image, audio, MIDI, long text). Its bytes live in
+    Redis under `key` (base64, same lifetime as the result); `bot.artifacts` reads them."""
+
+    filename: str = Field(min_length=1, max_length=120)
+    content_type: str
+    size: int = Field(ge=0)
+    key: str
+    description: str = ""  # alt text
+
+
 class Result(_Frozen):
     v: Literal[1] = 1
     job_id: str
@@ -102,6 +113,7 @@ class Result(_Frozen):
     error: str = ""  # user-facing, already phrased for the channel
     note: str = ""  # a remark on the piece, e.g. "haiku form checked: met"
     provenance: Provenance | None = None
+    attachments: tuple[Attachment, ...] = ()
     origin: Origin
     attempts: int = 1
     finished_at: float = Field(default_factory=time.time)

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from bot import artifacts
 from bot.forms import check
 from bot.jobs import Job, JobKind, Origin, Result, load_result
 from bot.parse import parse
 from bot.queue import JobQueue
 from bot.service import build_job
-from worker.generators.base import Output, ProgressFn
+from worker.generators.base import File, Output, ProgressFn
 from worker.generators.text import TextGenerator
 from worker.loop import Worker
 
@@ -158,6 +159,32 @@ async def test_malformed_entries_go_to_dead_letters_and_the_loop_lives(
     assert len(dead) == 3
     assert all("malformed job" in json.loads(f["data"])["reason"] for _, f in dead)
     assert await queue.redis.xlen(stream) == 0  # acked and removed
+
+
+class WithTextFile(TextGenerator):
+    """The real generator, also attaching each poem as a text file."""
+
+    def generate(self, jobs: Sequence[Job], progress: ProgressFn | None = None) -> list[Output]:
+        outputs = super().generate(jobs, progress)
+        for out in outputs:
+            out.files.append(File("poem.txt", "text/plain", out.text.encode() + b"\xff"))
+        return outputs
+
+
+async def test_files_travel_with_the_result(queue: JobQueue, tiny_gpt2: Path) -> None:
+    job = make_job(1, "/poem the sea seed:3")
+    await queue.enqueue(job)
+    worker = Worker(queue, [WithTextFile(str(tiny_gpt2), device="cpu")], heartbeat_s=0.5)
+    task = await run_worker(worker)
+    [result] = await wait_results(queue, 1)
+    await stop(worker, task)
+    [attachment] = result.attachments
+    assert attachment.filename == "poem.txt" and attachment.content_type == "text/plain"
+    data = await artifacts.fetch(queue.redis, attachment)
+    assert data == result.text.encode() + b"\xff"  # bytes, not text, survive the round trip
+    assert 0 < await queue.redis.ttl(attachment.key) <= queue.job_ttl_s
+    await queue.redis.delete(attachment.key)
+    assert await artifacts.fetch(queue.redis, attachment) is None  # expired: None, no error
 
 
 async def test_a_job_for_another_model_gets_a_clear_error(queue: JobQueue, tiny_gpt2: Path) -> None:

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot import artifacts
 from bot.errors import ConfigError, PoisonJob, UserError
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, load_job
 from bot.queue import Entry, JobQueue
@@ -293,6 +294,10 @@ class Worker:
                 batch_size=len(items),
                 worker=self.id,
             )
+            files = [(f.filename, f.content_type, f.data, f.description) for f in out.files]
+            attachments = await artifacts.store(
+                self.queue.redis, self.queue.keys, job.id, files, ttl_s=self.queue.job_ttl_s
+            )
             result = Result(
                 job_id=job.id,
                 ok=not out.error,
@@ -302,6 +307,7 @@ class Worker:
                 error=out.error,
                 note=out.note,
                 provenance=provenance,
+                attachments=attachments,
                 origin=job.origin,
                 attempts=item.attempts,
             )

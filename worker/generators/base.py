@@ -12,6 +12,16 @@ from bot.jobs import Job, JobKind, OptionValue
 ProgressFn = Callable[[float, Sequence[str] | None], None]
 
 
+@dataclass(frozen=True)
+class File:
+    """A file a generator made for one job (the worker stores it; adapters attach it)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    description: str = ""
+
+
 @dataclass
 class Output:
     """One job's outcome. `error` is a user-facing reason this job alone could not be made."""
@@ -20,6 +30,7 @@ class Output:
     settings: dict[str, OptionValue] = field(default_factory=dict)
     error: str = ""
     note: str = ""  # a user-facing remark on the piece, e.g. whether its form was met
+    files: list[File] = field(default_factory=list)
 
 
 class Generator(Protocol):
