@@ -47,7 +47,7 @@ class ServerSettings(BaseModel):
 
 
 def _channels(value: str) -> tuple[str, ...]:
-    if value.lower() in ("all", "any", "none", "-"):
+    if value.lower() in ("all", "any", "every", "-"):
         return ()
     ids = []
     for part in re.split(r"[\s,]+", value.strip()):
