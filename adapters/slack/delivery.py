@@ -71,7 +71,9 @@ class Delivery:
             await self.inbox.ack(event.entry_id)  # unreadable, or posted already
             return
         result = event.result
-        where = await self.deps.job_message(result.job_id, wait_s=MESSAGE_WAIT_S)
+        created = await self.deps.redis.hget(self.deps.keys.job(result.job_id), "created")
+        recent = created is not None and time.time() - float(created) < MESSAGE_WAIT_S
+        where = await self.deps.job_message(result.job_id, wait_s=MESSAGE_WAIT_S if recent else 0)
         try:
             await self._deliver(result, where)
         except SlackApiError as exc:
