@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,7 @@ class Idea:
 
     @property
     def by(self) -> str:
-        return self.author_name or MODEL_AUTHOR
+        return self.author_name or self.author_id or MODEL_AUTHOR
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,11 @@ def split_ideas(text: str, count: int) -> tuple[list[str], str]:
     """Up to `count` distinct ideas from generated text, and an honest note when fewer came
     out than asked. Numbering and bullets are stripped; a single long paragraph is split into
     sentences; overlong ideas are clipped with an ellipsis (never silently)."""
-    lines = [_BULLET.sub("", line).strip(" \t-–—:") for line in text.splitlines()]
+    text = "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch)[0] != "C")
+    text = text.replace("\ufffd", "")  # bytes a small model left half-decoded
+    lines = [
+        _BULLET.sub("", line.strip(" \t-–—:.,;")).strip(" \t-–—:.,;") for line in text.splitlines()
+    ]
     candidates = [line for line in lines if _usable(line)]
     if len(candidates) < count:
         pieces = [p.strip() for line in candidates for p in _SENTENCE.split(line)]

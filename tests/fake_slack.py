@@ -78,6 +78,7 @@ class FakeSlack:
         asyncio.set_event_loop(self._loop)
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # users.info and a few others GET
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{n}", self._response)
         app.router.add_get("/socket", self._socket)
@@ -240,9 +241,13 @@ class FakeSlack:
 
 
 async def _payload(request: web.Request) -> dict[str, Any]:
-    if request.content_type == "application/json":
-        return dict(await request.json())
-    return dict(await request.post())
+    """slack_sdk sends some methods' arguments as a query string, others as a form or JSON."""
+    data: dict[str, Any] = dict(request.query)
+    if request.method == "POST" and request.content_type == "application/json":
+        data.update(await request.json())
+    elif request.method == "POST":
+        data.update(await request.post())
+    return data
 
 
 def _blocks(data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -25,11 +25,14 @@ RESULT_ACTION = "atelier_{}"
 VOTE, EXPAND, ADD_IDEA, WRAP_UP = "bs_vote", "bs_expand", "bs_add", "bs_wrap"
 ADD_IDEA_VIEW, REMIX_VIEW = "bs_add_idea", "atelier_remix_view"
 TEXT_INPUT = "text"
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def escape(text: str) -> str:
-    """Slack's three control characters for mrkdwn and plain message text."""
+    """Slack's three control characters for mrkdwn and plain message text (and no ASCII
+    control characters, which a small model can emit)."""
+    text = _CONTROL.sub("", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
