@@ -9,6 +9,7 @@ import json
 import socket
 import subprocess
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -442,3 +443,79 @@ async def test_brainstorm_end_to_end(stack: Stack) -> None:
     assert lines[2].startswith("2. *") and ": 2 votes, proposed by atelier (#1)" in lines[2]
     assert wrap["thread_ts"] == parent["ts"]
     assert all(m["thread_ts"] == parent["ts"] for m in fake.in_channel("CBS") if m is not parent)
+
+
+# Socket Mode ---------------------------------------------------------------------------
+async def test_socket_mode_connects_and_handles_a_command(stack: Stack, tmp_path: Path) -> None:
+    env = {**stack.env, "SLACK_APP_TOKEN": "xapp-test"}
+    env.pop("SLACK_SIGNING_SECRET")  # Socket Mode needs no signing secret
+    log = tmp_path / "socket.log"
+    app = _spawn(env, log, "slack")
+    try:
+        await until(lambda: stack.fake._sockets, "a Socket Mode connection", stack, timeout=30)
+        assert stack.fake.count("apps.connections.open") >= 1
+        payload = dict(
+            urllib.parse.parse_qsl(
+                stack.client.command_body("/poem", "lanterns seed:9", channel="CSOCK")
+            )
+        )
+        stack.fake.send_socket(
+            {
+                "envelope_id": "env-1",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": payload,
+            }
+        )
+        await until(
+            lambda: [a for a in stack.fake.socket_acks if a.get("envelope_id") == "env-1"],
+            "the envelope's ack",
+            stack,
+        )
+        await until(lambda: finished(stack, "CSOCK"), "the poem over Socket Mode", stack)
+        assert stack.fake.count("chat.postMessage", channel="CSOCK") == 1
+    finally:
+        app.terminate()
+        assert app.wait(timeout=15) == 0, log.read_text()
+    assert "xapp-test" not in log.read_text() and "xoxb-test" not in log.read_text()
+
+
+def test_no_secret_in_the_logs(stack: Stack) -> None:
+    text = stack.log()
+    assert SECRET not in text and "xoxb-test" not in text
+
+
+def test_the_fake_speaks_files_upload_v2(stack: Stack) -> None:
+    """The three steps of files_upload_v2 against the fake, with slack_sdk's own client."""
+    from slack_sdk import WebClient
+
+    client = WebClient(token="xoxb-test", base_url=stack.fake.api_url)
+    reply = client.files_upload_v2(
+        channel="CFILE", content=b"\x89PNG fake bytes", filename="a.png", title="A picture"
+    )
+    assert reply["ok"] and reply["file"]["title"] == "A picture"
+    assert [c.method for c in stack.fake.calls[-3:]] == [
+        "files.getUploadURLExternal",
+        "upload",
+        "files.completeUploadExternal",
+    ]
+    assert b"\x89PNG fake bytes" in stack.fake.uploads[reply["file"]["id"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "drop", "message"),
+    [
+        ((), "SLACK_APP_TOKEN", "Give --port for HTTP mode"),
+        (("--port", "1"), "SLACK_SIGNING_SECRET", "HTTP mode needs SLACK_SIGNING_SECRET"),
+        (("--port", "1"), "SLACK_BOT_TOKEN", "needs SLACK_BOT_TOKEN"),
+    ],
+)
+def test_misconfiguration_is_explained(
+    stack: Stack, args: tuple[str, ...], drop: str, message: str
+) -> None:
+    env = {k: v for k, v in stack.env.items() if k != drop}
+    done = subprocess.run(
+        atelier_cmd("slack", *args), env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert SECRET not in done.stderr
