@@ -69,7 +69,7 @@ def split_ideas(text: str, count: int) -> tuple[list[str], str]:
     ]
     candidates = [line for line in lines if _usable(line)]
     if len(candidates) < count:
-        pieces = [p.strip() for line in candidates for p in _SENTENCE.split(line)]
+        pieces = [p.strip(" ;,") for line in candidates for p in _SENTENCE.split(line)]
         usable = [p for p in pieces if _usable(p)]
         if len(usable) > len(candidates):
             candidates = usable
