@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import socket
 import subprocess
@@ -196,6 +197,8 @@ async def test_poem_over_http_acks_fast_then_posts_and_edits_in_the_result(stack
     assert labels(done, "atelier_regen") == ["Regenerate"]
     assert {"Variations", "Remix", "Delete"} <= set(text.splitlines())
     assert len(stack.jobs_in("CPOEM")) == 1
+    edits = [c.at for c in stack.fake.find("chat.update", channel="CPOEM")]
+    assert all(b - a >= 0.95 for a, b in itertools.pairwise(edits[:-1]))  # progress edits
 
 
 async def test_wrong_signature_or_stale_timestamp_gets_401_and_enqueues_nothing(
@@ -321,6 +324,8 @@ async def test_regenerate_variations_remix_and_delete(stack: Stack) -> None:
     await stack.client.action("atelier_remix", job_id, first)
     view = await until(lambda: stack.fake.views, "the remix modal", stack)
     assert view[-1]["blocks"][0]["element"]["initial_value"] == "a quiet harbour"
+    status, answer, _ = await stack.client.submit_view(view[-1], "a harbour colour:red")
+    assert status == 200 and "Unknown option 'colour'" in json.loads(answer)["errors"]["text"]
     status, _, _ = await stack.client.submit_view(view[-1], "a loud harbour mood:eerie")
     assert status == 200
     await until(lambda: len(finished(stack, "CBTN")) == 6, "the remix", stack)

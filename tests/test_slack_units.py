@@ -109,3 +109,15 @@ async def test_votes_are_per_person_and_withdrawn_and_rank_the_ideas(
         (4, 2, "bea"),
     ]
     assert [i.number for i in ranking(ideas)] == [4, 2]
+
+
+def test_brainstorm_and_expand_prompts() -> None:
+    from bot.prompts import build_text_spec
+
+    listing = build_text_spec("brainstorm", "zine names", {"count": 5, "temperature": 1.1})
+    assert "List 5 distinct" in listing.instruction and listing.completion.endswith("1.")
+    assert listing.temperature == 1.1
+    more = build_text_spec("brainstorm", "zine names", {"count": 4, "like": "Moth"})
+    assert "in the spirit of this one: “Moth”" in more.instruction
+    expanded = build_text_spec("expand", "Moth", {"topic": "zine names"})
+    assert "“Moth”" in expanded.instruction and "zine names" in expanded.completion
