@@ -490,9 +490,12 @@ def test_no_secret_in_the_logs(stack: Stack) -> None:
     assert SECRET not in text and "xoxb-test" not in text
 
 
-def test_the_fake_speaks_files_upload_v2(stack: Stack) -> None:
+def test_the_fake_speaks_files_upload_v2(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """The three steps of files_upload_v2 against the fake, with slack_sdk's own client."""
     from slack_sdk import WebClient
+
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)  # slack_sdk would route loopback through them
 
     client = WebClient(token="xoxb-test", base_url=stack.fake.api_url)
     reply = client.files_upload_v2(
