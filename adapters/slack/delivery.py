@@ -35,6 +35,8 @@ from bot.results import Event, ResultInbox
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
+RETRY_PENDING_S = 30.0  # results Slack refused are tried again this often
+GIVE_UP_S = 600.0  # ... for this long after the result was made
 MESSAGE_WAIT_S = 5.0  # a result can beat the post of its job's message: wait this long for it
 
 
@@ -51,11 +53,14 @@ class Delivery:
     async def run(self) -> None:
         await self.inbox.ensure_group()
         pending = True  # this consumer's unacked events first (after a restart)
+        last_pending = time.monotonic()
         while not self._stopping.is_set():
             try:
                 for event in await self.inbox.read(pending=pending, block_ms=500):
                     await self.handle(event)
-                pending = False
+                pending = time.monotonic() - last_pending > RETRY_PENDING_S
+                if pending:
+                    last_pending = time.monotonic()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -77,7 +82,14 @@ class Delivery:
         try:
             await self._deliver(result, where)
         except SlackApiError as exc:
-            # Left pending: the claim expires and a restart reads it again.
+            if time.time() - result.finished_at > GIVE_UP_S:
+                log.warning(
+                    "giving up on the result of %s: %s", result.job_id, exc.response.get("error")
+                )
+                await self.inbox.ack(event.entry_id)
+                return
+            # Left pending and unclaimed: the loop reads its pending entries again later.
+            await self.deps.redis.delete(self.deps.keys.delivering(result.job_id))
             log.warning(
                 "posting the result of %s failed: %s", result.job_id, exc.response.get("error")
             )
