@@ -322,10 +322,11 @@ class SignedClient:
         channel: str,
         user: str = "U1",
         trigger: str = "",
+        team: str = TEAM,
     ) -> str:
         fields = {
             "token": "legacy",
-            "team_id": TEAM,
+            "team_id": team,
             "team_domain": "test",
             "channel_id": channel,
             "channel_name": "art",

@@ -302,6 +302,29 @@ async def test_mistakes_come_back_ephemeral_with_what_to_do(stack: Stack) -> Non
     assert stack.fake.count("chat.postMessage", channel="CERR") == 0
 
 
+async def test_workspace_settings_limit_the_channels(stack: Stack) -> None:
+    """An admin's `/atelier settings` (channel link as Slack escapes it) holds in that
+    workspace only; the refusal says which channels to use."""
+    team = "T0SETTINGS"
+    before = len(stack.fake.responses)
+    await stack.client.command(
+        "/atelier",
+        "settings key:allowed_channels value:<#CALLOW|art>",
+        channel="CALLOW",
+        user="UADMIN",
+        team=team,
+    )
+    await until(lambda: len(stack.fake.responses) > before, "the settings", stack)
+    assert "allowed_channels: CALLOW" in stack.fake.responses[before]["text"]
+    await stack.client.command("/poem", "the sea", channel="CDENY", team=team)
+    await until(lambda: len(stack.fake.responses) > before + 1, "the refusal", stack)
+    refusal = stack.fake.responses[before + 1]["text"]
+    assert refusal == "Atelier is not enabled in this channel; the server's admins chose <#CALLOW>."
+    await stack.client.command("/poem", "the sea seed:1", channel="CALLOW", team=team)
+    await until(lambda: finished(stack, "CALLOW"), "the poem in the allowed channel", stack)
+    assert stack.jobs_in("CDENY") == []
+
+
 # Buttons -------------------------------------------------------------------------------
 async def test_regenerate_variations_remix_and_delete(stack: Stack) -> None:
     await stack.client.command("/poem", "a quiet harbour seed:7", channel="CBTN", user="U1")

@@ -9,7 +9,7 @@ import yaml
 from redis.asyncio import Redis
 
 from adapters.slack.blocks import MAX_BLOCKS, body_sections, escape, result_blocks, split_text
-from adapters.slack.commands import SLASH_COMMANDS
+from adapters.slack.commands import SLASH_COMMANDS, command_text, reply_text
 from adapters.slack.manifest import build_manifest, render
 from bot.brainstorm import BrainstormStore, Session, ranking, split_ideas
 from bot.catalogue import CATALOGUE
@@ -121,3 +121,11 @@ def test_brainstorm_and_expand_prompts() -> None:
     assert "in the spirit of this one: “Moth”" in more.instruction
     expanded = build_text_spec("expand", "Moth", {"topic": "zine names"})
     assert "“Moth”" in expanded.instruction and "zine names" in expanded.completion
+
+
+def test_command_text_is_what_the_person_typed() -> None:
+    raw = "for <@U1|bea> &amp; <!here>: a &lt;3 b <https://x.org|site> value:<#C9|art>"
+    assert command_text(raw) == "for @bea & @here: a <3 b site value:<#C9|art>"
+    assert reply_text("use <#C9>, not <!channel> & co") == (
+        "use <#C9>, not &lt;!channel&gt; &amp; co"
+    )

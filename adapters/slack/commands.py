@@ -7,6 +7,7 @@ shows the job. A redelivered command (same trigger id) maps to the same job and 
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from typing import Any
@@ -21,6 +22,25 @@ from bot.catalogue import CATALOGUE
 log = logging.getLogger(__name__)
 SLASH_COMMANDS = tuple(f"/{c.name}" for c in CATALOGUE)
 _SETTINGS_CHANGE = re.compile(r"\bsettings\b.*\bvalue:", re.IGNORECASE | re.DOTALL)
+_USER_LINK = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+_SPECIAL = re.compile(r"<!(\w+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
+_URL_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
+_CHANNEL_REF = re.compile(r"&lt;#([CG][A-Z0-9]+)&gt;")
+
+
+def command_text(raw: str) -> str:
+    """Slack's escaped command text as the person typed it. Channel links (`<#C123|art>`)
+    stay, for `/atelier settings key:allowed_channels`; mentions and links become plain
+    words; then &amp; &lt; &gt; are unescaped (the manifest sets should_escape: true)."""
+    text = _USER_LINK.sub(lambda m: "@" + (m.group(2) or m.group(1)), raw)
+    text = _SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
+    text = _URL_LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    return html.unescape(text) if "&" in text else text
+
+
+def reply_text(text: str) -> str:
+    """A front-desk reply for Slack: escaped, but channel references shown as links."""
+    return _CHANNEL_REF.sub(r"<#\1>", escape(text))
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
@@ -33,7 +53,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
 
 async def run_command(deps: SlackDeps, body: dict[str, Any], respond: Any) -> None:
-    text = f"{body.get('command', '')} {body.get('text', '')}".strip()
+    text = f"{body.get('command', '')} {command_text(str(body.get('text', '')))}".strip()
     user = str(body.get("user_id", ""))
     channel = str(body.get("channel_id", ""))
     origin = deps.origin(
@@ -46,7 +66,7 @@ async def run_command(deps: SlackDeps, body: dict[str, Any], respond: Any) -> No
     admin = bool(_SETTINGS_CHANGE.search(text)) and await deps.is_admin(user)
     reply = await deps.desk.handle(text, origin, admin=admin)
     if reply.error:
-        await respond(text=escape(reply.text), response_type="ephemeral")
+        await respond(text=reply_text(reply.text), response_type="ephemeral")
         return
     if reply.job_id is None:  # help, status, settings: for the asker only
         await respond(text=f"```{escape(reply.text)}```", response_type="ephemeral")

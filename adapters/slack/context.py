@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.blocks import Block, fallback, status_blocks
 from bot.brainstorm import BrainstormStore
 from bot.jobs import Origin
+from bot.keys import Keys
 from bot.service import FrontDesk, Reply
 
 PLATFORM = ROUTE = "slack"
@@ -43,17 +44,10 @@ class SlackDeps:
     job_ttl_s: int = 7 * 24 * 3600
     _admins: dict[str, tuple[float, bool]] = field(default_factory=dict)
 
-    @property
-    def redis(self) -> Any:
-        return self.desk.redis
-
-    @property
-    def keys(self) -> Any:
-        return self.desk.keys
-
-    @property
-    def store(self) -> BrainstormStore:
-        return BrainstormStore(self.desk.redis, keys=self.desk.keys)
+    def __post_init__(self) -> None:
+        self.redis: Any = self.desk.redis
+        self.keys: Keys = self.desk.keys
+        self.store = BrainstormStore(self.desk.redis, keys=self.desk.keys)
 
     def origin(
         self,

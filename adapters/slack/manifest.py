@@ -41,7 +41,7 @@ def build_manifest(url: str = REQUEST_URL) -> dict[str, Any]:
             "url": url,
             "description": cmd.help[:100],
             "usage_hint": usage_hint(cmd),
-            "should_escape": False,
+            "should_escape": True,  # mentions and channels arrive as ids (<#C123|art>)
         }
         for cmd in CATALOGUE
     ]
