@@ -8,8 +8,15 @@ from pathlib import Path
 import yaml
 from redis.asyncio import Redis
 
-from adapters.slack.blocks import MAX_BLOCKS, body_sections, escape, result_blocks, split_text
-from adapters.slack.commands import SLASH_COMMANDS, command_text, reply_text
+from adapters.slack.blocks import (
+    MAX_BLOCKS,
+    body_sections,
+    escape,
+    reply_text,
+    result_blocks,
+    split_text,
+)
+from adapters.slack.commands import SLASH_COMMANDS, command_text
 from adapters.slack.manifest import build_manifest, render
 from bot.brainstorm import BrainstormStore, Session, ranking, split_ideas
 from bot.catalogue import CATALOGUE

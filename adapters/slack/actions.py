@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack.blocks import REMIX_VIEW, RESULT_ACTION, TEXT_INPUT, escape, text_modal
+from adapters.slack.blocks import REMIX_VIEW, RESULT_ACTION, TEXT_INPUT, reply_text, text_modal
 from adapters.slack.context import SlackDeps, slack_error
 from bot.service import Action
 
@@ -89,7 +89,7 @@ async def follow_up(
 async def _post_replies(deps: SlackDeps, replies: list[Any], where: dict[str, str]) -> None:
     for reply in replies:
         if reply.error:
-            await deps.ephemeral(where["channel"], where["user"], escape(reply.text))
+            await deps.ephemeral(where["channel"], where["user"], reply_text(reply.text))
             return
         if reply.duplicate:
             continue

@@ -26,6 +26,7 @@ VOTE, EXPAND, ADD_IDEA, WRAP_UP = "bs_vote", "bs_expand", "bs_add", "bs_wrap"
 ADD_IDEA_VIEW, REMIX_VIEW = "bs_add_idea", "atelier_remix_view"
 TEXT_INPUT = "text"
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
+_CHANNEL_REF = re.compile(r"&lt;#([CG][A-Z0-9]+)&gt;")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -34,6 +35,12 @@ def escape(text: str) -> str:
     control characters, which a small model can emit)."""
     text = _CONTROL.sub("", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def reply_text(text: str) -> str:
+    """A front-desk reply (our words around the person's): escaped, but the channel
+    references it names (`<#C123>`) shown as links."""
+    return _CHANNEL_REF.sub(r"<#\1>", escape(text))
 
 
 def split_text(text: str, limit: int = SECTION_CHARS) -> list[str]:

@@ -19,9 +19,9 @@ from adapters.slack.blocks import (
     TEXT_INPUT,
     VOTE,
     WRAP_UP,
-    escape,
     fallback,
     idea_list_blocks,
+    reply_text,
     text_modal,
     wrap_up_blocks,
 )
@@ -162,7 +162,7 @@ async def refresh_list(deps: SlackDeps, session: Session, note: str = "") -> Non
 
 async def _post_job(deps: SlackDeps, reply: Any, session: Session, user: str, title: str) -> None:
     if reply.error:
-        await deps.ephemeral(session.channel_id, user, escape(reply.text), session.thread_id)
+        await deps.ephemeral(session.channel_id, user, reply_text(reply.text), session.thread_id)
         return
     if reply.duplicate:
         return

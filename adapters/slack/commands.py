@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack.blocks import escape
+from adapters.slack.blocks import escape, reply_text
 from adapters.slack.context import SlackDeps, slack_error
 from bot.catalogue import CATALOGUE
 
@@ -25,7 +25,6 @@ _SETTINGS_CHANGE = re.compile(r"\bsettings\b.*\bvalue:", re.IGNORECASE | re.DOTA
 _USER_LINK = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _SPECIAL = re.compile(r"<!(\w+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
 _URL_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
-_CHANNEL_REF = re.compile(r"&lt;#([CG][A-Z0-9]+)&gt;")
 
 
 def command_text(raw: str) -> str:
@@ -36,11 +35,6 @@ def command_text(raw: str) -> str:
     text = _SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
     text = _URL_LINK.sub(lambda m: m.group(2) or m.group(1), text)
     return html.unescape(text) if "&" in text else text
-
-
-def reply_text(text: str) -> str:
-    """A front-desk reply for Slack: escaped, but channel references shown as links."""
-    return _CHANNEL_REF.sub(r"<#\1>", escape(text))
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
