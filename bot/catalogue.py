@@ -268,7 +268,6 @@ _BRAINSTORM = Command(
         SEED,
         TEMPERATURE,
     ),
-    available=False,
     example="/brainstorm names for our zine count:10",
 )
 _COLLAB = Command(

@@ -285,7 +285,30 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("ATELIER_CACHE_DIR", Path.home() / ".cache" / "atelier"))
 
 
-for _name in ("discord", "slack", "bench"):
+@app.command()
+def slack(
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="HTTP mode: listen on this port.")
+    ] = None,
+) -> None:
+    """The Slack adapter: HTTP mode with --port (requests at /slack/events, signed with
+    SLACK_SIGNING_SECRET), or Socket Mode when SLACK_APP_TOKEN is set."""
+
+    async def body(settings: Settings) -> int:
+        from adapters.slack.app import serve
+
+        redis = connect(settings, embedded_ok=False, what="atelier slack")
+        stop = asyncio.Event()
+        _on_signals(stop.set)
+        try:
+            return await serve(settings, make_queue(redis, settings), port=port, stop=stop)
+        finally:
+            await redis.aclose()
+
+    _run(body)
+
+
+for _name in ("discord", "bench"):
     app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _not_built(_name)
     )

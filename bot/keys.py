@@ -14,6 +14,12 @@
 | `settings:{platform}:{server}` | hash | a server's settings (`bot.server_settings`), one JSON value per field | until changed |
 | `rate:{platform}:{server}:{user}:{minute}` | string | jobs a member started in that minute | 120 s |
 | `user-jobs:{platform}:{user}` | sorted set | a member's last 10 job ids by time, for `/atelier status` | 1 day |
+| `brainstorm:{id}` | hash | a brainstorm session: topic, platform, channel, thread, list_ref (the list message), owner, asked, closed | 14 days from the last idea |
+| `brainstorm-ideas:{id}` | list | the session's ideas in order, each JSON `{text, author_id, author_name}` | as the session |
+| `brainstorm-votes:{id}:{n}` | set | who voted for idea n (one vote per person; a second click withdraws) | as the session |
+| `brainstorm-thread:{platform}:{channel}:{thread}` | string | the session id living in that thread | as the session |
+| `once:{platform}:{delivery}` | string | marks a click or message already handled (votes, added ideas), so a redelivery does nothing | 1 day |
+| `slack-message:{job_id}` | string | JSON `{channel, ts, thread_ts}` of the Slack message that shows a job, edited with progress and the result | `ATELIER_JOB_TTL` |
 | `workers:{kind}` | sorted set | worker id -> deadline (unix seconds) of its heartbeat: alive while in the future | member removed on clean exit or once stale |
 | `worker:{id}` | hash | a worker's host, pid, model, kinds, started | 3 heartbeats, refreshed by each |
 """
@@ -64,6 +70,24 @@ class Keys:
 
     def rate(self, platform: str, server_id: str, user_id: str, minute: int) -> str:
         return f"{self.prefix}rate:{platform}:{server_id}:{user_id}:{minute}"
+
+    def brainstorm(self, session_id: str) -> str:
+        return f"{self.prefix}brainstorm:{session_id}"
+
+    def brainstorm_ideas(self, session_id: str) -> str:
+        return f"{self.prefix}brainstorm-ideas:{session_id}"
+
+    def brainstorm_votes(self, session_id: str, number: int) -> str:
+        return f"{self.prefix}brainstorm-votes:{session_id}:{number}"
+
+    def brainstorm_thread(self, platform: str, channel_id: str, thread_id: str) -> str:
+        return f"{self.prefix}brainstorm-thread:{platform}:{channel_id}:{thread_id}"
+
+    def once(self, platform: str, delivery_id: str) -> str:
+        return f"{self.prefix}once:{platform}:{delivery_id}"
+
+    def slack_message(self, job_id: str) -> str:
+        return f"{self.prefix}slack-message:{job_id}"
 
     @property
     def dead(self) -> str:

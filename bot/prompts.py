@@ -1,4 +1,5 @@
-"""Prompt building for the writing commands (/poem, /story, /script). Pure functions.
+"""Prompt building for the writing commands (/poem, /story, /script, /brainstorm and its
+Expand). Pure functions.
 
 Each builds a `TextSpec`: a system + instruction pair for chat models and a completion
 prompt for base models (such as Atelier's own small poet), plus sampling settings.
@@ -82,10 +83,37 @@ def script(scene: str, options: dict[str, OptionValue]) -> TextSpec:
     return _spec(instruction, completion, SCRIPT_TOKENS[length], options)
 
 
+def brainstorm(topic: str, options: dict[str, OptionValue]) -> TextSpec:
+    """A numbered list of ideas; with `like`, new ideas in the spirit of one given idea."""
+    count = int(options.get("count", 8))
+    like = str(options.get("like", "")).strip()
+    more = f", in the spirit of this one: {_quote(like)}" if like else ""
+    instruction = (
+        f"List {count} distinct, concrete ideas for {_quote(topic)}{more}. One idea per line, "
+        "numbered 1., 2., 3., each a short phrase or sentence."
+    )
+    completion = f"{count} ideas for {topic}{more}:\n1."
+    return _spec(instruction, completion, min(24 * count + 32, 512), options)
+
+
+def expand(idea: str, options: dict[str, OptionValue]) -> TextSpec:
+    """An elaborated version of one brainstormed idea (`topic`: the session's topic)."""
+    topic = str(options.get("topic", "")).strip()
+    about = f" for {_quote(topic)}" if topic else ""
+    instruction = (
+        f"Expand this idea{about} into a short paragraph: what it is, how it would work, and "
+        f"a first step to try it. The idea: {_quote(idea)}."
+    )
+    completion = f"The idea{about}: {idea}\n\nIn more detail: "
+    return _spec(instruction, completion, 160, options)
+
+
 _BUILDERS: dict[str, Callable[[str, dict[str, OptionValue]], TextSpec]] = {
     "poem": poem,
     "story": story,
     "script": script,
+    "brainstorm": brainstorm,
+    "expand": expand,
 }
 
 

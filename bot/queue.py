@@ -155,9 +155,18 @@ class JobQueue:
         self, kinds: Sequence[JobKind], consumer: str, count: int, block_ms: int
     ) -> list[Entry]:
         streams = {self.keys.jobs(k): ">" for k in kinds}
-        reply = await self.redis.xreadgroup(
-            WORKER_GROUP, consumer, streams, count=count, block=block_ms
-        )
+        try:
+            reply = await self.redis.xreadgroup(
+                WORKER_GROUP, consumer, streams, count=count, block=block_ms
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # The stream or its group is gone (a Redis restarted without persistence, or
+            # flushed): make them again and read on. Jobs enqueued later are not lost.
+            for kind in kinds:
+                await self.ensure_group(kind)
+            return []
         return [
             Entry(self._kind_of(stream), entry_id, fields)
             for stream, items in reply or []

@@ -141,6 +141,14 @@ class FrontDesk:
         except UserError as exc:
             return [Reply(str(exc), error=True)]
 
+    async def submit_job(self, job: Job) -> Reply:
+        """A job an adapter built itself (a brainstorm's Expand): the server's rules apply."""
+        try:
+            await self._admit(job.origin, job.prompt)
+            return await self._enqueue(job)
+        except UserError as exc:
+            return Reply(str(exc), error=True)
+
     async def stored_job(self, job_id: str) -> Job | None:
         raw = await self.redis.hget(self.keys.job(job_id), "job")
         return load_job(raw) if raw else None

@@ -120,3 +120,14 @@ async def test_result_is_posted_once_even_if_read_twice(queue: JobQueue) -> None
     await one.delivered(j.id, event.entry_id)
     assert not await one.claim(j.id)  # delivered: never posted again
     assert await one.is_delivered(j.id)
+
+
+async def test_a_vanished_group_is_made_again(queue: JobQueue) -> None:
+    """After a Redis restart without persistence (here: the keys deleted), a worker's read
+    makes the stream and group again instead of failing forever."""
+    await queue.ensure_group(JobKind.TEXT)
+    await queue.redis.delete(queue.keys.jobs(JobKind.TEXT))
+    assert await queue.read([JobKind.TEXT], "w1", count=1, block_ms=10) == []
+    await queue.enqueue(job(1))
+    [entry] = await queue.read([JobKind.TEXT], "w1", count=1, block_ms=10)
+    assert entry.kind is JobKind.TEXT

@@ -1,0 +1,135 @@
+"""The Slack app: Bolt's AsyncApp wired to the front desk, served over HTTP (signed requests at
+/slack/events) or Socket Mode, next to the loop that delivers results.
+
+The Web API client is built here with ATELIER_SLACK_API_URL as its base (slack_sdk reads no
+environment variable for it) and retries 429 answers after their Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import actions, brainstorm, commands
+from adapters.slack.context import ROUTE, SlackDeps
+from adapters.slack.delivery import Delivery
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.queue import JobQueue
+from bot.results import ResultInbox
+from bot.service import FrontDesk
+
+EVENTS_PATH = "/slack/events"
+RATE_LIMIT_RETRIES = 3
+log = logging.getLogger(__name__)
+
+
+def web_client(settings: Settings) -> AsyncWebClient:
+    if settings.slack_bot_token is None:
+        raise ConfigError("atelier slack needs SLACK_BOT_TOKEN (the app's xoxb- bot token).")
+    kwargs: dict[str, Any] = {"token": settings.slack_bot_token.get_secret_value()}
+    if settings.slack_api_url:
+        kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
+    client = AsyncWebClient(**kwargs)
+    client.retry_handlers.append(
+        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
+    )
+    client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+def build_app(settings: Settings, deps: SlackDeps, *, socket_mode: bool) -> AsyncApp:
+    secret = settings.slack_signing_secret
+    if secret is None and not socket_mode:
+        raise ConfigError(
+            "HTTP mode needs SLACK_SIGNING_SECRET (the app's signing secret) to verify that "
+            "requests come from Slack; or set SLACK_APP_TOKEN for Socket Mode."
+        )
+    app = AsyncApp(
+        client=deps.client,
+        signing_secret=secret.get_secret_value() if secret else None,
+        request_verification_enabled=not socket_mode,
+        name="atelier",
+    )
+    commands.register(app, deps)
+    actions.register(app, deps)
+    brainstorm.register(app, deps)
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        # One handler for the adapter: the payload type, never its tokens or text.
+        log.error("listener failed on a %s request: %r", body.get("type", "command"), error)
+
+    return app
+
+
+async def serve(
+    settings: Settings, queue: JobQueue, *, port: int | None, stop: asyncio.Event
+) -> int:
+    """Run the Slack adapter until `stop` is set."""
+    socket_mode = settings.slack_app_token is not None
+    if not socket_mode and port is None:
+        raise ConfigError("Give --port for HTTP mode, or set SLACK_APP_TOKEN for Socket Mode.")
+    desk = FrontDesk(queue)
+    deps = SlackDeps(desk, web_client(settings), job_ttl_s=settings.job_ttl_s)
+    app = build_app(settings, deps, socket_mode=socket_mode)
+    inbox = ResultInbox(
+        queue.redis,
+        ROUTE,
+        f"slack-{socket.gethostname()}",
+        keys=queue.keys,
+        ttl_s=settings.job_ttl_s,
+    )
+    delivery = Delivery(deps, inbox)
+    delivering = asyncio.create_task(delivery.run())
+    try:
+        if socket_mode:
+            await _socket_mode(app, settings, deps, stop)
+        else:
+            assert port is not None
+            await _http(app, port, stop)
+    finally:
+        delivery.stop()
+        try:
+            await asyncio.wait_for(delivering, timeout=5)
+        except TimeoutError:
+            delivering.cancel()
+    return 0
+
+
+async def _http(app: AsyncApp, port: int, stop: asyncio.Event) -> None:
+    runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port))
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", port).start()
+    log.info("Slack adapter listening on port %d at %s (HTTP mode)", port, EVENTS_PATH)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def _socket_mode(
+    app: AsyncApp, settings: Settings, deps: SlackDeps, stop: asyncio.Event
+) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    assert settings.slack_app_token is not None
+    handler = AsyncSocketModeHandler(
+        app, settings.slack_app_token.get_secret_value(), web_client=deps.client
+    )
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    log.info("Slack adapter connected (Socket Mode)")
+    try:
+        await stop.wait()
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]

@@ -1,0 +1,243 @@
+"""Block Kit rendering for Slack. Pure functions: messages in, blocks (dicts) out.
+
+Everything that did not come from Atelier itself (generated text, prompts, names) goes
+through `escape`, so a model that writes `<!channel>` or `<@U123>` shows those characters
+instead of pinging anyone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from bot.brainstorm import Idea, Session, ranking
+from bot.render import Message
+from bot.service import Action
+
+Block = dict[str, Any]
+SECTION_CHARS = 2900  # Slack allows 3,000 characters in a section's text
+MAX_BLOCKS = 50  # per message
+FALLBACK_CHARS = 3000  # the notification text beside the blocks
+
+# Button action ids: `atelier_<action>` carries a job id; `bs_<what>` a brainstorm.
+RESULT_ACTION = "atelier_{}"
+VOTE, EXPAND, ADD_IDEA, WRAP_UP = "bs_vote", "bs_expand", "bs_add", "bs_wrap"
+ADD_IDEA_VIEW, REMIX_VIEW = "bs_add_idea", "atelier_remix_view"
+TEXT_INPUT = "text"
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
+_CHANNEL_REF = re.compile(r"&lt;#([CG][A-Z0-9]+)&gt;")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters for mrkdwn and plain message text (and no ASCII
+    control characters, which a small model can emit)."""
+    text = _CONTROL.sub("", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def reply_text(text: str) -> str:
+    """A front-desk reply (our words around the person's): escaped, but the channel
+    references it names (`<#C123>`) shown as links."""
+    return _CHANNEL_REF.sub(r"<#\1>", escape(text))
+
+
+def split_text(text: str, limit: int = SECTION_CHARS) -> list[str]:
+    """Chunks of at most `limit` characters, cut at line breaks where possible, else at
+    spaces, else anywhere. Nothing is dropped: joined back they hold all of `text`."""
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        chunks.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    if rest or not chunks:
+        chunks.append(rest)
+    return chunks
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def button(
+    label: str, action_id: str, value: str, *, style: str = "", confirm: Block | None = None
+) -> Block:
+    item: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label[:75], "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        item["style"] = style
+    if confirm:
+        item["confirm"] = confirm
+    return item
+
+
+def body_sections(body: str, room: int) -> list[Block]:
+    """The text as sections (escaped), at most `room` of them; if it would need more, the
+    last one says how much is not shown rather than cutting it silently."""
+    chunks = split_text(escape(body))
+    if len(chunks) > room:
+        hidden = sum(len(c) for c in chunks[room - 1 :])
+        chunks = [*chunks[: room - 1], f"_… {hidden} more characters did not fit in one message._"]
+    return [section(c) for c in chunks]
+
+
+def fallback(title: str, body: str = "") -> str:
+    text = escape(f"{title}\n{body}".strip())
+    return text if len(text) <= FALLBACK_CHARS else text[: FALLBACK_CHARS - 1] + "…"
+
+
+# Jobs ----------------------------------------------------------------------------------
+def status_blocks(title: str, status: str, partial: str = "") -> list[Block]:
+    """A job's message while it waits or runs: its title, the status, the text so far."""
+    blocks = [section(f"*{escape(title)}*"), context(escape(status))]
+    if partial.strip():
+        tail = partial.strip()[-1500:]
+        blocks.insert(1, section(f"_{escape(tail)}_" if "\n" not in tail else escape(tail)))
+    return blocks
+
+
+def result_blocks(message: Message, job_id: str, requester: str = "") -> list[Block]:
+    """A finished piece: title, text section(s), provenance, and its buttons."""
+    if message.error:
+        return [section(f"*{escape(message.title)}*"), section(f":warning: {escape(message.body)}")]
+    footer = message.footer + (f" · asked by {requester}" if requester else "")
+    blocks = [section(f"*{escape(message.title)}*")]
+    blocks += body_sections(message.body, MAX_BLOCKS - 3)
+    blocks.append(context(escape(footer)))
+    blocks.append({"type": "actions", "block_id": "result", "elements": result_buttons(job_id)})
+    return blocks
+
+
+def result_buttons(job_id: str) -> list[Block]:
+    confirm = {
+        "title": {"type": "plain_text", "text": "Delete this piece?"},
+        "text": {"type": "plain_text", "text": "It is removed from the channel for everyone."},
+        "confirm": {"type": "plain_text", "text": "Delete"},
+        "deny": {"type": "plain_text", "text": "Keep"},
+    }
+    return [
+        button("Regenerate", RESULT_ACTION.format(Action.REGENERATE), job_id),
+        button("Variations", RESULT_ACTION.format(Action.VARIATIONS), job_id),
+        button("Remix", RESULT_ACTION.format(Action.REMIX), job_id),
+        button(
+            "Delete", RESULT_ACTION.format(Action.DELETE), job_id, style="danger", confirm=confirm
+        ),
+    ]
+
+
+def text_modal(
+    callback_id: str, title: str, label: str, *, initial: str = "", hint: str = "", meta: Any
+) -> Block:
+    """A modal with one multi-line text input; `meta` travels back as private_metadata."""
+    element: Block = {
+        "type": "plain_text_input",
+        "action_id": TEXT_INPUT,
+        "multiline": True,
+        "max_length": 1000,
+    }
+    if initial:
+        element["initial_value"] = initial[:1000]
+    block: Block = {
+        "type": "input",
+        "block_id": TEXT_INPUT,
+        "label": _plain(label),
+        "element": element,
+    }
+    if hint:
+        block["hint"] = _plain(hint)
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": _plain(title[:24]),
+        "submit": _plain("Submit"),
+        "close": _plain("Cancel"),
+        "private_metadata": json.dumps(meta),
+        "blocks": [block],
+    }
+
+
+def _plain(text: str) -> Block:
+    return {"type": "plain_text", "text": text}
+
+
+# Brainstorm ----------------------------------------------------------------------------
+def who(idea: Idea) -> str:
+    """The idea's author: a Slack mention built from their user id, else the name, escaped."""
+    if _USER_ID.match(idea.author_id):
+        return f"<@{idea.author_id}>"
+    return escape(idea.by)
+
+
+def brainstorm_header(topic: str, footer: str) -> list[Block]:
+    """The thread's parent message."""
+    return [
+        section(
+            f":bulb: *Brainstorm: {escape(topic)}*\nIdeas are in the thread: vote, add your own "
+            "by replying there, or mention me (`@atelier more like #3`)."
+        ),
+        context(escape(footer)),
+    ]
+
+
+def idea_list_blocks(session: Session, ideas: list[Idea], note: str = "") -> list[Block]:
+    """The numbered list with a vote button (count from Redis) and Expand per idea."""
+    head = f"*Ideas for {escape(session.topic)}*"
+    if note:
+        head += f"\n_{escape(note)}_"
+    blocks = [section(head)]
+    for idea in ideas:
+        blocks.append(section(f"*{idea.number}.* {escape(idea.text)}  _by {who(idea)}_"))
+        value = f"{session.id}:{idea.number}"
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"idea-{idea.number}",
+                "elements": [
+                    button(f"👍 {idea.votes}", VOTE, value),
+                    button("Expand", EXPAND, value),
+                ],
+            }
+        )
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "brainstorm",
+            "elements": [
+                button("Add idea", ADD_IDEA, session.id),
+                button("Wrap up", WRAP_UP, session.id, style="primary"),
+            ],
+        }
+    )
+    return blocks
+
+
+def wrap_up_blocks(session: Session, ideas: list[Idea]) -> list[Block]:
+    top = ranking(ideas)
+    if not top:
+        lines = ["No votes yet: click 👍 on the ideas you like, then wrap up again."]
+    else:
+        lines = [
+            f"{rank}. *{escape(i.text)}*: {i.votes} vote{'s' if i.votes != 1 else ''}, "
+            f"proposed by {who(i)} (#{i.number})"
+            for rank, i in enumerate(top, start=1)
+        ]
+    people = len({i.author_id for i in ideas if i.author_id})
+    summary = f"{len(ideas)} ideas, {people} from teammates"
+    return [
+        section(f":trophy: *Top ideas for {escape(session.topic)}*\n" + "\n".join(lines)),
+        context(summary),
+    ]

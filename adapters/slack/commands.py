@@ -1,0 +1,74 @@
+"""Slash commands: one listener for every command of the catalogue.
+
+Slack gives the command and its text; the front desk parses and validates them. The listener
+acks first (Slack wants an answer within 3 seconds), then enqueues and posts the message that
+shows the job. A redelivered command (same trigger id) maps to the same job and posts nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from adapters.slack.blocks import escape, reply_text
+from adapters.slack.context import SlackDeps, slack_error
+from bot.catalogue import CATALOGUE
+
+log = logging.getLogger(__name__)
+SLASH_COMMANDS = tuple(f"/{c.name}" for c in CATALOGUE)
+_SETTINGS_CHANGE = re.compile(r"\bsettings\b.*\bvalue:", re.IGNORECASE | re.DOTALL)
+_USER_LINK = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+_SPECIAL = re.compile(r"<!(\w+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
+_URL_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
+
+
+def command_text(raw: str) -> str:
+    """Slack's escaped command text as the person typed it. Channel links (`<#C123|art>`)
+    stay, for `/atelier settings key:allowed_channels`; mentions and links become plain
+    words; then &amp; &lt; &gt; are unescaped (the manifest sets should_escape: true)."""
+    text = _USER_LINK.sub(lambda m: "@" + (m.group(2) or m.group(1)), raw)
+    text = _SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
+    text = _URL_LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    return html.unescape(text) if "&" in text else text
+
+
+def register(app: AsyncApp, deps: SlackDeps) -> None:
+    async def on_command(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await run_command(deps, body, respond)
+
+    for name in SLASH_COMMANDS:
+        app.command(name)(on_command)
+
+
+async def run_command(deps: SlackDeps, body: dict[str, Any], respond: Any) -> None:
+    text = f"{body.get('command', '')} {command_text(str(body.get('text', '')))}".strip()
+    user = str(body.get("user_id", ""))
+    channel = str(body.get("channel_id", ""))
+    origin = deps.origin(
+        delivery_id=str(body.get("trigger_id") or f"{channel}:{body.get('command')}"),
+        channel=channel,
+        user=user,
+        user_name=str(body.get("user_name", "")),
+        team=str(body.get("team_id", "")),
+    )
+    admin = bool(_SETTINGS_CHANGE.search(text)) and await deps.is_admin(user)
+    reply = await deps.desk.handle(text, origin, admin=admin)
+    if reply.error:
+        await respond(text=reply_text(reply.text), response_type="ephemeral")
+        return
+    if reply.job_id is None:  # help, status, settings: for the asker only
+        await respond(text=f"```{escape(reply.text)}```", response_type="ephemeral")
+        return
+    if reply.duplicate:
+        log.info("command %s delivered again; job %s exists", body.get("command"), reply.job_id)
+        return
+    try:
+        await deps.post_job_message(reply, channel)
+    except SlackApiError as exc:
+        await respond(text=slack_error(exc), response_type="ephemeral")
