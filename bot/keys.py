@@ -15,6 +15,7 @@
 | `user-jobs:{platform}:{user}` | sorted set | a member's last 10 job ids by time, for `/atelier status` | 1 day |
 | `workers:{kind}` | sorted set | worker id -> deadline (unix seconds) of its heartbeat: alive while in the future | member removed on clean exit or once stale |
 | `worker:{id}` | hash | a worker's host, pid, model, kinds, started | 3 heartbeats, refreshed by each |
+| `discord:reply:{interaction}` | hash | what the Discord adapter needs to edit a deferred reply: `app`, `token` (secret, never logged), `message`, `expires`, `original` (the job whose result took the reply) | until the interaction token expires (`ATELIER_DISCORD_TOKEN_TTL`) |
 """
 
 from __future__ import annotations
@@ -70,3 +71,6 @@ class Keys:
 
     def worker(self, worker_id: str) -> str:
         return f"{self.prefix}worker:{worker_id}"
+
+    def discord_reply(self, interaction_id: str) -> str:
+        return f"{self.prefix}discord:reply:{interaction_id}"
