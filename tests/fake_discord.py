@@ -632,7 +632,9 @@ class FakeDiscord:
         message = self.messages[mid]
         for key in ("content", "embeds", "components"):
             if key in data:
-                message[key] = data[key] if data[key] is not None else ([] if key != "content" else "")
+                message[key] = (
+                    data[key] if data[key] is not None else ([] if key != "content" else "")
+                )
         if files or "attachments" in data:
             message["attachments"] = [
                 {

@@ -13,6 +13,7 @@ import logging
 import time
 
 import discord
+from redis.exceptions import ResponseError
 
 from bot.jobs import Progress, Result, load_job
 from bot.results import Event, ResultInbox
@@ -50,6 +51,11 @@ class Delivery:
                 pending = False
             except asyncio.CancelledError:
                 raise
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning("the result stream was removed (Redis restarted?); making it again")
+                await self.inbox.ensure_group()
             except Exception:
                 log.exception("reading results failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
