@@ -167,17 +167,18 @@ async def final_message(fake: FakeDiscord, payload: dict[str, Any]) -> dict[str,
 
 
 async def answer_next_job(
-    queue: JobQueue, text: str, *, partial: str = "", delay_s: float = 0.0
+    queue: JobQueue, text: str, *, partials: tuple[str, ...] = (), delay_s: float = 0.0
 ) -> Job:
-    """Play the worker for one text job: read it, maybe report progress, publish a result."""
+    """Play the worker for one text job: read it, report progress (all at once), publish."""
     await queue.ensure_group(JobKind.TEXT)
     entries = []
     while not entries:
         entries = await queue.read([JobKind.TEXT], "scripted-worker", 1, 500)
     job = load_job(entries[0].fields["job"])
-    if partial:
+    for i, partial in enumerate(partials, 1):
+        fraction = i / (len(partials) + 1)
         await queue.publish_progress(
-            Progress(job_id=job.id, fraction=0.5, partial_text=partial, origin=job.origin)
+            Progress(job_id=job.id, fraction=fraction, partial_text=partial, origin=job.origin)
         )
     await asyncio.sleep(delay_s)
     result = Result(
@@ -416,13 +417,15 @@ async def test_generated_mentions_ping_nobody_and_progress_shows_partial_text(
     payload = fake.slash("poem", ALICE, {"prompt": "a loud hall"})
     await fake.dispatch(payload)
     text = f"Hear me @everyone and <@&{fake.guild_id + 1}>,\nand you <@{BOB.id}> @here."
-    await answer_next_job(
-        JobQueue(rc, keys=Keys(prefix)), text, partial="Hear me @everyone", delay_s=1.2
-    )
+    partials = ("Hear me @everyone", "Hear me @everyone and", "Hear me @everyone and <@&")
+    await answer_next_job(JobQueue(rc, keys=Keys(prefix)), text, partials=partials, delay_s=1.2)
     message = await final_message(fake, payload)
     assert message["embeds"][0]["description"] == text
     edits = fake.calls_to("PATCH", payload["token"])
-    assert any("Hear me @everyone" in (c.json or {}).get("content", "") for c in edits)
+    # Three progress reports within a second: one progress edit, with the text so far.
+    progress = [c for c in edits if "*generating " in ((c.json or {}).get("content") or "")]
+    assert len(progress) == 1
+    assert progress[0].json["content"].endswith("\nHear me @everyone")  # type: ignore[index]
     for call in [*edits, *fake.calls_to("POST", payload["token"])]:
         if call.json and ("content" in call.json or "embeds" in call.json):
             assert call.json["allowed_mentions"] == {"parse": []}, call.json
@@ -472,6 +475,15 @@ async def test_help_status_settings_and_user_errors_answer_the_asker_only(
     assert "Only server admins" in refused
     changed = await ask(ADMIN, "settings", {"key": "moderation_words", "value": "gloom"})
     assert "gloom" in changed
+
+    # A prompt the parser refuses is answered at once, to the asker only, and queues nothing.
+    bad = fake.slash("poem", ALICE, {"prompt": "bell\u0007 tower"})
+    await fake.dispatch(bad)
+    [answer] = await fake.wait_for(
+        lambda: fake.calls_to("POST", rf"/interactions/{bad['id']}/"), what="the refusal"
+    )
+    assert answer.json["type"] == 4 and answer.json["data"]["flags"] == 64  # type: ignore[index]
+    assert "control characters" in answer.json["data"]["content"]  # type: ignore[index]
 
     # A prompt the server refuses: the thinking reply goes, an ephemeral note says why.
     payload = fake.slash("poem", ALICE, {"prompt": "deep gloom"})

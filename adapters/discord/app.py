@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 CONSUMER = "discord-adapter"
 
 
+def quiet_voice_warnings() -> None:
+    """Atelier never joins voice channels: no warning about voice libraries."""
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
+
+
 def point_at(api_base: str | None, gateway_url: str | None) -> None:
     if api_base:
         discord.http.Route.BASE = api_base.rstrip("/")
@@ -158,6 +164,7 @@ async def run_discord(
         raise ConfigError("atelier discord needs DISCORD_TOKEN (the bot token of your app).")
     token = settings.discord_token.get_secret_value()
     hide_secrets(token)
+    quiet_voice_warnings()
     point_at(settings.discord_api_base, settings.discord_gateway_url)
     adapter = DiscordAdapter(settings, queue)
     client = adapter.client()
