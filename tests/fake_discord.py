@@ -198,14 +198,17 @@ class FakeDiscord:
         options: dict[str, Any] | None = None,
         *,
         sub: str | None = None,
+        focused: str | None = None,
     ) -> dict[str, Any]:
-        """An APPLICATION_COMMAND interaction for a synced command, typed by its definition."""
+        """An APPLICATION_COMMAND interaction for a synced command, typed by its definition;
+        with `focused`, the AUTOCOMPLETE interaction of a member typing that option."""
         command = self.commands[name]
         spec = command.get("options", [])
         if sub is not None:
             spec = next(o for o in spec if o["name"] == sub).get("options", [])
         typed = [
             {"name": k, "type": next(o["type"] for o in spec if o["name"] == k), "value": v}
+            | ({"focused": True} if k == focused else {})
             for k, v in (options or {}).items()
         ]
         if sub is not None:
@@ -213,7 +216,7 @@ class FakeDiscord:
         data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "options": typed}
         if self.synced_guild is not None:
             data["guild_id"] = str(self.synced_guild)
-        return self._interaction(2, user, data)
+        return self._interaction(4 if focused else 2, user, data)
 
     def click(self, message_id: int, custom_id: str, user: FakeUser) -> dict[str, Any]:
         """A MESSAGE_COMPONENT interaction: a button on a message the bot posted."""

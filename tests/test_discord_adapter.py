@@ -476,6 +476,16 @@ async def test_help_status_settings_and_user_errors_answer_the_asker_only(
     changed = await ask(ADMIN, "settings", {"key": "moderation_words", "value": "gloom"})
     assert "gloom" in changed
 
+    # Autocomplete offers the catalogue's suggestions for what is typed so far.
+    typing = fake.slash("poem", ALICE, {"prompt": "x", "mood": "me"}, focused="mood")
+    await fake.dispatch(typing)
+    [offer] = await fake.wait_for(
+        lambda: fake.calls_to("POST", rf"/interactions/{typing['id']}/"), what="autocomplete"
+    )
+    assert offer.json["type"] == 8  # type: ignore[index]
+    choices = [c["value"] for c in offer.json["data"]["choices"]]  # type: ignore[index]
+    assert choices == ["me", "melancholy"]  # what was typed stays allowed
+
     # A prompt the parser refuses is answered at once, to the asker only, and queues nothing.
     bad = fake.slash("poem", ALICE, {"prompt": "bell\u0007 tower"})
     await fake.dispatch(bad)

@@ -12,10 +12,12 @@ import asyncio
 import logging
 import time
 
+import aiohttp
 import discord
 from redis.exceptions import ResponseError
 
 from bot.jobs import Progress, Result, load_job
+from bot.keys import DELIVERY_CLAIM_S
 from bot.results import Event, ResultInbox
 
 from .messages import NO_MENTIONS, Outgoing, clip, progress_message, requester_only, result_message
@@ -24,6 +26,7 @@ from .views import result_view
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
+RETRY_EVERY_S = DELIVERY_CLAIM_S + 5.0
 
 
 class Delivery:
@@ -43,20 +46,23 @@ class Delivery:
 
     async def run(self) -> None:
         await self.inbox.ensure_group()
-        pending = True  # this consumer's unacked events first (after a restart)
+        next_retry = 0.0
         while True:
             try:
+                # Unacked events first (after a restart), then again now and then: a result
+                # Discord could not take (an outage) is retried once its claim has lapsed.
+                pending = time.monotonic() >= next_retry
+                if pending:
+                    next_retry = time.monotonic() + RETRY_EVERY_S
                 for event in await self.inbox.read(pending=pending, block_ms=1000):
                     await self.handle(event)
-                pending = False
             except asyncio.CancelledError:
                 raise
-            except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-                log.warning("the result stream was removed (Redis restarted?); making it again")
-                await self.inbox.ensure_group()
-            except Exception:
+            except Exception as exc:
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    log.warning("the result stream was removed (Redis restarted?); making it again")
+                    await self.inbox.ensure_group()
+                    continue
                 log.exception("reading results failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
 
@@ -73,6 +79,10 @@ class Delivery:
             return
         try:
             await self.post(event.result)
+        except (discord.DiscordServerError, aiohttp.ClientError, OSError):
+            # Discord or the network is down: left pending, retried after the claim lapses.
+            log.warning("posting job %s failed; will retry", event.job_id, exc_info=True)
+            return
         except Exception:
             # Marked delivered anyway: a result Discord refuses is not retried forever.
             log.exception("could not post the result of job %s", event.job_id)
@@ -111,7 +121,10 @@ class Delivery:
                     else:
                         await self._follow(reply, out, view)
                     return
-                except discord.NotFound:  # the reply was deleted, or the token ran out
+                except discord.HTTPException as exc:
+                    if exc.status not in (401, 404):
+                        raise
+                    # The reply was deleted, or the token ran out before its TTL said.
                     log.info("reply for job %s is gone; posting in the channel", result.job_id)
         await self._late(result, view)
 
