@@ -20,38 +20,28 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from tests.fake_discord_payloads import (
+    BOT_PERMISSIONS,
+    MANAGE_GUILD,
+    MANAGE_MESSAGES,
+    MEMBER,
+    FakeUser,
+    application_payload,
+    channel_payload,
+    filled,
+    guild_payload,
+    member_payload,
+    now,
+)
+
 DISCORD_EPOCH_MS = 1_420_070_400_000
 CALLBACK_WINDOW_S = 3.0
-# Permission bits (Discord's values)
-MANAGE_GUILD = 1 << 5
-VIEW_CHANNEL = 1 << 10
-SEND_MESSAGES = 1 << 11
-MANAGE_MESSAGES = 1 << 13
-MEMBER = VIEW_CHANNEL | SEND_MESSAGES
-BOT_PERMISSIONS = MEMBER | (1 << 14) | (1 << 15)  # embed links, attach files
 DEFERRED_MESSAGE, DEFERRED_UPDATE, MODAL = 5, 6, 9
-
-
-@dataclass(frozen=True)
-class FakeUser:
-    id: int
-    name: str
-    permissions: int = MEMBER
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "username": self.name,
-            "discriminator": "0",
-            "global_name": self.name.title(),
-            "avatar": None,
-            "public_flags": 0,
-        }
+__all__ = ["MANAGE_GUILD", "MANAGE_MESSAGES", "MEMBER", "Call", "FakeDiscord", "FakeUser"]
 
 
 @dataclass
@@ -232,7 +222,7 @@ class FakeDiscord:
         assert state.modal is not None, "the bot did not answer with a modal"
         data = {
             "custom_id": state.modal["custom_id"],
-            "components": _filled(state.modal["components"], values),
+            "components": filled(state.modal["components"], values),
         }
         return self._interaction(5, user, data, message=state.message)
 
@@ -274,21 +264,8 @@ class FakeDiscord:
             "guild_id": str(self.guild_id),
             "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
             "channel_id": str(self.channel_id),
-            "channel": self._channel(),
-            "member": {
-                "user": user.payload(),
-                "roles": [],
-                "joined_at": _now(),
-                "deaf": False,
-                "mute": False,
-                "flags": 0,
-                "pending": False,
-                "nick": None,
-                "avatar": None,
-                "premium_since": None,
-                "communication_disabled_until": None,
-                "permissions": str(user.permissions),
-            },
+            "channel": channel_payload(self.channel_id, self.guild_id),
+            "member": member_payload(user),
             "token": token,
             "version": 1,
             "app_permissions": str(BOT_PERMISSIONS),
@@ -334,74 +311,11 @@ class FakeDiscord:
             "application": {"id": str(self.app_id), "flags": 0},
             "shard": [shard_id, count],
         }
-        for event, data in [("READY", ready), *([("GUILD_CREATE", self._guild())] * mine)]:
+        guild = guild_payload(self.guild_id, self.channel_id, self.snowflake())
+        for event, data in [("READY", ready), *([("GUILD_CREATE", guild)] * mine)]:
             session.seq += 1
             await ws.send_json({"op": 0, "t": event, "s": session.seq, "d": data})
         self.identified += 1
-
-    def _channel(self) -> dict[str, Any]:
-        return {
-            "id": str(self.channel_id),
-            "type": 0,
-            "guild_id": str(self.guild_id),
-            "name": "art",
-            "position": 0,
-            "permission_overwrites": [],
-            "nsfw": False,
-            "parent_id": None,
-            "topic": None,
-            "rate_limit_per_user": 0,
-            "last_message_id": None,
-            "flags": 0,
-            "permissions": str(BOT_PERMISSIONS),
-        }
-
-    def _guild(self) -> dict[str, Any]:
-        return {
-            "id": str(self.guild_id),
-            "name": "Atelier test guild",
-            "icon": None,
-            "owner_id": str(self.snowflake()),
-            "roles": [
-                {
-                    "id": str(self.guild_id),
-                    "name": "@everyone",
-                    "permissions": str(MEMBER),
-                    "position": 0,
-                    "color": 0,
-                    "hoist": False,
-                    "managed": False,
-                    "mentionable": False,
-                    "flags": 0,
-                }
-            ],
-            "emojis": [],
-            "stickers": [],
-            "features": [],
-            "member_count": 3,
-            "members": [],
-            "channels": [self._channel()],
-            "threads": [],
-            "voice_states": [],
-            "presences": [],
-            "stage_instances": [],
-            "guild_scheduled_events": [],
-            "soundboard_sounds": [],
-            "large": False,
-            "unavailable": False,
-            "joined_at": _now(),
-            "mfa_level": 0,
-            "verification_level": 0,
-            "explicit_content_filter": 0,
-            "default_message_notifications": 0,
-            "afk_channel_id": None,
-            "afk_timeout": 300,
-            "system_channel_id": None,
-            "system_channel_flags": 0,
-            "premium_tier": 0,
-            "preferred_locale": "en-US",
-            "nsfw_level": 0,
-        }
 
     # REST -----------------------------------------------------------------------------
     async def _rest(self, request: web.Request) -> web.Response:
@@ -448,7 +362,8 @@ class FakeDiscord:
         if (m, p) == ("GET", "/users/@me"):
             return _json({**self.bot.payload(), "bot": True, "flags": 0})
         if (m, p) == ("GET", "/oauth2/applications/@me"):
-            return _json(self._application())
+            owner = FakeUser(self.snowflake(), "owner")
+            return _json(application_payload(self.app_id, self.bot, owner))
         if (m, p) == ("GET", "/gateway/bot"):
             return _json(
                 {
@@ -474,22 +389,6 @@ class FakeDiscord:
             self.deleted.add(int(match[2]))
             return web.Response(status=204)
         return _error(404, 0, "404: Not Found")
-
-    def _application(self) -> dict[str, Any]:
-        return {
-            "id": str(self.app_id),
-            "name": "Atelier",
-            "icon": None,
-            "description": "",
-            "summary": "",
-            "bot_public": True,
-            "bot_require_code_grant": False,
-            "verify_key": "0" * 64,
-            "flags": 0,
-            "owner": FakeUser(self.snowflake(), "owner").payload(),
-            "team": None,
-            "bot": {**self.bot.payload(), "bot": True},
-        }
 
     def _sync(self, guild: str | None, call: Call) -> web.Response:
         assert isinstance(call.json, list)
@@ -602,7 +501,7 @@ class FakeDiscord:
             "guild_id": str(self.guild_id),
             "author": {**self.bot.payload(), "bot": True},
             "content": "",
-            "timestamp": _now(),
+            "timestamp": now(),
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": False,
@@ -656,7 +555,7 @@ class FakeDiscord:
         elif message["flags"] & 128 and ("content" in data or "embeds" in data):
             message["flags"] &= ~128  # the "thinking" state ends with the first edit
         if message["edited_timestamp"] is None and message["content"] + str(message["embeds"]):
-            message["edited_timestamp"] = _now()
+            message["edited_timestamp"] = now()
         return message
 
 
@@ -675,25 +574,6 @@ async def _body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
     return (json.loads(raw) if raw else None), []
 
 
-def _filled(components: list[dict[str, Any]], values: dict[str, str]) -> list[dict[str, Any]]:
-    """A modal's components as Discord submits them: each text input with its value."""
-    out = []
-    for comp in components:
-        if comp.get("type") == 4:
-            out.append(
-                {
-                    "type": 4,
-                    "custom_id": comp["custom_id"],
-                    "value": values.get(comp["custom_id"], comp.get("value", "")),
-                }
-            )
-        elif "components" in comp:
-            out.append({"type": comp["type"], "components": _filled(comp["components"], values)})
-        elif "component" in comp:
-            out.append({"type": comp["type"], "component": _filled([comp["component"]], values)[0]})
-    return out
-
-
 def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # Exactly "application/json", no charset: discord.py parses a body only with that type.
     return web.Response(
@@ -705,7 +585,3 @@ def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 
 def _error(status: int, code: int, message: str) -> web.Response:
     return _json({"message": message, "code": code}, status=status)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
