@@ -7,7 +7,7 @@ modal submits, shaped like Discord's payloads. REST: users/@me, the application,
 sync, interaction callbacks (3-second window, "already acknowledged" for a repeat), webhook
 message edits and follow-ups (JSON or multipart with files), channel messages (nonces
 enforced), message deletes. Interaction tokens expire after `token_lifetime_s`. Any route
-can be told to answer 429 with `retry_after`, as Discord does.
+can be told to answer 429 with `retry_after`, as Discord does, or to fail with an error.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ class FakeDiscord:
         self.recommended_shards = 1
         self._nonces: dict[tuple[int, str], int] = {}
         self._limits: list[RateLimit] = []
+        self._failures: list[tuple[str, re.Pattern[str], int, int, list[int]]] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -151,6 +152,10 @@ class FakeDiscord:
     def rate_limit(self, method: str, pattern: str, *, retry_after: float, count: int = 1) -> None:
         """The next `count` requests matching METHOD and the path regex get a 429."""
         self._limits.append(RateLimit(method, re.compile(pattern), retry_after, count))
+
+    def fail(self, method: str, pattern: str, *, status: int, code: int, count: int = 1) -> None:
+        """The next `count` requests matching METHOD and the path regex get this error."""
+        self._failures.append((method, re.compile(pattern), status, code, [count]))
 
     def calls_to(self, method: str, pattern: str) -> list[Call]:
         regex = re.compile(pattern)
@@ -324,7 +329,11 @@ class FakeDiscord:
         authorized = request.headers.get("Authorization") == f"Bot {self.token}"
         call = Call(request.method, path, body, files, 0, time.monotonic(), authorized)
         self.calls.append(call)
-        response = self._limited(request.method, path) or self._route(call)
+        response = (
+            self._limited(request.method, path)
+            or self._failing(request.method, path)
+            or self._route(call)
+        )
         call.status = response.status
         return response
 
@@ -349,6 +358,13 @@ class FakeDiscord:
                         "Via": "1.1 google",
                     },
                 )
+        return None
+
+    def _failing(self, method: str, path: str) -> web.Response | None:
+        for want, pattern, status, code, left in self._failures:
+            if left[0] > 0 and want == method and pattern.search(path):
+                left[0] -= 1
+                return _error(status, code, "Scripted failure")
         return None
 
     def _route(self, call: Call) -> web.Response:

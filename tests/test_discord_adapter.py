@@ -21,7 +21,7 @@ import pytest
 import redis as sync_redis
 from redis.asyncio import Redis
 
-from bot.jobs import Job, JobKind, Progress, Provenance, Result, load_job
+from bot.jobs import Job, JobKind, Progress, Provenance, Result, job_id_for, load_job
 from bot.keys import Keys
 from bot.queue import JobQueue
 from tests.conftest import atelier_cmd, atelier_env
@@ -527,3 +527,21 @@ async def test_sharded_adapter_syncs_globally_and_answers_on_the_guilds_shard(
     await fake.wait_for(
         lambda: fake.calls_to("POST", rf"/interactions/{payload['id']}/"), what="the answer"
     )
+
+
+async def test_an_internal_error_gets_an_apology_with_the_job_id_and_a_logged_trace(
+    fake: FakeDiscord, redis_server: str, prefix: str, adapters: list[Adapter], tmp_path: Path
+) -> None:
+    adapter = await start_adapter(adapters, fake, redis_server, prefix, tmp_path / "a.log")
+    fake.fail("GET", r"/messages/@original$", status=403, code=50001)
+    payload = fake.slash("poem", ALICE, {"prompt": "a broken bell"})
+    await fake.dispatch(payload)
+    [note] = await fake.wait_for(
+        lambda: fake.calls_to("POST", rf"^/webhooks/\d+/{payload['token']}$"), what="apology"
+    )
+    job_id = job_id_for("discord", payload["id"])
+    assert note.json is not None and note.json["flags"] == 64
+    assert note.json["content"].startswith("Sorry") and job_id in note.json["content"]
+    assert "Forbidden" not in note.json["content"]  # details stay in the log
+    log = adapter.text()
+    assert f"/poem failed (job {job_id})" in log and "Traceback" in log and "Forbidden" in log

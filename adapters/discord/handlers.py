@@ -161,14 +161,22 @@ class Handlers:
             yield
         except UserError as exc:
             await self.tell(interaction, str(exc))
+        except discord.HTTPException as exc:
+            if exc.code == ALREADY_ACKNOWLEDGED:  # a repeated delivery of a click
+                log.info("interaction %s was answered already: a repeat", interaction.id)
+            else:
+                await self._apologise(interaction, what)
         except Exception:
-            ref = job_id_for(PLATFORM, str(interaction.id))
-            log.exception("%s failed (job %s)", what, ref)
-            await self.tell(
-                interaction,
-                f"Sorry, something went wrong on our side (job {ref}). "
-                "Please try again in a moment.",
-            )
+            await self._apologise(interaction, what)
+
+    async def _apologise(self, interaction: discord.Interaction, what: str) -> None:
+        """Called inside an except block: the trace goes to the log, a job id to the user."""
+        ref = job_id_for(PLATFORM, str(interaction.id))
+        log.exception("%s failed (job %s)", what, ref)
+        await self.tell(
+            interaction,
+            f"Sorry, something went wrong on our side (job {ref}). Please try again in a moment.",
+        )
 
     async def tell(self, interaction: discord.Interaction, text: str) -> None:
         """An ephemeral answer, whether or not the interaction was answered already."""
