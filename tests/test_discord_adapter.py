@@ -347,7 +347,7 @@ async def test_a_429_is_waited_out_and_the_result_still_arrives(
     adapters: list[Adapter],
     tmp_path: Path,
 ) -> None:
-    await start_adapter(adapters, fake, redis_server, worker_prefix, tmp_path / "a.log")
+    adapter = await start_adapter(adapters, fake, redis_server, worker_prefix, tmp_path / "a.log")
     fake.rate_limit("PATCH", FINAL_EDIT, retry_after=1.5)
     payload = fake.slash("story", ALICE, {"prompt": "a slow river", "length": "short"})
     await fake.dispatch(payload)
@@ -358,6 +358,7 @@ async def test_a_429_is_waited_out_and_the_result_still_arrives(
     retry = edits[limited + 1]
     assert retry.path == edits[limited].path and retry.status == 200
     assert retry.at - edits[limited].at >= 1.5 - 0.05
+    assert "rate limited" in adapter.text() and payload["token"] not in adapter.text()
 
 
 async def test_a_result_after_the_token_expired_is_posted_in_the_channel_once(
@@ -545,3 +546,17 @@ async def test_an_internal_error_gets_an_apology_with_the_job_id_and_a_logged_tr
     assert "Forbidden" not in note.json["content"]  # details stay in the log
     log = adapter.text()
     assert f"/poem failed (job {job_id})" in log and "Traceback" in log and "Forbidden" in log
+
+
+def test_without_a_token_the_adapter_says_which_setting_to_set(
+    redis_server: str, prefix: str
+) -> None:
+    done = subprocess.run(
+        atelier_cmd("discord"),
+        env=atelier_env(redis_server, prefix, None),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "DISCORD_TOKEN" in done.stderr and "Traceback" not in done.stderr
