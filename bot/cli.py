@@ -131,6 +131,23 @@ def chat(
     _run(body)
 
 
+@app.command("discord")
+def discord_adapter() -> None:
+    """The Discord adapter: slash commands, buttons and results (needs DISCORD_TOKEN and
+    ATELIER_REDIS_URL)."""
+
+    async def body(settings: Settings) -> int:
+        from adapters.discord.app import run_discord
+
+        redis = connect(settings, embedded_ok=False, what="atelier discord")
+        try:
+            return await run_discord(settings, make_queue(redis, settings), on_signals=_on_signals)
+        finally:
+            await redis.aclose()
+
+    _run(body)
+
+
 def _not_built(name: str) -> Callable[..., None]:
     def command(args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None) -> None:
         typer.echo(f"error: `atelier {name}` is not part of this version of Atelier yet.", err=True)
@@ -308,7 +325,7 @@ def slack(
     _run(body)
 
 
-for _name in ("discord", "bench"):
+for _name in ("bench",):
     app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _not_built(_name)
     )

@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = Field(
         default=None, validation_alias=_env("ATELIER_DISCORD_GATEWAY_URL")
     )
+    discord_guild_id: int | None = Field(
+        default=None, gt=0, validation_alias=_env("ATELIER_DISCORD_GUILD_ID")
+    )  # sync commands to this guild only (instant, for development); unset: globally
+    discord_shards: str | None = Field(
+        default=None, validation_alias=_env("ATELIER_DISCORD_SHARDS")
+    )  # "auto" (Discord's recommendation) or a count; unset: one connection, no sharding
+    discord_token_ttl_s: float = Field(
+        default=870.0, gt=0, le=900, validation_alias=_env("ATELIER_DISCORD_TOKEN_TTL")
+    )  # how long a reply is edited in place; Discord's tokens last 15 minutes
     slack_bot_token: SecretStr | None = Field(
         default=None, validation_alias=_env("SLACK_BOT_TOKEN")
     )
@@ -70,6 +79,8 @@ class Settings(BaseSettings):
         "discord_token",
         "discord_api_base",
         "discord_gateway_url",
+        "discord_guild_id",
+        "discord_shards",
         "slack_bot_token",
         "slack_signing_secret",
         "slack_app_token",
@@ -91,6 +102,16 @@ class Settings(BaseSettings):
         if value in {"auto", "cpu", "cuda", "mps"} or value.startswith("cuda:"):
             return value
         raise ValueError("ATELIER_DEVICE must be auto, cpu, cuda, cuda:N or mps")
+
+    @field_validator("discord_shards")
+    @classmethod
+    def _check_shards(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if value == "auto" or (value.isdigit() and int(value) >= 1):
+            return value
+        raise ValueError("ATELIER_DISCORD_SHARDS must be auto or a shard count such as 2")
 
     @field_validator("redis_prefix")
     @classmethod

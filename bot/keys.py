@@ -22,6 +22,7 @@
 | `slack-message:{job_id}` | string | JSON `{channel, ts, thread_ts}` of the Slack message that shows a job, edited with progress and the result | `ATELIER_JOB_TTL` |
 | `workers:{kind}` | sorted set | worker id -> deadline (unix seconds) of its heartbeat: alive while in the future | member removed on clean exit or once stale |
 | `worker:{id}` | hash | a worker's host, pid, model, kinds, started | 3 heartbeats, refreshed by each |
+| `discord:reply:{interaction}` | hash | what the Discord adapter needs to edit a deferred reply: `app`, `token` (secret, never logged), `message`, `expires`, `original` (the job whose result took the reply) | until the interaction token expires (`ATELIER_DISCORD_TOKEN_TTL`) |
 """
 
 from __future__ import annotations
@@ -98,3 +99,6 @@ class Keys:
 
     def worker(self, worker_id: str) -> str:
         return f"{self.prefix}worker:{worker_id}"
+
+    def discord_reply(self, interaction_id: str) -> str:
+        return f"{self.prefix}discord:reply:{interaction_id}"

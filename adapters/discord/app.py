@@ -1,0 +1,183 @@
+"""`atelier discord`: the client, its slash commands and buttons, and the result delivery.
+
+discord.py has no setting for its hosts: every REST URL starts with `Route.BASE`, and a
+plain client opens `DiscordWebSocket.DEFAULT_GATEWAY`. Pointing those at
+ATELIER_DISCORD_API_BASE / ATELIER_DISCORD_GATEWAY_URL is how a REST or gateway proxy (or
+a loopback test server) is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.queue import JobQueue
+from bot.results import ResultInbox
+from bot.service import FrontDesk
+
+from .commands import build_commands
+from .delivery import Delivery
+from .handlers import ROUTE, Handlers
+from .logs import hide_secrets
+from .messages import NO_MENTIONS
+from .replies import ReplyStore
+from .views import ActionButton
+
+log = logging.getLogger(__name__)
+CONSUMER = "discord-adapter"
+
+
+def quiet_voice_warnings() -> None:
+    """Atelier never joins voice channels: no warning about voice libraries."""
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
+
+
+def point_at(api_base: str | None, gateway_url: str | None) -> None:
+    if api_base:
+        discord.http.Route.BASE = api_base.rstrip("/")
+    if gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class DiscordAdapter:
+    """Everything the adapter wires together, built once per process."""
+
+    def __init__(self, settings: Settings, queue: JobQueue) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.replies = ReplyStore(queue.redis, queue.keys, token_ttl_s=settings.discord_token_ttl_s)
+        self.handlers = Handlers(FrontDesk(queue), self.replies)
+        self._delivery: asyncio.Task[None] | None = None
+
+    def client(self) -> discord.Client:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        options: dict[str, Any] = {"intents": intents, "allowed_mentions": NO_MENTIONS}
+        shards = self.settings.discord_shards
+        if shards is None or shards == "1":
+            return AtelierClient(self, **options)
+        if shards != "auto":  # a fixed count; "auto" asks Discord how many it recommends
+            options["shard_count"] = int(shards)
+        return AtelierShardedClient(self, **options)
+
+    async def setup(self, client: discord.Client, tree: app_commands.CommandTree[Any]) -> None:
+        """After login, before the gateway: commands, buttons, sync, delivery."""
+        for command in build_commands(self.handlers.slash):
+            tree.add_command(command)
+        tree.error(self._command_error)
+        client.add_dynamic_items(ActionButton)
+        guild_id = self.settings.discord_guild_id
+        if guild_id:
+            guild = discord.Object(guild_id)
+            tree.copy_global_to(guild=guild)
+            synced = await tree.sync(guild=guild)
+            log.info("synced %d commands to guild %s", len(synced), guild_id)
+        else:
+            synced = await tree.sync()
+            log.info("synced %d global commands", len(synced))
+        inbox = ResultInbox(
+            self.queue.redis,
+            ROUTE,
+            CONSUMER,
+            keys=self.queue.keys,
+            ttl_s=self.settings.job_ttl_s,
+        )
+        self._delivery = asyncio.create_task(Delivery(client, inbox, self.replies).run())
+
+    async def close(self) -> None:
+        if self._delivery is not None:
+            self._delivery.cancel()
+            await asyncio.gather(self._delivery, return_exceptions=True)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is discord.InteractionType.modal_submit:
+            await self.handlers.modal(interaction)
+
+    async def _command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        log.error("command failed before it ran", exc_info=error)
+        await self.handlers.tell(interaction, "Sorry, that command could not run. Try again.")
+
+
+class AtelierClient(discord.Client):
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(**options)
+        self.adapter = adapter
+        self.atelier_handlers = adapter.handlers  # for the buttons (views.clicks_of)
+        self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        await self.adapter.setup(self, self.tree)
+
+    async def on_ready(self) -> None:
+        log.info("Atelier is on Discord as %s (%d guilds)", self.user, len(self.guilds))
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_interaction(interaction)
+
+    async def close(self) -> None:
+        await self.adapter.close()
+        await super().close()
+
+
+class AtelierShardedClient(discord.AutoShardedClient):
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(**options)
+        self.adapter = adapter
+        self.atelier_handlers = adapter.handlers
+        self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        await self.adapter.setup(self, self.tree)
+
+    async def on_ready(self) -> None:
+        log.info(
+            "Atelier is on Discord as %s (%d guilds, %s shards)",
+            self.user,
+            len(self.guilds),
+            self.shard_count,
+        )
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_interaction(interaction)
+
+    async def close(self) -> None:
+        await self.adapter.close()
+        await super().close()
+
+
+async def run_discord(
+    settings: Settings, queue: JobQueue, *, on_signals: Callable[[Callable[[], None]], None]
+) -> int:
+    if settings.discord_token is None:
+        raise ConfigError("atelier discord needs DISCORD_TOKEN (the bot token of your app).")
+    token = settings.discord_token.get_secret_value()
+    hide_secrets(token)
+    quiet_voice_warnings()
+    point_at(settings.discord_api_base, settings.discord_gateway_url)
+    adapter = DiscordAdapter(settings, queue)
+    client = adapter.client()
+
+    closing: list[asyncio.Task[None]] = []
+
+    def stop() -> None:
+        closing.append(asyncio.create_task(client.close()))
+
+    on_signals(stop)
+    try:
+        async with client:
+            await client.start(token)
+    except discord.LoginFailure:
+        raise ConfigError("Discord refused DISCORD_TOKEN; check the bot token.") from None
+    return 0

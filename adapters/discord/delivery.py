@@ -1,0 +1,182 @@
+"""Results back to Discord: read the adapter's result stream and post each result once.
+
+Progress edits the deferred reply at most once a second with the text so far. The result
+replaces it (embed, provenance footer, buttons, an attached `.txt` when the text is too long
+for an embed). When the interaction token has expired, the result is posted as a channel
+message that mentions the requester, with the job id as nonce so a repeat posts nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+import discord
+from redis.exceptions import ResponseError
+
+from bot.jobs import Progress, Result, load_job
+from bot.keys import DELIVERY_CLAIM_S
+from bot.results import Event, ResultInbox
+
+from .messages import NO_MENTIONS, Outgoing, clip, progress_message, requester_only, result_message
+from .replies import ReplyStore, StoredReply
+from .views import result_view
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 1.0
+RETRY_EVERY_S = DELIVERY_CLAIM_S + 5.0
+
+
+class Delivery:
+    def __init__(
+        self,
+        client: discord.Client,
+        inbox: ResultInbox,
+        replies: ReplyStore,
+        *,
+        progress_every_s: float = PROGRESS_EVERY_S,
+    ) -> None:
+        self.client = client
+        self.inbox = inbox
+        self.replies = replies
+        self.progress_every_s = progress_every_s
+        self._last_progress: dict[str, float] = {}
+
+    async def run(self) -> None:
+        await self.inbox.ensure_group()
+        next_retry = 0.0
+        while True:
+            try:
+                # Unacked events first (after a restart), then again now and then: a result
+                # Discord could not take (an outage) is retried once its claim has lapsed.
+                pending = time.monotonic() >= next_retry
+                if pending:
+                    next_retry = time.monotonic() + RETRY_EVERY_S
+                for event in await self.inbox.read(pending=pending, block_ms=1000):
+                    await self.handle(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    log.warning("the result stream was removed (Redis restarted?); making it again")
+                    await self.inbox.ensure_group()
+                    continue
+                log.exception("reading results failed; retrying in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def handle(self, event: Event) -> None:
+        if event.progress is not None:
+            try:
+                await self.progress(event.progress)
+            except discord.HTTPException:
+                log.warning("progress edit for job %s failed", event.job_id, exc_info=True)
+            await self.inbox.ack(event.entry_id)
+            return
+        if event.result is None or not await self.inbox.claim(event.job_id):
+            await self.inbox.ack(event.entry_id)  # unreadable, or posted already
+            return
+        try:
+            await self.post(event.result)
+        except (discord.DiscordServerError, aiohttp.ClientError, OSError):
+            # Discord or the network is down: left pending, retried after the claim lapses.
+            log.warning("posting job %s failed; will retry", event.job_id, exc_info=True)
+            return
+        except Exception:
+            # Marked delivered anyway: a result Discord refuses is not retried forever.
+            log.exception("could not post the result of job %s", event.job_id)
+        await self.inbox.delivered(event.job_id, event.entry_id)
+        self._last_progress.pop(event.job_id, None)
+
+    async def progress(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self._last_progress.get(progress.job_id, 0.0) < self.progress_every_s:
+            return
+        ref = progress.origin.reply_ref
+        async with self.replies.lock(ref):
+            reply = await self.replies.get(ref)
+            if reply is None or await self.inbox.is_delivered(progress.job_id):
+                return
+            if not await self.replies.take_original(reply, progress.job_id):
+                return  # a sibling of a Variations click shows its progress
+            self._last_progress[progress.job_id] = now
+            job = await self._title(progress)
+            await self._webhook(reply).edit_message(
+                reply.message_id,
+                content=progress_message(job, progress),
+                allowed_mentions=NO_MENTIONS,
+            )
+
+    async def post(self, result: Result) -> None:
+        ref = result.origin.reply_ref
+        view = result_view(result.job_id) if result.ok else None
+        async with self.replies.lock(ref):
+            reply = await self.replies.get(ref)
+            if reply is not None:
+                out = result_message(result)
+                try:
+                    if await self.replies.take_original(reply, result.job_id):
+                        await self._edit(reply, out, view)
+                    else:
+                        await self._follow(reply, out, view)
+                    return
+                except discord.HTTPException as exc:
+                    if exc.status not in (401, 404):
+                        raise
+                    # The reply was deleted, or the token ran out before its TTL said.
+                    log.info("reply for job %s is gone; posting in the channel", result.job_id)
+        await self._late(result, view)
+
+    async def _edit(self, reply: StoredReply, out: Outgoing, view: discord.ui.View | None) -> None:
+        file = out.file()
+        await self._webhook(reply).edit_message(
+            reply.message_id,
+            content=out.content,
+            embed=out.embed,
+            attachments=[file] if file else [],
+            view=view,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    async def _follow(
+        self, reply: StoredReply, out: Outgoing, view: discord.ui.View | None
+    ) -> None:
+        file = out.file()
+        await self._webhook(reply).send(
+            content=out.content or discord.utils.MISSING,
+            embed=out.embed or discord.utils.MISSING,
+            file=file or discord.utils.MISSING,
+            view=view or discord.utils.MISSING,
+            allowed_mentions=NO_MENTIONS,
+            wait=True,
+        )
+
+    async def _late(self, result: Result, view: discord.ui.View | None) -> None:
+        """The token expired: a channel message mentioning the requester (only them)."""
+        origin = result.origin
+        if not origin.channel_id:
+            log.warning("job %s has no channel to post its late result in", result.job_id)
+            return
+        user = origin.user_id if origin.user_id.isdigit() else ""
+        out = result_message(result, mention=user)
+        file = out.file()
+        channel = self.client.get_partial_messageable(int(origin.channel_id))
+        await channel.send(
+            content=out.content,
+            embed=out.embed or discord.utils.MISSING,
+            file=file or discord.utils.MISSING,
+            view=view or discord.utils.MISSING,
+            allowed_mentions=requester_only(user) if user else NO_MENTIONS,
+            nonce=result.job_id,  # Discord drops a second post with this nonce
+        )
+
+    def _webhook(self, reply: StoredReply) -> discord.Webhook:
+        return discord.Webhook.partial(reply.app_id, reply.token, client=self.client)
+
+    async def _title(self, progress: Progress) -> str:
+        job = await self.inbox.redis.hget(self.inbox.keys.job(progress.job_id), "job")
+        if not job:
+            return "Your piece"
+        parsed = load_job(job)
+        return f"/{parsed.command} {clip(parsed.prompt, 80)}"

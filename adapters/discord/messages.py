@@ -1,0 +1,97 @@
+"""Results and progress as Discord messages, within Discord's limits. Pure: no IO.
+
+Generated text is never cut silently: what does not fit an embed goes into an attached
+`.txt` file, and the embed says so. Every message is sent with mentions disabled, so a
+generated `@everyone` or role mention pings nobody.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import discord
+
+from bot.jobs import Progress, Result
+from bot.render import progress_text, render_result
+
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+PREVIEW_CHARS = 1500  # how much of an overlong text the embed shows above the attachment
+ATTACHED_NOTE = "\n\n*The full text is in the attached file.*"
+OK_COLOUR = discord.Colour(0x6B5B95)
+ERROR_PREFIX = "⚠️ "
+
+# Generated content pings nobody; a late result may ping its requester, and only them.
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def requester_only(user_id: str) -> discord.AllowedMentions:
+    return discord.AllowedMentions(
+        everyone=False, roles=False, replied_user=False, users=[discord.Object(int(user_id))]
+    )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    content: str | None
+    embed: discord.Embed | None = None
+    text_file: tuple[str, bytes] | None = None  # (filename, bytes) of the full text
+
+    def file(self) -> discord.File | None:
+        """A fresh File each call: a File is consumed by one send."""
+        if self.text_file is None:
+            return None
+        name, data = self.text_file
+        return discord.File(io.BytesIO(data), filename=name)
+
+
+def clip(text: str, limit: int) -> str:
+    """For labels (titles, footers), never for generated text: a visible ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def result_message(result: Result, *, mention: str = "") -> Outgoing:
+    message = render_result(result)
+    lead = f"<@{mention}> " if mention else ""
+    if message.error:
+        return Outgoing(clip(f"{lead}{ERROR_PREFIX}{message.title}: {message.body}", CONTENT_LIMIT))
+    title = clip(message.title, TITLE_LIMIT)
+    footer = clip(message.footer, FOOTER_LIMIT)
+    room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - len(title) - len(footer))
+    body, text_file = message.body, None
+    if len(body) > room:
+        body = _preview(body, min(PREVIEW_CHARS, room - len(ATTACHED_NOTE))) + ATTACHED_NOTE
+        name = f"{result.command}-{result.job_id[:8]}.txt"
+        text_file = (name, (message.body + "\n").encode())
+    embed = discord.Embed(title=title, description=body, colour=OK_COLOUR)
+    if footer:
+        embed.set_footer(text=footer)
+    content = f"{lead}your /{result.command} is ready." if mention else None
+    return Outgoing(content, embed, text_file)
+
+
+def progress_message(title: str, progress: Progress) -> str:
+    """The deferred reply while a job runs: its stage, percentage and the text so far."""
+    head = clip(f"{title} — *{progress_text(progress)}*", 300)
+    partial = progress.partial_text.strip()
+    if not partial:
+        return head
+    room = CONTENT_LIMIT - len(head) - 2
+    if len(partial) > room:
+        partial = "…" + partial[-(room - 1) :]
+    return f"{head}\n{partial}"
+
+
+def _preview(text: str, limit: int) -> str:
+    """The start of a long text, cut at a line or word boundary, marked as continuing."""
+    cut = text[:limit]
+    for sep in ("\n", " "):
+        at = cut.rfind(sep)
+        if at > limit // 2:
+            cut = cut[:at]
+            break
+    return cut.rstrip() + " …"

@@ -1,0 +1,156 @@
+"""Discord's payload shapes for the loopback fake (tests/fake_discord.py): users, the
+guild and its channel, the application, members, and a submitted modal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+# Permission bits (Discord's values)
+MANAGE_GUILD = 1 << 5
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
+MEMBER = VIEW_CHANNEL | SEND_MESSAGES
+BOT_PERMISSIONS = MEMBER | (1 << 14) | (1 << 15)  # embed links, attach files
+
+
+@dataclass(frozen=True)
+class FakeUser:
+    id: int
+    name: str
+    permissions: int = MEMBER
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "username": self.name,
+            "discriminator": "0",
+            "global_name": self.name.title(),
+            "avatar": None,
+            "public_flags": 0,
+        }
+
+
+def member_payload(user: FakeUser) -> dict[str, Any]:
+    return {
+        "user": user.payload(),
+        "roles": [],
+        "joined_at": now(),
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "pending": False,
+        "nick": None,
+        "avatar": None,
+        "premium_since": None,
+        "communication_disabled_until": None,
+        "permissions": str(user.permissions),
+    }
+
+
+def channel_payload(channel_id: int, guild_id: int) -> dict[str, Any]:
+    return {
+        "id": str(channel_id),
+        "type": 0,
+        "guild_id": str(guild_id),
+        "name": "art",
+        "position": 0,
+        "permission_overwrites": [],
+        "nsfw": False,
+        "parent_id": None,
+        "topic": None,
+        "rate_limit_per_user": 0,
+        "last_message_id": None,
+        "flags": 0,
+        "permissions": str(BOT_PERMISSIONS),
+    }
+
+
+def guild_payload(guild_id: int, channel_id: int, owner_id: int) -> dict[str, Any]:
+    return {
+        "id": str(guild_id),
+        "name": "Atelier test guild",
+        "icon": None,
+        "owner_id": str(owner_id),
+        "roles": [
+            {
+                "id": str(guild_id),
+                "name": "@everyone",
+                "permissions": str(MEMBER),
+                "position": 0,
+                "color": 0,
+                "hoist": False,
+                "managed": False,
+                "mentionable": False,
+                "flags": 0,
+            }
+        ],
+        "emojis": [],
+        "stickers": [],
+        "features": [],
+        "member_count": 3,
+        "members": [],
+        "channels": [channel_payload(channel_id, guild_id)],
+        "threads": [],
+        "voice_states": [],
+        "presences": [],
+        "stage_instances": [],
+        "guild_scheduled_events": [],
+        "soundboard_sounds": [],
+        "large": False,
+        "unavailable": False,
+        "joined_at": now(),
+        "mfa_level": 0,
+        "verification_level": 0,
+        "explicit_content_filter": 0,
+        "default_message_notifications": 0,
+        "afk_channel_id": None,
+        "afk_timeout": 300,
+        "system_channel_id": None,
+        "system_channel_flags": 0,
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "nsfw_level": 0,
+    }
+
+
+def application_payload(app_id: int, bot: FakeUser, owner: FakeUser) -> dict[str, Any]:
+    return {
+        "id": str(app_id),
+        "name": "Atelier",
+        "icon": None,
+        "description": "",
+        "summary": "",
+        "bot_public": True,
+        "bot_require_code_grant": False,
+        "verify_key": "0" * 64,
+        "flags": 0,
+        "owner": owner.payload(),
+        "team": None,
+        "bot": {**bot.payload(), "bot": True},
+    }
+
+
+def filled(components: list[dict[str, Any]], values: dict[str, str]) -> list[dict[str, Any]]:
+    """A modal's components as Discord submits them: each text input with its value."""
+    out = []
+    for comp in components:
+        if comp.get("type") == 4:
+            out.append(
+                {
+                    "type": 4,
+                    "custom_id": comp["custom_id"],
+                    "value": values.get(comp["custom_id"], comp.get("value", "")),
+                }
+            )
+        elif "components" in comp:
+            out.append({"type": comp["type"], "components": filled(comp["components"], values)})
+        elif "component" in comp:
+            out.append({"type": comp["type"], "component": filled([comp["component"]], values)[0]})
+    return out
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
