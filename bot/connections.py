@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -15,8 +19,18 @@ def connect(settings: Settings, *, embedded_ok: bool, what: str = "this command"
     in-process Redis-compatible store (fakeredis): same API, streams and Lua included, but
     nothing outlives the process and no other process can join."""
     if settings.redis_url is not None:
+        # A restarting server (a deploy, a failover) is waited out: each command is retried
+        # with exponential backoff (0.1 s doubling to 5 s, about a minute in all) before the
+        # caller's loop sees the error and, in turn, tries again. rediss:// URLs get TLS and
+        # a password in the URL is used; neither is ever logged.
         return Redis.from_url(
-            settings.redis_url.get_secret_value(), decode_responses=True, health_check_interval=30
+            settings.redis_url.get_secret_value(),
+            decode_responses=True,
+            health_check_interval=30,
+            socket_connect_timeout=5,
+            socket_keepalive=True,
+            retry=Retry(ExponentialBackoff(cap=5.0, base=0.1), retries=15),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
     if not embedded_ok:
         raise ConfigError(

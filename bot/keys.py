@@ -7,6 +7,7 @@
 | `job:{id}` | hash | `job` (JSON), `entry` (stream id), `state` (queued, running, done, failed, dead), `attempts`, `worker`, `created`, `finished` | `ATELIER_JOB_TTL` (7 days) from enqueue |
 | `result:{id}` | string | the result (JSON) | `ATELIER_JOB_TTL` |
 | `artifact:{id}:{n}` | string | the n-th file of a job's result (base64): images, audio, MIDI | `ATELIER_JOB_TTL` |
+| `noticed:{id}` | string | set once the watchdog told a waiting job's requester that no worker is online | `ATELIER_JOB_TTL` |
 | `results:{route}` | stream | results and progress for one platform (`discord`, `slack`) or one console session (`console:{session}`): fields `type` (result, progress), `job`, `data` (JSON); consumer group `adapters` | trimmed to about 10,000 entries; a console session deletes its own on exit |
 | `delivering:{id}` | string | an adapter's short claim while it posts a result | 60 s |
 | `delivered:{id}` | string | set once a result is posted: a second read posts nothing | `ATELIER_JOB_TTL` |
@@ -53,6 +54,9 @@ class Keys:
 
     def artifact(self, job_id: str, n: int) -> str:
         return f"{self.prefix}artifact:{job_id}:{n}"
+
+    def noticed(self, job_id: str) -> str:
+        return f"{self.prefix}noticed:{job_id}"
 
     def results(self, route: str) -> str:
         return f"{self.prefix}results:{route}"

@@ -65,6 +65,8 @@ def queued_text(position: int | None, workers: int) -> str:
 
 
 def progress_text(progress: Progress) -> str:
+    if progress.stage.startswith("waiting"):  # a note while nothing runs: no percentage
+        return progress.stage
     return f"{progress.stage} {round(progress.fraction * 100)}%"
 
 

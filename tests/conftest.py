@@ -159,3 +159,14 @@ def atelier_env(
 
 def atelier_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "bot", *args]
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes a test starts; any still running at the end are killed (by PID)."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

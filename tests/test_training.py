@@ -138,7 +138,16 @@ def test_train_and_eval_commands_on_a_community_folder(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "trained 10 steps" in done.stdout
     done = subprocess.run(
-        atelier_cmd("eval", str(model), "--corpus", str(corpus)),
+        atelier_cmd(
+            "eval",
+            str(model),
+            "--corpus",
+            str(corpus),
+            "--forms",
+            "haiku,limerick",
+            "--requests",
+            "2",
+        ),
         env=env,
         capture_output=True,
         text=True,
@@ -148,6 +157,8 @@ def test_train_and_eval_commands_on_a_community_folder(tmp_path: Path) -> None:
     assert "bits/char" in done.stdout
     card = (model / "README.md").read_text()
     assert "bits per character" in card and "atelier eval" in card and "## Samples" in card
+    assert "## Form accuracy" in card and "| haiku |" in card and "| limerick |" in card
+    assert "| haiku |" in done.stdout  # the table is printed too
 
 
 def test_resume_refuses_a_checkpoint_of_a_different_run(tmp_path: Path) -> None:

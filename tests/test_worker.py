@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -185,6 +186,38 @@ async def test_files_travel_with_the_result(queue: JobQueue, tiny_gpt2: Path) ->
     assert 0 < await queue.redis.ttl(attachment.key) <= queue.job_ttl_s
     await queue.redis.delete(attachment.key)
     assert await artifacts.fetch(queue.redis, attachment) is None  # expired: None, no error
+
+
+async def test_a_result_with_a_moderation_word_of_its_server_is_withheld(
+    queue: JobQueue, tiny_gpt2: Path
+) -> None:
+    from bot.server_settings import SettingsStore
+
+    plain = make_job(1, "/poem the sea seed:5")
+    gen = TextGenerator(str(tiny_gpt2), device="cpu")
+    gen.load()
+    [piece] = gen.generate([plain])
+    assert piece.text
+    ends = [w.strip(".,;:!?'\"") for w in piece.text.split()]
+    words = [w for w in ends if re.fullmatch(r"[A-Za-z]{3,40}", w)]
+    word = max(words, key=len).lower()  # a word it is sure to write
+    store = SettingsStore(queue.redis, keys=queue.keys)
+    await store.set(plain.origin.platform, "g1", "moderation_words", word)
+    here = plain.model_copy(
+        update={"id": "m" * 24, "origin": plain.origin.model_copy(update={"guild_id": "g1"})}
+    )
+    elsewhere = plain.model_copy(
+        update={"id": "n" * 24, "origin": plain.origin.model_copy(update={"guild_id": "g2"})}
+    )
+    for job in (here, elsewhere):
+        await queue.enqueue(job)
+    worker = Worker(queue, [TextGenerator(str(tiny_gpt2), device="cpu")], heartbeat_s=0.5)
+    task = await run_worker(worker)
+    results = {r.job_id: r for r in await wait_results(queue, 2)}
+    await stop(worker, task)
+    assert not results[here.id].ok and f"contains '{word}'" in results[here.id].error
+    assert results[here.id].text == ""  # the piece itself is not published
+    assert results[elsewhere.id].ok and results[elsewhere.id].text == piece.text
 
 
 async def test_a_job_for_another_model_gets_a_clear_error(queue: JobQueue, tiny_gpt2: Path) -> None:

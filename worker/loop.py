@@ -23,6 +23,7 @@ from bot import artifacts
 from bot.errors import ConfigError, PoisonJob, UserError
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, load_job
 from bot.queue import Entry, JobQueue
+from bot.server_settings import SettingsStore
 from worker.generators.base import Generator, Output
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Worker:
         backoff_s: float = 0.5,
     ) -> None:
         self.queue = queue
+        self.settings = SettingsStore(queue.redis, keys=queue.keys)
         self.generators = {g.kind: g for g in generators}
         self.kinds = list(self.generators)
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -283,6 +285,7 @@ class Worker:
         gen = self.generators[items[0].job.kind]
         for item, out in zip(items, outputs, strict=True):
             job = item.job
+            out = await self._moderate(job, out)
             provenance = Provenance(
                 model=gen.model_id,
                 generator=gen.name,
@@ -313,6 +316,27 @@ class Worker:
             )
             # Shielded: a SIGTERM or cancel must not cut the bookkeeping after a job in half.
             await asyncio.shield(self.queue.finish(job.kind, item.entry.entry_id, result))
+
+    async def _moderate(self, job: Job, out: Output) -> Output:
+        """A piece that contains one of its server's moderation words is withheld."""
+        if out.error or not job.origin.guild_id or not out.text:
+            return out
+        try:
+            server = await self.settings.get(job.origin.platform, job.origin.guild_id)
+        except Exception:  # settings unreadable: withhold nothing, say so in the log
+            log.warning("could not read the settings of %s", job.origin.guild_id, exc_info=True)
+            return out
+        word = server.blocked_word(out.text)
+        if word is None:
+            return out
+        log.info("withheld the result of %s: a moderation word of its server", job.id)
+        return Output(
+            settings=out.settings,
+            error=(
+                f"The piece was withheld: it contains '{word}', a word this server does not "
+                "allow. Try again (Regenerate uses a new seed) or change the prompt."
+            ),
+        )
 
     async def _give_up(self, item: Item, why: str) -> None:
         job = item.job

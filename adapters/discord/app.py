@@ -23,6 +23,7 @@ from bot.errors import ConfigError
 from bot.queue import JobQueue
 from bot.results import ResultInbox
 from bot.service import FrontDesk
+from bot.watchdog import Watchdog
 
 from .commands import build_commands
 from .delivery import Delivery
@@ -58,6 +59,7 @@ class DiscordAdapter:
         self.replies = ReplyStore(queue.redis, queue.keys, token_ttl_s=settings.discord_token_ttl_s)
         self.handlers = Handlers(FrontDesk(queue), self.replies)
         self._delivery: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
 
     def client(self) -> discord.Client:
         intents = discord.Intents.none()
@@ -93,11 +95,13 @@ class DiscordAdapter:
             ttl_s=self.settings.job_ttl_s,
         )
         self._delivery = asyncio.create_task(Delivery(client, inbox, self.replies).run())
+        self._watchdog = asyncio.create_task(Watchdog(self.queue, ROUTE).run())
 
     async def close(self) -> None:
-        if self._delivery is not None:
-            self._delivery.cancel()
-            await asyncio.gather(self._delivery, return_exceptions=True)
+        for task in (self._delivery, self._watchdog):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is discord.InteractionType.modal_submit:

@@ -28,6 +28,7 @@ from bot.errors import ConfigError
 from bot.queue import JobQueue
 from bot.results import ResultInbox
 from bot.service import FrontDesk
+from bot.watchdog import Watchdog
 
 EVENTS_PATH = "/slack/events"
 RATE_LIMIT_RETRIES = 3
@@ -92,6 +93,7 @@ async def serve(
     )
     delivery = Delivery(deps, inbox)
     delivering = asyncio.create_task(delivery.run())
+    watching = asyncio.create_task(Watchdog(queue, ROUTE).run(stop))
     try:
         if socket_mode:
             await _socket_mode(app, settings, deps, stop)
@@ -100,6 +102,7 @@ async def serve(
             await _http(app, port, stop)
     finally:
         delivery.stop()
+        watching.cancel()
         try:
             await asyncio.wait_for(delivering, timeout=5)
         except TimeoutError:

@@ -1,0 +1,129 @@
+"""A Redis server restarted (with AOF) while a worker process runs: no accepted job is lost,
+the worker reconnects on its own, and every job is answered once."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from redis.asyncio import Redis
+
+from bot.jobs import JobKind, Origin, load_result
+from bot.keys import Keys
+from bot.parse import parse
+from bot.queue import JobQueue
+from bot.service import build_job
+from tests.conftest import _free_port, atelier_env
+from tests.test_processes import spawn, wait_workers
+
+pytestmark = [
+    pytest.mark.timeout(240),
+    pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
+]
+ROUTE = "console:restart"
+
+
+class AofRedis:
+    """A private redis-server with an append-only file fsynced on every write."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = _free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                str(shutil.which("redis-server")),
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "yes",
+                "--appendfsync", "always",
+                "--dir", str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if redis.Redis.from_url(self.url, socket_connect_timeout=1).ping():
+                    return
+            except redis.RedisError:
+                pass
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def aof(tmp_path: Path) -> Iterator[AofRedis]:
+    server = AofRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def enqueue(queue: JobQueue, first: int, count: int) -> list[str]:
+    ids = []
+    for n in range(first, first + count):
+        origin = Origin(platform="console", route=ROUTE, user_id="u", delivery_id=f"r{n}")
+        job = build_job(parse(f"/poem harbour {n} seed:{n}"), origin)
+        await queue.enqueue(job)
+        ids.append(job.id)
+    return ids
+
+
+async def results(client: Redis) -> dict[str, int]:
+    """Job id -> how many results were published for it."""
+    seen: dict[str, int] = {}
+    for _, fields in await client.xrange(Keys("t:").results(ROUTE)):
+        if fields["type"] == "result":
+            job_id = load_result(fields["data"]).job_id
+            seen[job_id] = seen.get(job_id, 0) + 1
+    return seen
+
+
+async def test_a_restarted_redis_loses_no_accepted_job(
+    aof: AofRedis, tiny_gpt2: Path, tmp_path: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    client = Redis.from_url(aof.url, decode_responses=True)
+    queue = JobQueue(client, keys=Keys("t:"))
+    log = tmp_path / "worker.log"
+    env = atelier_env(aof.url, "t:", tiny_gpt2)
+    worker = spawn(procs, env, "worker", "--kinds", "text", "--batch-size", "4", log=log)
+    await wait_workers(queue, 1, worker, log)
+    first = await enqueue(queue, 0, 12)
+    await client.aclose()
+
+    aof.stop()  # mid-run: some jobs are done, some pending, some not yet read
+    await asyncio.sleep(1.0)
+    aof.start()
+
+    client = Redis.from_url(aof.url, decode_responses=True)
+    queue = JobQueue(client, keys=Keys("t:"))
+    second = await enqueue(queue, 12, 8)  # accepted after the restart
+    deadline = time.monotonic() + 150
+    while set(await results(client)) < set(first + second):
+        assert worker.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"jobs missing after the restart:\n{log.read_text()}"
+        await asyncio.sleep(0.2)
+    answered = await results(client)
+    assert all(answered[j] == 1 for j in first + second), answered
+    assert await client.xpending(queue.keys.jobs(JobKind.TEXT), "workers") == {
+        "pending": 0, "min": None, "max": None, "consumers": []
+    }  # fmt: skip
+    assert worker.poll() is None  # the worker never died: it reconnected
+    await client.aclose()
