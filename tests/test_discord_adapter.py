@@ -21,6 +21,7 @@ import pytest
 import redis as sync_redis
 from redis.asyncio import Redis
 
+from bot import artifacts
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, job_id_for, load_job
 from bot.keys import Keys
 from bot.queue import JobQueue
@@ -167,7 +168,12 @@ async def final_message(fake: FakeDiscord, payload: dict[str, Any]) -> dict[str,
 
 
 async def answer_next_job(
-    queue: JobQueue, text: str, *, partials: tuple[str, ...] = (), delay_s: float = 0.0
+    queue: JobQueue,
+    text: str,
+    *,
+    partials: tuple[str, ...] = (),
+    delay_s: float = 0.0,
+    files: tuple[tuple[str, str, bytes, str], ...] = (),
 ) -> Job:
     """Play the worker for one text job: read it, report progress (all at once), publish."""
     await queue.ensure_group(JobKind.TEXT)
@@ -181,6 +187,7 @@ async def answer_next_job(
             Progress(job_id=job.id, fraction=fraction, partial_text=partial, origin=job.origin)
         )
     await asyncio.sleep(delay_s)
+    attachments = await artifacts.store(queue.redis, queue.keys, job.id, files, ttl_s=600)
     result = Result(
         job_id=job.id,
         ok=True,
@@ -188,6 +195,7 @@ async def answer_next_job(
         prompt=job.prompt,
         text=text,
         provenance=Provenance(model="scripted", generator="test", seed=job.seed),
+        attachments=attachments,
         origin=job.origin,
     )
     await queue.finish(JobKind.TEXT, entries[0].entry_id, result)
@@ -453,6 +461,27 @@ async def test_overlong_text_arrives_whole_as_an_attachment(
     assert description.startswith("Line 0:") and "attached file" in description
     [upload] = [c for c in fake.calls_to("PATCH", payload["token"]) if c.files]
     assert upload.json is not None and upload.json["allowed_mentions"] == {"parse": []}
+
+
+async def test_result_files_arrive_as_attachments_with_the_picture_in_the_embed(
+    fake: FakeDiscord,
+    redis_server: str,
+    prefix: str,
+    rc: Redis,
+    adapters: list[Adapter],
+    tmp_path: Path,
+) -> None:
+    await start_adapter(adapters, fake, redis_server, prefix, tmp_path / "a.log")
+    payload = fake.slash("poem", ALICE, {"prompt": "a sky"})
+    await fake.dispatch(payload)
+    png, midi = b"\x89PNG\r\n\x1a\n" + bytes(range(256)), b"MThd\x00\x00\x00\x06tune"
+    files = (("sky.png", "image/png", png, "a sky"), ("tune.mid", "audio/midi", midi, ""))
+    await answer_next_job(JobQueue(rc, keys=Keys(prefix)), "A sky.", files=files)
+    message = await final_message(fake, payload)
+    assert [a["filename"] for a in message["attachments"]] == ["sky.png", "tune.mid"]
+    assert message["embeds"][0]["image"]["url"] == "attachment://sky.png"
+    [upload] = [c for c in fake.calls_to("PATCH", payload["token"]) if c.files]
+    assert dict(upload.files) == {"sky.png": png, "tune.mid": midi}  # byte for byte
 
 
 async def test_help_status_settings_and_user_errors_answer_the_asker_only(

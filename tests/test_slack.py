@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import redis
+from redis.asyncio import Redis as AsyncRedis
 
 from bot.keys import Keys
 from tests.conftest import _free_port, atelier_cmd, atelier_env
@@ -277,6 +278,51 @@ async def test_generated_mentions_are_escaped(stack: Stack) -> None:
         message
     )
     assert "&lt;!channel&gt;" in posted["text"]
+
+
+async def test_result_files_are_uploaded_beside_the_result(stack: Stack) -> None:
+    """A result with files (an image, a MIDI tune), published as a worker would: the files
+    go up with files_upload_v2, byte for byte, in the result message's thread."""
+    from bot import artifacts
+    from bot.jobs import Origin, Provenance, Result, dump
+
+    job_id = f"file{uuid.uuid4().hex[:12]}"
+    png, midi = b"\x89PNG\r\n\x1a\n" + bytes(range(256)), b"MThd\x00\x00\x00\x06tune"
+    client = AsyncRedis.from_url(stack.env["ATELIER_REDIS_URL"], decode_responses=True)
+    try:
+        attachments = await artifacts.store(
+            client,
+            stack.keys,
+            job_id,
+            [("sky.png", "image/png", png, "a sky"), ("tune.mid", "audio/midi", midi, "")],
+            ttl_s=600,
+        )
+    finally:
+        await client.aclose()
+    origin = Origin(
+        platform="slack", route="slack", channel_id="CFILES", user_id="U1", delivery_id=job_id
+    )
+    result = Result(
+        job_id=job_id,
+        ok=True,
+        command="image",
+        prompt="a sky",
+        text="",
+        provenance=Provenance(model="sketch", generator="offline", seed=1),
+        attachments=attachments,
+        origin=origin,
+    )
+    stack.redis.xadd(
+        stack.keys.results("slack"), {"type": "result", "job": result.job_id, "data": dump(result)}
+    )
+    await until(lambda: stack.fake.find("files.completeUploadExternal"), "the upload", stack)
+    [message] = stack.fake.in_channel("CFILES")
+    [done] = stack.fake.find("files.completeUploadExternal")
+    assert done.data["channel_id"] == "CFILES" and done.data["thread_ts"] == message["ts"]
+    assert png in stack.fake.uploads.values() and midi in stack.fake.uploads.values()
+    files = done.data["files"]
+    titles = [f["title"] for f in (json.loads(files) if isinstance(files, str) else files)]
+    assert titles == ["a sky", "tune.mid"]
 
 
 async def test_mistakes_come_back_ephemeral_with_what_to_do(stack: Stack) -> None:

@@ -16,6 +16,7 @@ import aiohttp
 import discord
 from redis.exceptions import ResponseError
 
+from bot import artifacts
 from bot.jobs import Progress, Result, load_job
 from bot.keys import DELIVERY_CLAIM_S
 from bot.results import Event, ResultInbox
@@ -113,8 +114,9 @@ class Delivery:
         view = result_view(result.job_id) if result.ok else None
         async with self.replies.lock(ref):
             reply = await self.replies.get(ref)
+            files = await self._files(result)
             if reply is not None:
-                out = result_message(result)
+                out = result_message(result, files=files)
                 try:
                     if await self.replies.take_original(reply, result.job_id):
                         await self._edit(reply, out, view)
@@ -126,15 +128,24 @@ class Delivery:
                         raise
                     # The reply was deleted, or the token ran out before its TTL said.
                     log.info("reply for job %s is gone; posting in the channel", result.job_id)
-        await self._late(result, view)
+        await self._late(result, view, files)
+
+    async def _files(self, result: Result) -> list[tuple[str, bytes]]:
+        files = []
+        for attachment in result.attachments:
+            data = await artifacts.fetch(self.inbox.redis, attachment)
+            if data is None:
+                log.warning("file %s of %s has expired", attachment.filename, result.job_id)
+                continue
+            files.append((attachment.filename, data))
+        return files
 
     async def _edit(self, reply: StoredReply, out: Outgoing, view: discord.ui.View | None) -> None:
-        file = out.file()
         await self._webhook(reply).edit_message(
             reply.message_id,
             content=out.content,
             embed=out.embed,
-            attachments=[file] if file else [],
+            attachments=out.files(),
             view=view,
             allowed_mentions=NO_MENTIONS,
         )
@@ -142,30 +153,30 @@ class Delivery:
     async def _follow(
         self, reply: StoredReply, out: Outgoing, view: discord.ui.View | None
     ) -> None:
-        file = out.file()
         await self._webhook(reply).send(
             content=out.content or discord.utils.MISSING,
             embed=out.embed or discord.utils.MISSING,
-            file=file or discord.utils.MISSING,
+            files=out.files() or discord.utils.MISSING,
             view=view or discord.utils.MISSING,
             allowed_mentions=NO_MENTIONS,
             wait=True,
         )
 
-    async def _late(self, result: Result, view: discord.ui.View | None) -> None:
+    async def _late(
+        self, result: Result, view: discord.ui.View | None, files: list[tuple[str, bytes]]
+    ) -> None:
         """The token expired: a channel message mentioning the requester (only them)."""
         origin = result.origin
         if not origin.channel_id:
             log.warning("job %s has no channel to post its late result in", result.job_id)
             return
         user = origin.user_id if origin.user_id.isdigit() else ""
-        out = result_message(result, mention=user)
-        file = out.file()
+        out = result_message(result, mention=user, files=files)
         channel = self.client.get_partial_messageable(int(origin.channel_id))
         await channel.send(
             content=out.content,
             embed=out.embed or discord.utils.MISSING,
-            file=file or discord.utils.MISSING,
+            files=out.files() or discord.utils.MISSING,
             view=view or discord.utils.MISSING,
             allowed_mentions=requester_only(user) if user else NO_MENTIONS,
             nonce=result.job_id,  # Discord drops a second post with this nonce

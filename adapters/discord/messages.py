@@ -8,6 +8,7 @@ generated `@everyone` or role mention pings nobody.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import discord
@@ -40,6 +41,7 @@ class Outgoing:
     content: str | None
     embed: discord.Embed | None = None
     text_file: tuple[str, bytes] | None = None  # (filename, bytes) of the full text
+    extra: tuple[tuple[str, bytes], ...] = ()  # the result's own files (image, audio, MIDI)
 
     def file(self) -> discord.File | None:
         """A fresh File each call: a File is consumed by one send."""
@@ -48,13 +50,23 @@ class Outgoing:
         name, data = self.text_file
         return discord.File(io.BytesIO(data), filename=name)
 
+    def files(self) -> list[discord.File]:
+        """Every file to send, fresh: the full text (if any), then the result's files."""
+        text = self.file()
+        own = [discord.File(io.BytesIO(data), filename=name) for name, data in self.extra]
+        return ([text] if text else []) + own
+
 
 def clip(text: str, limit: int) -> str:
     """For labels (titles, footers), never for generated text: a visible ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def result_message(result: Result, *, mention: str = "") -> Outgoing:
+def result_message(
+    result: Result, *, mention: str = "", files: Sequence[tuple[str, bytes]] = ()
+) -> Outgoing:
+    """`files`: the result's attachments as (filename, bytes), fetched by the caller; the
+    first PNG is shown inside the embed."""
     message = render_result(result)
     lead = f"<@{mention}> " if mention else ""
     if message.error:
@@ -70,8 +82,11 @@ def result_message(result: Result, *, mention: str = "") -> Outgoing:
     embed = discord.Embed(title=title, description=body, colour=OK_COLOUR)
     if footer:
         embed.set_footer(text=footer)
+    picture = next((name for name, _ in files if name.lower().endswith(".png")), None)
+    if picture:
+        embed.set_image(url=f"attachment://{picture}")
     content = f"{lead}your /{result.command} is ready." if mention else None
-    return Outgoing(content, embed, text_file)
+    return Outgoing(content, embed, text_file, tuple(files))
 
 
 def progress_message(title: str, progress: Progress) -> str:

@@ -28,6 +28,7 @@ from adapters.slack.blocks import (
 )
 from adapters.slack.brainstorm import refresh_list
 from adapters.slack.context import PLATFORM, Posted, SlackDeps
+from bot import artifacts
 from bot.brainstorm import EXPAND, MODEL_AUTHOR, MORE_IDEAS, Session, parse_ref, split_ideas
 from bot.jobs import Result
 from bot.render import progress_text, render_result
@@ -128,7 +129,8 @@ class Delivery:
             message = render_result(result)
             name = result.origin.user_name
             blocks = result_blocks(message, result.job_id, requester=name)
-            await self._show(result, where, blocks, fallback(message.title, message.body))
+            shown = await self._show(result, where, blocks, fallback(message.title, message.body))
+            await self._upload(result, shown)
 
     async def _show(
         self, result: Result, where: Posted | None, blocks: list[Any], text: str
@@ -138,6 +140,29 @@ class Delivery:
             return where
         origin = result.origin
         return await self.deps.post(origin.channel_id, blocks, text, origin.thread_id)
+
+    async def _upload(self, result: Result, shown: Posted) -> None:
+        """The result's files (images, audio, MIDI) in one files_upload_v2 call, in the
+        result's thread (or under the result message)."""
+        uploads = []
+        for attachment in result.attachments:
+            data = await artifacts.fetch(self.deps.redis, attachment)
+            if data is None:
+                log.warning("file %s of %s has expired", attachment.filename, result.job_id)
+                continue
+            uploads.append(
+                {
+                    "file": data,
+                    "filename": attachment.filename,
+                    "title": attachment.description or attachment.filename,
+                }
+            )
+        if uploads:
+            await self.deps.client.files_upload_v2(
+                channel=shown.channel,
+                thread_ts=shown.thread_ts or shown.ts,
+                file_uploads=uploads,
+            )
 
     async def _brainstorm_start(self, result: Result, where: Posted | None) -> None:
         job = await self.deps.desk.stored_job(result.job_id)
