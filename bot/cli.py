@@ -48,33 +48,49 @@ def up(
     wait: Annotated[
         float, typer.Option(help="Seconds to wait for results after input ends.")
     ] = 600.0,
+    slack_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="With Slack tokens: HTTP mode on this port."),
+    ] = None,
 ) -> None:
-    """Everything in one process: the worker and the console channel (embedded store
-    without ATELIER_REDIS_URL)."""
+    """Everything in one process: the worker and, with platform tokens, the Discord and Slack
+    adapters; without tokens, the console channel (embedded store without ATELIER_REDIS_URL)."""
 
     async def body(settings: Settings) -> int:
-        from adapters.console.chat import run_console
-
         model = _text_model(settings)
-        _note_unbuilt_adapters(settings)
         redis = connect(settings, embedded_ok=True)
         queue = make_queue(redis, settings)
         worker = _build_worker(settings, queue, "text", batch_size, 1, None)
         worker_task = asyncio.create_task(worker.run())
-        _on_signals(worker.stop)
+        stoppers: list[Callable[[], None]] = [worker.stop]
+
+        def stop_all() -> None:
+            for stop in list(stoppers):
+                stop()
+
+        _on_signals(stop_all)
         typer.echo(f"Atelier is loading {model} ...", err=True)
         ready = asyncio.create_task(worker.ready.wait())
         await asyncio.wait({worker_task, ready}, return_when=asyncio.FIRST_COMPLETED)
         if worker_task.done():
             ready.cancel()
             worker_task.result()  # raises the load error
-        if sys.stdin.isatty():
-            typer.echo(
-                "Atelier is ready. Type /help, or /poem the sea at dusk form:haiku. "
-                "Ctrl-D to quit.",
-                err=True,
-            )
         try:
+            platforms = _platform_adapters(settings, queue, slack_port, stoppers)
+            if platforms:
+                results = await asyncio.gather(*platforms, return_exceptions=True)
+                for outcome in results:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                return 0
+            from adapters.console.chat import run_console
+
+            if sys.stdin.isatty():
+                typer.echo(
+                    "Atelier is ready. Type /help, or /poem the sea at dusk form:haiku. "
+                    "Ctrl-D to quit.",
+                    err=True,
+                )
             return await run_console(queue, ttl_s=settings.job_ttl_s, wait_s=wait)
         finally:
             worker.stop()
@@ -82,6 +98,29 @@ def up(
             await redis.aclose()
 
     _run(body)
+
+
+def _platform_adapters(
+    settings: Settings,
+    queue: Any,
+    slack_port: int | None,
+    stoppers: list[Callable[[], None]],
+) -> list[Coroutine[Any, Any, int]]:
+    """The adapters whose tokens are set, to run beside the worker in `atelier up`."""
+    running: list[Coroutine[Any, Any, int]] = []
+    if settings.discord_token is not None:
+        from adapters.discord.app import run_discord
+
+        running.append(run_discord(settings, queue, on_signals=stoppers.append))
+        typer.echo("Atelier is starting the Discord adapter.", err=True)
+    if settings.slack_bot_token is not None:
+        from adapters.slack.app import serve
+
+        stop = asyncio.Event()
+        stoppers.append(stop.set)
+        running.append(serve(settings, queue, port=slack_port, stop=stop))
+        typer.echo("Atelier is starting the Slack adapter.", err=True)
+    return running
 
 
 @app.command()
@@ -444,19 +483,6 @@ def _build_worker(
         heartbeat_s=settings.heartbeat_s,
         max_attempts=settings.max_attempts,
     )
-
-
-def _note_unbuilt_adapters(settings: Settings) -> None:
-    for var, value in (
-        ("DISCORD_TOKEN", settings.discord_token),
-        ("SLACK_BOT_TOKEN", settings.slack_bot_token),
-    ):
-        if value is not None:
-            typer.echo(
-                f"note: {var} is set, but that adapter is not part of this version "
-                "yet; running the console channel only.",
-                err=True,
-            )
 
 
 def _on_signals(stop: Callable[[], None]) -> None:

@@ -596,3 +596,37 @@ def test_misconfiguration_is_explained(
     )
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
     assert SECRET not in done.stderr
+
+
+async def test_up_with_slack_tokens_runs_the_slack_adapter_on_the_embedded_store(
+    tiny_gpt2: Path, tmp_path: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    """`atelier up` with Slack tokens and no Redis: worker and Slack adapter in one process."""
+    fake = FakeSlack().start()
+    try:
+        port = _free_port()
+        env = atelier_env(
+            None,
+            "atelier:",
+            tiny_gpt2,
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_SIGNING_SECRET=SECRET,
+            ATELIER_SLACK_API_URL=fake.api_url,
+        )
+        log = tmp_path / "up.log"
+        up = _spawn(env, log, "up", "--slack-port", str(port))
+        procs.append(up)
+        _wait(lambda: _listening(port), "up listening", [up], [log])
+        client = SignedClient(f"http://127.0.0.1:{port}/slack/events", SECRET, fake)
+        status, _, _ = await client.command("/poem", "the sea seed:7", channel="CUP")
+        assert status == 200
+        deadline = time.monotonic() + 90
+        while not [m for m in fake.in_channel("CUP") if "made with tiny-gpt2" in block_text(m)]:
+            assert up.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            await asyncio.sleep(0.1)
+        assert "Atelier is starting the Slack adapter." in log.read_text()
+        up.terminate()
+        assert up.wait(timeout=30) == 0, log.read_text()
+    finally:
+        fake.stop()
