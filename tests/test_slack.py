@@ -236,6 +236,31 @@ async def test_a_retried_command_makes_one_job_and_one_post(stack: Stack) -> Non
     assert len(stack.fake.in_channel("CRETRY")) == 1
 
 
+async def test_a_hundred_commands_each_delivered_three_times(stack: Stack) -> None:
+    """100 commands, each delivered three times at once (Slack's retries): 100 jobs, 100
+    messages, each ending with its result."""
+    form = "application/x-www-form-urlencoded"
+    bodies = [
+        stack.client.command_body("/poem", f"tide {n} seed:{n}", channel="CTRIPLE", user=f"U{n}")
+        for n in range(100)
+    ]
+    gate = asyncio.Semaphore(1)  # one command at a time, its three deliveries at once
+
+    async def thrice(body: str) -> list[tuple[int, str, float]]:
+        async with gate:
+            return await asyncio.gather(
+                *(stack.client.post(body, form, retry=r) for r in (0, 1, 2))
+            )
+
+    replies = [r for three in await asyncio.gather(*map(thrice, bodies)) for r in three]
+    assert {status for status, _, _ in replies} == {200}, [r for r in replies if r[0] != 200][:3]
+    await until(lambda: len(finished(stack, "CTRIPLE")) == 100, "100 results", stack, timeout=180)
+    await asyncio.sleep(1.0)
+    assert len(stack.jobs_in("CTRIPLE")) == 100
+    assert stack.fake.count("chat.postMessage", channel="CTRIPLE") == 100
+    assert len(stack.fake.in_channel("CTRIPLE")) == 100
+
+
 async def test_a_429_is_honoured_and_the_result_still_arrives(stack: Stack) -> None:
     stack.fake.rate_limit("chat.postMessage", channel="CRATE", retry_after=1)
     stack.fake.rate_limit("chat.update", channel="CRATE", retry_after=1)
