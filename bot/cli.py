@@ -59,7 +59,7 @@ def up(
         _note_unbuilt_adapters(settings)
         redis = connect(settings, embedded_ok=True)
         queue = make_queue(redis, settings)
-        worker = _build_worker(settings, queue, "text", batch_size, 1, None)
+        worker = _build_worker(settings, queue, "text,music", batch_size, 1, None)
         worker_task = asyncio.create_task(worker.run())
         _on_signals(worker.stop)
         typer.echo(f"Atelier is loading {model} ...", err=True)
@@ -320,6 +320,11 @@ def _build_worker(
             kind = JobKind(name)
         except ValueError:
             raise ConfigError(f"Unknown job kind '{name}': use text, image or music.") from None
+        if kind is JobKind.MUSIC:
+            from worker.generators.music import music_generator
+
+            generators.append(music_generator(settings.music_model, device=settings.device))
+            continue
         if kind is not JobKind.TEXT:
             raise ConfigError(
                 f"The {name} generator is not part of this version yet; "
