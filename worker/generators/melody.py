@@ -121,10 +121,13 @@ class MelodyGenerator:
                 bodies[j] = ""
             if not pending:
                 break
-        return [
+        outputs = [
             self._finish(job, request, body)
             for job, request, body in zip(jobs, requests, bodies, strict=True)
         ]
+        if progress is not None:
+            progress(1.0, None)
+        return outputs
 
     def _prompt(self, request: Request, body: str) -> str:
         """The header, then as much of the end of the body as leaves room to write."""
