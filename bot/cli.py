@@ -59,7 +59,7 @@ def up(
         _note_unbuilt_adapters(settings)
         redis = connect(settings, embedded_ok=True)
         queue = make_queue(redis, settings)
-        worker = _build_worker(settings, queue, "text,music", batch_size, 1, None)
+        worker = _build_worker(settings, queue, _up_kinds(settings), batch_size, 1, None)
         worker_task = asyncio.create_task(worker.run())
         _on_signals(worker.stop)
         typer.echo(f"Atelier is loading {model} ...", err=True)
@@ -302,6 +302,13 @@ def _text_model(settings: Settings) -> str:
     if poet is None:
         raise ConfigError(MISSING_TEXT_MODEL)
     return str(poet)
+
+
+def _up_kinds(settings: Settings) -> str:
+    """Text, and music when a music model is set or the bundled melody model is here."""
+    from worker.models import bundled_melody
+
+    return "text,music" if settings.music_model or bundled_melody() else "text"
 
 
 def _build_worker(

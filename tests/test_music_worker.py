@@ -61,7 +61,11 @@ async def test_melody_job_through_worker_and_redis(queue: JobQueue) -> None:
     assert result.provenance.settings["key"] == "D" and result.provenance.settings["length"] == 4
     assert "K:D" in result.text.split("\n")
     names = [a.filename for a in result.attachments]
-    assert names == ["a-walk-by-the-river.abc", "a-walk-by-the-river.mid", "a-walk-by-the-river.wav"]
+    assert names == [
+        "a-walk-by-the-river.abc",
+        "a-walk-by-the-river.mid",
+        "a-walk-by-the-river.wav",
+    ]
     abc, mid, wav = [await artifacts.fetch(queue.redis, a) for a in result.attachments]
     assert abc is not None and abc.decode() == result.text
     assert mid is not None and mid.startswith(b"MThd") and b"MTrk" in mid
