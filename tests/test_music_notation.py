@@ -135,3 +135,26 @@ def test_corpus_tunes_survive_repair_and_music21_agrees() -> None:
             if not (n.tie is not None and n.tie.type in ("stop", "continue"))
         ]
         assert theirs == [tuple(p) for p in ours], abc
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "last_text", "last_pitch"),
+    [
+        ("A8 | G2 F2 E4 |]", "G", "G4", 67),  # E4 -> the nearest G
+        ("A8 | d4 c'4 |]", "D", "d'4", 86),
+        ("A8 | ^c2 d2 e2 c2 |]", "Am", "A2", 69),
+        ("A8 | ^A2 B2 c2 d2 |]", "Am", "=A2", 69),  # the ^A would carry over: =A
+        ("A8 | B2 c2 d2 e2 |]", "Bb", "B2", 70),  # the key's own B flat
+        ("A8 | d6 z2 |]", "D", "z2", None),  # a rest at the end stays
+    ],
+)
+def test_melodies_end_on_the_home_note(
+    body: str, key: str, last_text: str, last_pitch: int | None
+) -> None:
+    tune = notation.end_on_tonic(read(body, key=key), key)
+    last = tune.bars[-1].items[-1]
+    assert last.text == last_text
+    if last_pitch is not None:
+        assert notation.events(tune)[-1] == ((last_pitch,), last.length)
+    again = read(notation.write(tune), key=key)
+    assert again.dropped == 0 and notation.events(again) == notation.events(tune)

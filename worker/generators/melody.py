@@ -172,6 +172,7 @@ class MelodyGenerator:
         tune = _tune(request, body)
         tune = notation.cut(tune, request.bars)
         tune = _da_capo(tune, request.bars)
+        tune = notation.end_on_tonic(tune, request.key)
         text = notation.write(tune)
         problems = check(text, request)
         if problems:

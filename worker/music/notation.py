@@ -515,3 +515,32 @@ def events(tune: Tune) -> list[tuple[tuple[int, ...], Fraction]]:
                     out.append((pitches, length))
                 tied = tie
     return out
+
+
+def end_on_tonic(tune: Tune, key: str) -> Tune:
+    """The last note moved to the key's home note, in the octave nearest to it, so a melody
+    cut anywhere still sounds finished. Rests, chords and tuplets at the end are left alone."""
+    found = re.match(r"\s*([A-Ga-g])", key)
+    if not tune.bars or not found:
+        return tune
+    bar = tune.bars[-1]
+    last = bar.items[-1]
+    if not last.plain or len(last.events) != 1 or len(last.events[0][0]) != 1:
+        return tune
+    old = last.events[0][0][0]
+    letter = found.group(1).upper()
+    shift = key_signature(key).get(letter, 0)
+    spellings = [letter + ",", letter, letter.lower(), letter.lower() + "'"]
+    pitches = [48, 60, 72, 84]
+    best = min(range(4), key=lambda k: abs(pitches[k] + _LETTER[letter] + shift - old))
+    pitch = pitches[best] + _LETTER[letter] + shift
+    # An accidental earlier in the bar would carry over to our note: spell it out.
+    marked = any(
+        i.plain and i.spelling[0] in "^_=" and i.spelling.lstrip("^_=")[0].upper() == letter
+        for i in bar.items[:-1]
+    )
+    mark = {1: "^", -1: "_", 0: "="}[shift] if marked else ""
+    spelling = mark + spellings[best]
+    text = spelling + write_length(last.length)
+    ending = Item(text, last.length, [((pitch,), last.length, False)], spelling, last.space)
+    return replace(tune, bars=[*tune.bars[:-1], replace(bar, items=[*bar.items[:-1], ending])])
