@@ -3,7 +3,8 @@ our own code checks and repairs them, writes MIDI and renders a WAV.
 
 For each job the header (title, rhythm, metre, unit, tempo, key) comes from its options and
 mood (`worker.music.header`); the model continues it with a tune body. All jobs of a batch
-are sampled in one `generate` call, each row with its job's own seed (`RowSampler`). A
+are sampled in one `generate` call, each row with its job's own seed (`RowSampler`), two
+rows a job by default (best of N: the body that needed the least repair is kept). A
 context window holds about twenty bars, so a long melody is written in rounds: the next
 round's prompt is the header plus the end of what the row has so far. The model is kept
 from ending a tune early (no end-of-text, no blank line).
@@ -63,12 +64,13 @@ class MelodyGenerator:
         device: str = "auto",
         rounds: int = 5,
         attempts: int = 2,
+        candidates: int = 2,
         temperature: float = 0.9,
         top_p: float = 0.95,
     ) -> None:
         self.model_id = model_id
         self.device, self.dtype = resolve_device(device)
-        self.rounds, self.attempts = rounds, attempts
+        self.rounds, self.attempts, self.candidates = rounds, attempts, max(1, candidates)
         self.temperature, self.top_p = temperature, top_p
         self.tokenizer: Any = None
         self.model: Any = None
@@ -95,36 +97,41 @@ class MelodyGenerator:
 
     # Generation ------------------------------------------------------------------------
     def generate(self, jobs: Sequence[Job], progress: ProgressFn | None = None) -> list[Output]:
+        # Best-of-N: each job gets `candidates` rows, each with its own seed derived from the
+        # job's; the row whose body needed the least repair is posted.
+        owner = [j for j in range(len(jobs)) for _ in range(self.candidates)]
+        rows = [candidate_seed(jobs[j].seed, k % self.candidates) for k, j in enumerate(owner)]
         requests = [request_for(job) for job in jobs]
-        bodies = [""] * len(jobs)
-        pending = list(range(len(jobs)))
+        asks = [requests[j] for j in owner]
+        bodies = [""] * len(owner)
+        pending = list(range(len(owner)))
         steps = self.attempts * self.rounds
         for attempt in range(self.attempts):
             for turn in range(self.rounds):
-                todo = [j for j in pending if not _long_enough(requests[j], bodies[j])]
+                todo = [r for r in pending if not _long_enough(asks[r], bodies[r])]
                 if not todo:
                     break
                 prompts, budgets = [], []
-                for j in todo:
-                    prompt = self._prompt(requests[j], bodies[j])
-                    prompts.append(prompt)
-                    need = requests[j].bars + 2 - _played(requests[j], bodies[j])
+                for r in todo:
+                    prompts.append(self._prompt(asks[r], bodies[r]))
+                    need = asks[r].bars + 2 - _played(asks[r], bodies[r])
                     budgets.append(TOKENS_PER_BAR * need + 8)
-                seeds = [_round_seed(jobs[j].seed, attempt, turn) for j in todo]
-                for j, text in zip(todo, self._sample(prompts, seeds, budgets), strict=True):
-                    bodies[j] += text
+                seeds = [_round_seed(rows[r], attempt, turn) for r in todo]
+                for r, text in zip(todo, self._sample(prompts, seeds, budgets), strict=True):
+                    bodies[r] += text
                 if progress is not None:
                     progress(min((attempt * self.rounds + turn + 1) / steps, 1.0), None)
             # Mostly unreadable bodies are sampled again, from scratch, with a new seed.
-            pending = [j for j in pending if _unreadable(requests[j], bodies[j])]
-            for j in pending:
-                bodies[j] = ""
+            pending = [r for r in pending if _unreadable(asks[r], bodies[r])]
+            for r in pending:
+                bodies[r] = ""
             if not pending:
                 break
-        outputs = [
-            self._finish(job, request, body)
-            for job, request, body in zip(jobs, requests, bodies, strict=True)
-        ]
+        outputs = []
+        for j, job in enumerate(jobs):
+            mine = [r for r, o in enumerate(owner) if o == j]
+            best = min(mine, key=lambda r: (_repairs(asks[r], bodies[r]), r))
+            outputs.append(self._finish(job, requests[j], bodies[best]))
         if progress is not None:
             progress(1.0, None)
         return outputs
@@ -203,6 +210,7 @@ class MelodyGenerator:
             timbre=request.timbre,
             temperature=self.temperature,
             top_p=self.top_p,
+            candidates=self.candidates,
         )
         return Output(
             text=abc,
@@ -247,6 +255,17 @@ def _played(request: Request, body: str) -> int:
 def _long_enough(request: Request, body: str) -> bool:
     # One bar spare: the last bar the model wrote may be unfinished.
     return _played(request, body) >= request.bars + 2
+
+
+def _repairs(request: Request, body: str) -> float:
+    """How much repair a body needs, per bar it fills: dropped marks and bars of the wrong
+    length within the requested bars (unreadable or empty bodies score worst)."""
+    tune = notation.parse(body, key=request.key, meter=request.meter, unit=UNIT)
+    if not tune.bars:
+        return float("inf")
+    bars = tune.bars[: request.bars + 1]
+    wrong = sum(1 for n, b in enumerate(bars) if n and b.length != tune.bar_length)
+    return (wrong + tune.dropped / 4) / len(bars)
 
 
 def _unreadable(request: Request, body: str) -> bool:
