@@ -79,12 +79,13 @@ def test_ties_merge_equal_pitches_only() -> None:
 
 
 def test_broken_tune_is_repaired_into_checked_abc() -> None:
-    body = 'A2 B2 !trill! "Am" Q% c2 | d10 | e | (3ab |: f8 | {g}a8 P:B\nB,2 z'
+    body = 'A2 B2 !trill! "Am" Q% c2 | d10 | e | (3ab |: f8 | {g}a8 |\nP:B\nB,2 z'
     tune = read(body)
     assert tune.dropped > 0
     fixed = notation.repair(tune)
     assert all(bar.length == 8 for bar in fixed.bars)  # filled, trimmed
     assert fixed.bars[-1].closes  # the open repeat is closed
+    assert [i.text for i in fixed.bars[-1].items] == ["B,2", "z6"]  # the P:B label is gone
     text = notation.write(fixed)
     again = read(text)
     assert again.dropped == 0 and notation.repair(again).bars == again.bars

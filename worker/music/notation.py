@@ -50,6 +50,8 @@ _TOKENS = re.compile(
     )
 )
 
+_FIELD_LINE = re.compile(r"^[A-Za-z]:(?!\|).*$", re.MULTILINE)
+
 
 # Header values ---------------------------------------------------------------------------
 def key_signature(key: str) -> dict[str, int]:
@@ -150,7 +152,10 @@ def parse(body: str, *, key: str, meter: str, unit: str) -> Tune:
     reader = _Reader(key_signature(key))
     bar_length = meter_length(meter) / Fraction(unit)
     bars: list[Bar] = [Bar()]
-    dropped = 0
+    # Header fields inside the body (a part label `P:B`, words `w:`) are not music.
+    fields = _FIELD_LINE.findall(body)
+    dropped = sum(len(f) for f in fields)
+    body = _FIELD_LINE.sub("", body)
     tuplet: tuple[int, Fraction, list[Item], str] | None = None  # left, factor, notes, text
     broken: tuple[str, Item] | None = None  # the arrows and the note before them
     space = False
@@ -162,7 +167,7 @@ def parse(body: str, *, key: str, meter: str, unit: str) -> Tune:
             pos += 1
             continue
         pos = m.end()
-        kind = m.lastgroup if m.lastgroup not in ("bar_end",) else "bar"
+        kind = m.lastgroup
         groups = m.groupdict()
         if groups["bar"] is not None or groups["dcolon"] is not None:
             kind = "bar"
