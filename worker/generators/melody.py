@@ -65,7 +65,7 @@ class MelodyGenerator:
         rounds: int = 5,
         attempts: int = 2,
         candidates: int = 2,
-        temperature: float = 0.9,
+        temperature: float = 0.7,
         top_p: float = 0.95,
     ) -> None:
         self.model_id = model_id
@@ -312,18 +312,35 @@ def _meter_pair(meter: str) -> tuple[int, int]:
 
 
 class _KeepTuneGoing(LogitsProcessor):
-    """No end-of-text and no blank line: the model would start the next tune there."""
+    """No end-of-text, and no new line that is blank or starts a header field (`X:1` opens
+    the next tune; `T:`, `M:`... would change the one we asked for)."""
 
     def __init__(self, tokenizer: Any) -> None:
         self.eos = tokenizer.eos_token_id
         newline = tokenizer.encode("\n", add_special_tokens=False)
         self.newline = newline[0] if len(newline) == 1 else None
+        vocab = range(len(tokenizer))
+        texts = tokenizer.convert_ids_to_tokens(list(vocab))
+        decoded = [tokenizer.convert_tokens_to_string([t]) if t else "" for t in texts]
+        self.line_starts = [
+            i for i, text in zip(vocab, decoded, strict=True) if _starts_field(text)
+        ]
+        if self.newline is not None:
+            self.line_starts.append(self.newline)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         scores = scores.clone()  # type: ignore[assignment]
         if self.eos is not None:
             scores[:, self.eos] = float("-inf")
         if self.newline is not None:
-            after_newline = input_ids[:, -1] == self.newline
-            scores[after_newline, self.newline] = float("-inf")
+            after_newline = (input_ids[:, -1] == self.newline).nonzero().flatten()
+            for row in after_newline.tolist():
+                scores[row, self.line_starts] = float("-inf")
         return scores
+
+
+def _starts_field(text: str) -> bool:
+    """`X`, `X:1`, `T:`...: a token that would begin a header line. Single letters other
+    than X stay allowed (they are notes and decorations); the reader drops any field line
+    that still gets through."""
+    return text.startswith("X") or bool(re.match(r"[A-Za-z]:(?!\|)", text))
