@@ -17,7 +17,7 @@ import torch
 from bot.jobs import Job, Origin
 from bot.parse import parse
 from bot.service import build_job
-from tests.test_music_files import read_midi
+from tests.test_music_files import boundaries_of, click_score, read_midi
 from worker.generators.melody import MelodyGenerator, check
 from worker.generators.music import music_generator
 from worker.generators.musicgen import MusicGenGenerator
@@ -104,6 +104,8 @@ def test_melodies_are_seeded_batched_and_honour_key_metre_tempo(
         rate, pcm = wav_samples(wav.data)
         assert abs(len(pcm) / rate - seconds - RELEASE_S) < 0.01  # as long as the tempo says
         assert np.abs(pcm.astype(np.int32)).max() < 32767  # never clipped
+        timed = [(p, float(n * Fraction(UNIT)) * request.whole_note_s) for p, n in notes]
+        assert click_score(pcm, boundaries_of(timed, rate), rate) < 1.5  # no clicks
         tempo, events = read_midi(mid.data)
         assert tempo == round(60_000_000 / (request.tempo * float(request.beat * 4)))
         assert sum(1 for _, kind, _ in events if kind == "on") == sum(len(p) for p, _ in notes)
