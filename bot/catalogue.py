@@ -235,18 +235,16 @@ _MELODY = Command(
     prompt="what the melody is about",
     options=(
         MOOD,
-        Option("tempo", "int", "Beats per minute.", default=100, min=40, max=220),
+        Option("tempo", "int", "Beats per minute (default: from the mood).", min=40, max=220),
         Option(
             "key",
             "choice",
-            "The key.",
-            default="C",
+            "The key (default: from the mood).",
             choices=("C", "G", "D", "A", "E", "F", "Bb", "Eb", "Am", "Em", "Bm", "Dm", "Gm", "Cm"),
         ),
         Option("length", "int", "Length in bars.", default=16, min=4, max=64),
         SEED,
     ),
-    available=False,
     example="/melody a walk by the river mood:hopeful key:G",
 )
 _INSPIRE = Command(

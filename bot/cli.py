@@ -60,7 +60,7 @@ def up(
         model = _text_model(settings)
         redis = connect(settings, embedded_ok=True)
         queue = make_queue(redis, settings)
-        worker = _build_worker(settings, queue, "text", batch_size, 1, None)
+        worker = _build_worker(settings, queue, _up_kinds(settings), batch_size, 1, None)
         worker_task = asyncio.create_task(worker.run())
         stoppers: list[Callable[[], None]] = [worker.stop]
 
@@ -448,6 +448,13 @@ def _text_model(settings: Settings) -> str:
     return str(poet)
 
 
+def _up_kinds(settings: Settings) -> str:
+    """Text, and music when a music model is set or the bundled melody model is here."""
+    from worker.models import bundled_melody
+
+    return "text,music" if settings.music_model or bundled_melody() else "text"
+
+
 def _build_worker(
     settings: Settings,
     queue: Any,
@@ -464,6 +471,11 @@ def _build_worker(
             kind = JobKind(name)
         except ValueError:
             raise ConfigError(f"Unknown job kind '{name}': use text, image or music.") from None
+        if kind is JobKind.MUSIC:
+            from worker.generators.music import music_generator
+
+            generators.append(music_generator(settings.music_model, device=settings.device))
+            continue
         if kind is not JobKind.TEXT:
             raise ConfigError(
                 f"The {name} generator is not part of this version yet; "
