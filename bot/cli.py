@@ -59,7 +59,7 @@ def up(
         _note_unbuilt_adapters(settings)
         redis = connect(settings, embedded_ok=True)
         queue = make_queue(redis, settings)
-        worker = _build_worker(settings, queue, "text", batch_size, 1, None)
+        worker = _build_worker(settings, queue, "text,image", batch_size, 1, None)
         worker_task = asyncio.create_task(worker.run())
         _on_signals(worker.stop)
         typer.echo(f"Atelier is loading {model} ...", err=True)
@@ -320,10 +320,13 @@ def _build_worker(
             kind = JobKind(name)
         except ValueError:
             raise ConfigError(f"Unknown job kind '{name}': use text, image or music.") from None
+        if kind is JobKind.IMAGE:
+            generators.append(_image_generator(settings))
+            continue
         if kind is not JobKind.TEXT:
             raise ConfigError(
                 f"The {name} generator is not part of this version yet; "
-                "run the worker with --kinds text."
+                "run the worker with --kinds text,image."
             )
         from worker.generators.text import TextGenerator
 
@@ -339,6 +342,17 @@ def _build_worker(
         heartbeat_s=settings.heartbeat_s,
         max_attempts=settings.max_attempts,
     )
+
+
+def _image_generator(settings: Settings) -> Any:
+    """ATELIER_IMAGE_MODEL through diffusers, else the offline sketch renderer."""
+    if settings.image_model is None:
+        from worker.generators.sketch import SketchGenerator
+
+        return SketchGenerator()
+    from worker.generators.image import DiffusersGenerator
+
+    return DiffusersGenerator(settings.image_model, device=settings.device)
 
 
 def _note_unbuilt_adapters(settings: Settings) -> None:
