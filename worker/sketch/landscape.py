@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from worker.sketch.canvas import Canvas, blur, coverage, noise1d, paint, vertical_gradient
-from worker.sketch.palette import RGB, luminance, mix, shade
+from worker.sketch.palette import COLOURS, RGB, luminance, mix, shade
 
 WATER_WORDS = frozenset({"sea", "ocean", "lake", "river", "water", "harbour", "harbor", "bay"})
 MOON_WORDS = frozenset({"moon", "night", "midnight", "stars", "nocturne"})
@@ -19,7 +19,9 @@ def landscape(canvas: Canvas, *, ink: bool = False) -> np.ndarray:
     night = pal.dark or bool(canvas.words & MOON_WORDS)
     cols = sorted(pal.colours, key=luminance)  # dark to light
     if ink:
-        ink_black: RGB = (0.09, 0.09, 0.11)
+        # Black ink, or the ink of the colour the prompt names.
+        named = [w for w in pal.words if w in COLOURS]
+        ink_black: RGB = shade(pal.colours[0], 0.7) if named else (0.09, 0.09, 0.11)
         paper = (0.95, 0.93, 0.88)
         sky_top, horizon = paper, mix(paper, ink_black, 0.08)
         haze = mix(paper, ink_black, 0.05)
