@@ -118,7 +118,7 @@ def vertical_gradient(canvas: Canvas, top: RGB, bottom: RGB, curve: float = 1.0)
     return np.broadcast_to(col[:, None, :], (*canvas.shape, 3)).copy()
 
 
-def finish(canvas: Canvas, img: np.ndarray, grain: float = 0.025) -> np.ndarray:
+def finish(canvas: Canvas, img: np.ndarray, grain: float = 0.014) -> np.ndarray:
     """Paper grain and a gentle vignette, then 8-bit RGB."""
     y, x = canvas.grid()
     cy, cx = canvas.height / 2, canvas.width / 2

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from worker.sketch.canvas import Canvas, blur, coverage, noise1d, paint, vertical_gradient
+from worker.sketch.canvas import (
+    Canvas,
+    blur,
+    coverage,
+    enlarge,
+    noise1d,
+    paint,
+    vertical_gradient,
+)
 from worker.sketch.palette import COLOURS, RGB, luminance, mix, shade
 
 WATER_WORDS = frozenset({"sea", "ocean", "lake", "river", "water", "harbour", "harbor", "bay"})
@@ -26,9 +34,10 @@ def landscape(canvas: Canvas, *, ink: bool = False) -> np.ndarray:
         sky_top, horizon = paper, mix(paper, ink_black, 0.08)
         haze = mix(paper, ink_black, 0.05)
     elif night:
-        sky_top = shade(pal.ground, 0.8)
-        horizon = mix(pal.ground, cols[-1], 0.35)
-        haze = mix(horizon, sky_top, 0.3)
+        # A dark sky that brightens towards the horizon; hills stand out as silhouettes.
+        sky_top = shade(pal.ground, 0.9)
+        horizon = mix(pal.ground, cols[-1], 0.55)
+        haze = horizon
     else:
         sky_top = mix(cols[-1], (1.0, 1.0, 1.0), 0.35)
         horizon = mix(pal.ground, cols[len(cols) // 2], 0.3)
@@ -42,9 +51,11 @@ def landscape(canvas: Canvas, *, ink: bool = False) -> np.ndarray:
         paint(img, blur(twinkle, 1.5) * 2.0 + twinkle * 0.6, (1.0, 0.98, 0.9))
 
     # The sun or moon, with a soft glow around it.
-    sx, sy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.18, 0.42) * h
+    sx, sy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.12, 0.3) * h
     radius = rng.uniform(0.05, 0.09) * min(w, h)
-    disc_col: RGB = (0.97, 0.95, 0.86) if night else mix(cols[-1], (1.0, 0.93, 0.7), 0.6)
+    disc_col: RGB = (
+        (0.97, 0.95, 0.86) if night else shade(mix(cols[-1], (1.0, 0.72, 0.38), 0.6), 1.0, 1.3)
+    )
     if ink:
         disc_col = (0.8, 0.28, 0.2)  # a vermilion sun, as in ink painting
     dist = np.sqrt((x - sx) ** 2 + (y - sy) ** 2)
@@ -63,6 +74,8 @@ def landscape(canvas: Canvas, *, ink: bool = False) -> np.ndarray:
         tone = t * (0.7 if water else 1.0)  # across water, even the nearest hills are far
         if ink:
             layer_col = mix(haze, ink_black, 0.2 + 0.75 * tone**1.3)
+        elif night:
+            layer_col = mix(haze, shade(cols[0], 0.45, 0.8), 0.35 + 0.65 * tone)
         else:
             pick = cols[min(int((1 - tone) * len(cols)), len(cols) - 1)]
             layer_col = mix(haze, shade(pick, 0.55 + 0.35 * (1 - tone)), 0.3 + 0.7 * tone)
@@ -92,6 +105,13 @@ def _water(canvas: Canvas, img: np.ndarray, line: int, haze: RGB) -> None:
     fade = np.linspace(0.15, 0.45, len(rows), dtype=np.float32)[:, None, None]
     img[line:] = mirror * 0.82 + (np.array(haze, np.float32) * 0.5 - mirror * 0.3) * fade
     img[line : line + 1] = img[line : line + 1] * 0.6 + np.array(haze, np.float32) * 0.4
+    # Long, thin glints on the water: noise stretched wide and squeezed flat.
+    rows_n = h - line
+    glint = enlarge(
+        canvas.rng.random((max(2, rows_n // 3), max(2, w // 60)), dtype=np.float32), (rows_n, w)
+    )
+    streaks = np.clip((glint - 0.72) * 5.0, 0.0, 1.0) * 0.35
+    paint(img[line:], streaks, mix(haze, (1.0, 1.0, 1.0), 0.5))
 
 
 def _seal(canvas: Canvas, img: np.ndarray) -> None:
