@@ -16,6 +16,7 @@ from PIL import Image
 from bot.jobs import Job, JobKind, OptionValue, Origin
 from worker.generators.image import (
     GENERAL_DEFAULTS,
+    SAFETY_WITHHELD,
     DiffusersGenerator,
     ModelDefaults,
     defaults_for,
@@ -133,3 +134,18 @@ def test_model_defaults_and_style_prompts() -> None:
     assert defaults_for("runwayml/stable-diffusion-v1-5") == GENERAL_DEFAULTS
     assert styled_prompt(job(1, 1, "a fox", style="photo")).startswith("a photograph of a fox")
     assert styled_prompt(job(1, 1, "a fox")) == "a fox"
+
+
+def test_images_the_pipelines_safety_checker_flags_are_withheld(tmp_path: Path) -> None:
+    from tests.tiny_diffusion import build_tiny_sd
+
+    # diffusers' own StableDiffusionSafetyChecker, saved and loaded with the pipeline; its
+    # thresholds are set so that it flags every image.
+    model = build_tiny_sd(tmp_path / "tiny-sd-checked", flag_everything=True)
+    gen = DiffusersGenerator(str(model), device="cpu")
+    gen.load()
+    assert gen.pipe.safety_checker is not None
+    outputs = gen.generate([job(1, 1), job(2, 2)])
+    for out in outputs:
+        assert out.error == SAFETY_WITHHELD and not out.files
+        assert out.settings["size"] == "64x64"

@@ -37,7 +37,29 @@ def _merges(model: models.Model) -> list[object]:
     return list(json.loads(Tokenizer(model).to_str())["model"]["merges"])
 
 
-def build_tiny_sd(out: Path, *, seed: int = 0) -> Path:
+def _flag_everything_checker() -> tuple[object, object]:
+    """diffusers' own safety checker, tiny, with its concept thresholds set below any
+    similarity: it flags every image, so a test can see flagged images withheld."""
+    from diffusers.pipelines.stable_diffusion.safety_checker import (
+        StableDiffusionSafetyChecker,
+    )
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    tower = {"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4}
+    config = CLIPConfig(
+        text_config={**tower, "num_hidden_layers": 1},
+        vision_config={**tower, "num_hidden_layers": 1, "image_size": 32, "patch_size": 8},
+        projection_dim=16,
+    )
+    checker = StableDiffusionSafetyChecker(config)
+    with torch.no_grad():
+        checker.concept_embeds_weights.fill_(-1.0)
+        checker.special_care_embeds_weights.fill_(-1.0)
+    features = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    return checker, features
+
+
+def build_tiny_sd(out: Path, *, seed: int = 0, flag_everything: bool = False) -> Path:
     torch.manual_seed(seed)
     tokenizer = _clip_tokenizer()
     text_encoder = CLIPTextModel(
@@ -95,5 +117,8 @@ def build_tiny_sd(out: Path, *, seed: int = 0) -> Path:
         feature_extractor=None,
         requires_safety_checker=False,
     )
+    if flag_everything:
+        checker, features = _flag_everything_checker()
+        pipe.register_modules(safety_checker=checker, feature_extractor=features)
     pipe.save_pretrained(out)
     return out
