@@ -1,7 +1,7 @@
 """The offline sketch renderer: deterministic per seed, different across seeds and styles,
 the size asked for, palettes that follow the prompt's words, PNGs that say how they were
-made. Pictures are small here to keep the suite quick; `atelier bench` territory (timing
-at 768x768) is measured separately, see docs/images.md."""
+made. Pictures are small here to keep the suite quick; timings at 768x768 are measured
+separately (docs/images.md), not asserted."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ exactly like a real model. The CLIP tokenizer is a small BPE trained here.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -19,22 +20,17 @@ BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 
 
 def _clip_tokenizer() -> CLIPTokenizer:
+    """A BPE in CLIP's shape (word-final `</w>`, its two specials), trained on a few lines."""
     bpe = Tokenizer(models.BPE(end_of_word_suffix="</w>", unk_token=EOS))
     bpe.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.BpeTrainer(
         vocab_size=400, special_tokens=[BOS, EOS], end_of_word_suffix="</w>", show_progress=False
     )
     bpe.train_from_iterator([line.lower() for line in SAMPLE_LINES], trainer)
-    state = bpe.model
-    vocab = bpe.get_vocab()
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in _merges(state)]
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=32)
-
-
-def _merges(model: models.Model) -> list[object]:
-    import json
-
-    return list(json.loads(Tokenizer(model).to_str())["model"]["merges"])
+    saved = json.loads(bpe.to_str())["model"]
+    # transformers v5 wants merges as pairs; tokenizers may store them as "a b" strings.
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in saved["merges"]]
+    return CLIPTokenizer(vocab=saved["vocab"], merges=merges, model_max_length=32)
 
 
 def _flag_everything_checker() -> tuple[object, object]:
