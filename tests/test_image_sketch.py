@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import colorsys
 import io
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,3 +161,20 @@ def test_image_jobs_batch_by_size_and_steps() -> None:
     assert a.kind is JobKind.IMAGE
     assert a.batch_key() == b.batch_key()  # style only changes the prompt
     assert len({a.batch_key(), c.batch_key(), d.batch_key()}) == 3
+
+
+def test_the_examples_in_the_docs_are_what_their_commands_make() -> None:
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "images.md").read_text()
+    pattern = (
+        r'python -m worker\.sketch "([^"]+)" --seed (\d+) --style (\w+) '
+        r"--size (\d+)x(\d+) --out (docs/images/\w+\.png)"
+    )
+    examples = re.findall(pattern, doc)
+    assert len(examples) == 6
+    for prompt, seed, style, width, height, out in examples:
+        made = render(prompt, int(seed), style=style, size=(int(width), int(height))).pixels
+        with Image.open(root / out) as img:
+            shown = np.asarray(img.convert("RGB"))
+        assert shown.shape == made.shape
+        assert np.abs(shown.astype(int) - made.astype(int)).mean() < 0.5, out

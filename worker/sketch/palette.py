@@ -146,12 +146,14 @@ def palette_for(prompt: str, rng: np.random.Generator, size: int = 5) -> Palette
     dark = (mood.dark if mood else False) or any(w in DARK_WORDS for w in words)
 
     colours = list(named) + [_adjust(c, mood, 0.5) for c in things if c not in named]
-    if named and len(colours) < size:
-        # Named colours lead: fill with their own neighbours, so the picture stays theirs.
-        for base in named * size:
+    if colours and len(colours) < size:
+        # The prompt's colours lead: fill with their own neighbours, so the picture stays
+        # theirs (a mood only shifts them); named colours first.
+        leads = list(colours)
+        for base in leads * size:
             if len(colours) >= size:
                 break
-            colours.append(_neighbour(base, rng))
+            colours.append(_adjust(_neighbour(base, rng), mood, 0.5))
     if len(colours) < size:
         colours += _scheme(rng, mood, size - len(colours), [_hue(c) for c in colours])
     colours = colours[: max(size, len(named))]
