@@ -213,7 +213,17 @@ _IMAGE = Command(
             "choice",
             "The look of the image.",
             default="any",
-            choices=("any", "watercolour", "flow", "mosaic", "shapes", "ink", "photo", "painting"),
+            choices=(
+                "any",
+                "watercolour",
+                "flow",
+                "mosaic",
+                "shapes",
+                "landscape",
+                "ink",
+                "photo",
+                "painting",
+            ),
         ),
         Option(
             "size",
@@ -225,7 +235,6 @@ _IMAGE = Command(
         SEED,
         Option("steps", "int", "Denoising steps (more: slower, finer).", min=1, max=50),
     ),
-    available=False,
     example="/image a lighthouse in fog style:watercolour",
 )
 _MELODY = Command(

@@ -449,10 +449,11 @@ def _text_model(settings: Settings) -> str:
 
 
 def _up_kinds(settings: Settings) -> str:
-    """Text, and music when a music model is set or the bundled melody model is here."""
+    """Text and images (the sketch renderer needs no model), and music when a music model is
+    set or the bundled melody model is here."""
     from worker.models import bundled_melody
 
-    return "text,music" if settings.music_model or bundled_melody() else "text"
+    return "text,image,music" if settings.music_model or bundled_melody() else "text,image"
 
 
 def _build_worker(
@@ -476,11 +477,9 @@ def _build_worker(
 
             generators.append(music_generator(settings.music_model, device=settings.device))
             continue
-        if kind is not JobKind.TEXT:
-            raise ConfigError(
-                f"The {name} generator is not part of this version yet; "
-                "run the worker with --kinds text."
-            )
+        if kind is JobKind.IMAGE:
+            generators.append(_image_generator(settings))
+            continue
         from worker.generators.text import TextGenerator
 
         generators.append(TextGenerator(_text_model(settings), device=settings.device))
@@ -495,6 +494,17 @@ def _build_worker(
         heartbeat_s=settings.heartbeat_s,
         max_attempts=settings.max_attempts,
     )
+
+
+def _image_generator(settings: Settings) -> Any:
+    """ATELIER_IMAGE_MODEL through diffusers, else the offline sketch renderer."""
+    if settings.image_model is None:
+        from worker.generators.sketch import SketchGenerator
+
+        return SketchGenerator()
+    from worker.generators.image import DiffusersGenerator
+
+    return DiffusersGenerator(settings.image_model, device=settings.device)
 
 
 def _on_signals(stop: Callable[[], None]) -> None:

@@ -73,6 +73,9 @@ class Job(_Frozen):
 
     def batch_key(self) -> tuple[str, ...]:
         """Jobs with equal keys may share one generate call."""
+        if self.kind is JobKind.IMAGE:  # one denoising call has one size and one step count
+            size, steps = self.options.get("size", ""), self.options.get("steps", "")
+            return (self.kind.value, self.model or "", str(size), str(steps))
         length = self.text.max_new_tokens if self.text else 0
         # Length buckets (powers of two) keep short jobs from waiting on long ones.
         return (self.kind.value, self.model or "", str(max(length - 1, 1).bit_length()))

@@ -50,7 +50,10 @@ def render_result(result: Result) -> Message:
     footer = provenance_line(result.provenance) if result.provenance else ""
     if result.note:
         footer = f"{footer} · {result.note}" if footer else result.note
-    return Message(title, result.text.strip() or "(the model returned nothing)", footer)
+    body = result.text.strip()
+    if not body and not result.attachments:
+        body = "(the model returned nothing)"
+    return Message(title, body, footer)
 
 
 def queued_text(position: int | None, workers: int) -> str:

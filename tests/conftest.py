@@ -134,6 +134,14 @@ def tiny_llama_chat(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_llama_chat(tmp_path_factory.mktemp("models") / "tiny-llama-chat")
 
 
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Stable Diffusion pipeline saved to a directory (diffusers, random weights)."""
+    from tests.tiny_diffusion import build_tiny_sd
+
+    return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
 def atelier_env(
     redis_url: str | None, prefix: str, model: Path | None, **extra: str
 ) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The layer rules of DESIGN.md, checked on the source: bot/ imports no platform library,
-torch, adapters or workers (the CLI, the composition root, excepted); adapters/ never
-import torch; worker/ never imports discord or slack."""
+torch, numpy or Pillow, adapters or workers (the CLI, the composition root, excepted);
+adapters/ never import torch; worker/ never imports discord or slack."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ RULES = {
         "torch",
         "transformers",
         "diffusers",
+        "PIL",
+        "numpy",
         "adapters",
         "worker",
     },

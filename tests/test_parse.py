@@ -56,7 +56,7 @@ def test_atelier_prefix_reaches_any_command_and_help_alias() -> None:
         ('/poem the sea mood:"calm', "never closes"),
         ("poem the sea", "Commands start with '/'"),
         ("/", "Type a command after '/'"),
-        ("/image a cat", "/image is not available yet on this deployment"),
+        ("/gallery", "/gallery is not available yet on this deployment"),
         ("/challenge new autumn", "/challenge is not available yet on this deployment"),
         ("/challenge", "Missing subcommand for /challenge"),
         ("/atelier status now", "/atelier status takes no text"),

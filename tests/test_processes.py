@@ -47,9 +47,17 @@ async def wait_workers(queue: JobQueue, n: int, proc: subprocess.Popen[str], log
         await asyncio.sleep(0.1)
 
 
-def run_chat(env: dict[str, str], lines: str, *args: str, timeout: float = 120) -> tuple[int, str]:
+def run_chat(
+    env: dict[str, str], lines: str, *args: str, timeout: float = 120, cwd: Path | None = None
+) -> tuple[int, str]:
     done = subprocess.run(
-        atelier_cmd(*args), env=env, input=lines, capture_output=True, text=True, timeout=timeout
+        atelier_cmd(*args),
+        env=env,
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
     )
     return done.returncode, done.stdout + done.stderr
 
@@ -80,15 +88,25 @@ async def test_chat_and_worker_processes_on_a_real_redis(
     assert "stopped" in log.read_text()
 
 
-async def test_up_runs_on_the_embedded_store_without_redis(prefix: str, tiny_gpt2: Path) -> None:
+async def test_up_runs_on_the_embedded_store_without_redis(
+    prefix: str, tiny_gpt2: Path, tmp_path: Path
+) -> None:
     env = atelier_env(None, prefix, tiny_gpt2)
     code, out = await asyncio.to_thread(
-        run_chat, env, "/story a fox finds a key length:short seed:3\n/image a cat\n", "up"
+        run_chat,
+        env,
+        "/story a fox finds a key length:short seed:3\n/image a cat size:512x512 seed:5\n",
+        "up",
+        cwd=tmp_path,
     )
     assert code == 0, out
     assert "[1] /story a fox finds a key" in out
     assert "— made with tiny-gpt2 (transformers) · seed 3 · genre=any" in out
-    assert "error: /image is not available yet on this deployment" in out
+    # Images too, from the offline sketch renderer, saved where the terminal says.
+    assert "[2] /image a cat" in out
+    assert "made with atelier-sketch (offline sketch renderer) · seed 5" in out
+    saved = list((tmp_path / "atelier-output").glob("*.png"))
+    assert len(saved) == 1 and f"saved atelier-output/{saved[0].name}" in out
 
 
 async def test_up_with_no_settings_at_all_runs_the_bundled_poet(prefix: str) -> None:

@@ -57,7 +57,7 @@ async def test_front_desk_replies_with_place_in_line_and_workers(queue: JobQueue
 
 async def test_bad_command_enqueues_nothing(queue: JobQueue) -> None:
     desk = FrontDesk(queue)
-    for text in ("/poem", "/poem x form:ode", "/nope", "/poem " + "y" * 1001, "/image cat"):
+    for text in ("/poem", "/poem x form:ode", "/nope", "/poem " + "y" * 1001, "/gallery"):
         reply = await desk.handle(text, origin(9))
         assert reply.error and reply.job_id is None
     assert await queue.redis.exists(queue.keys.jobs(JobKind.TEXT)) == 0

@@ -1,6 +1,7 @@
 """`atelier chat`: a terminal channel. Type `/poem the sea form:haiku`, see the place in
 line, progress and the result with its provenance. Piped stdin works too (one command a
-line): after the last line it waits for every accepted job's result, then exits.
+line): after the last line it waits for every accepted job's result, then exits. Files that
+come with results (images) are saved under ./atelier-output/ and their paths printed.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import logging
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TextIO
 
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
-from bot.jobs import Origin
+from bot import artifacts
+from bot.jobs import Origin, Result
 from bot.queue import JobQueue
 from bot.render import progress_text, render_result
 from bot.results import Event, ResultInbox
@@ -25,6 +28,7 @@ from bot.service import FrontDesk
 
 PROMPT = "atelier> "
 READ_BLOCK_S = 0.5
+OUTPUT_DIR = Path("atelier-output")
 log = logging.getLogger(__name__)
 
 
@@ -38,6 +42,7 @@ class ConsoleChat:
         user: str | None = None,
         out: TextIO | None = None,
         interactive: bool = False,
+        output_dir: Path = OUTPUT_DIR,
     ) -> None:
         self.desk = desk
         self.inbox = inbox
@@ -45,6 +50,7 @@ class ConsoleChat:
         self.user = user or _user()
         self.console = Console(file=out or sys.stdout, highlight=False, soft_wrap=True)
         self.interactive = interactive
+        self.output_dir = output_dir
         self.pending: dict[str, int] = {}  # job id -> the line number that asked for it
         self.progress_seen: dict[str, int] = {}
         self._count = 0
@@ -152,10 +158,24 @@ class ConsoleChat:
             for text_line in message.body.splitlines():
                 self.console.print(f"    {escape(text_line)}")
             self.console.print(f"    [dim]— {escape(message.footer)}[/]")
+            await self._save_attachments(event.result)
         await self.inbox.delivered(event.job_id, event.entry_id)
         self.pending.pop(event.job_id, None)
         if not self.pending:
             self._all_done.set()
+
+    async def _save_attachments(self, result: Result) -> None:
+        """Each file of the result under the output folder; the terminal shows where."""
+        for attachment in result.attachments:
+            data = await artifacts.fetch(self.desk.redis, attachment)
+            if data is None:
+                self.console.print(f"    [yellow]{escape(attachment.filename)} has expired[/]")
+                continue
+            path = self.output_dir / Path(attachment.filename).name
+            await asyncio.to_thread(_write, path, data)
+            self.console.print(
+                f"    saved {escape(str(path))} ({_size(len(data))}, {attachment.content_type})"
+            )
 
     def _show_progress(self, n: int, event: Event) -> None:
         assert event.progress is not None
@@ -198,6 +218,15 @@ async def run_console(queue: JobQueue, *, ttl_s: int, wait_s: float) -> int:
         return await chat.run(stdin_lines(interactive), wait_s=wait_s)
     finally:
         await inbox.drop()
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _size(n: int) -> str:
+    return f"{n} bytes" if n < 1024 else f"{n / 1024:.0f} KB"
 
 
 def _user() -> str:
