@@ -33,6 +33,7 @@ class ServerSettings(BaseModel):
     music_model: str = ""
     jobs_per_minute: int = Field(default=6, ge=1, le=600)  # per member
     moderation_words: tuple[str, ...] = ()
+    gallery_days: int = Field(default=0, ge=0, le=3650)  # 0: the gallery keeps every piece
 
     def allows_channel(self, channel_id: str) -> bool:
         return not self.allowed_channels or channel_id in self.allowed_channels
@@ -76,6 +77,18 @@ def _rate(value: str) -> int:
     return number
 
 
+def _days(value: str) -> int:
+    if value.lower() in ("forever", "keep", "none", "-"):
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 3650:
+        raise UserError("gallery_days must be a whole number of days from 0 (keep) to 3650.")
+    return number
+
+
 def _words(value: str) -> tuple[str, ...]:
     if value.lower() in ("none", "-"):
         return ()
@@ -110,6 +123,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Words refused in prompts and results (replaces the list).",
         _words,
         "word1, word2, or none",
+    ),
+    Setting(
+        "gallery_days",
+        "Days the gallery keeps each piece (0: forever).",
+        _days,
+        "90, or forever",
     ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
