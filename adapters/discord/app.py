@@ -30,7 +30,8 @@ from .handlers import ROUTE, Handlers
 from .logs import hide_secrets
 from .messages import NO_MENTIONS
 from .replies import ReplyStore
-from .views import ActionButton
+from .schedule import Scheduler
+from .views import ActionButton, CommunityButton
 
 log = logging.getLogger(__name__)
 CONSUMER = "discord-adapter"
@@ -58,6 +59,7 @@ class DiscordAdapter:
         self.replies = ReplyStore(queue.redis, queue.keys, token_ttl_s=settings.discord_token_ttl_s)
         self.handlers = Handlers(FrontDesk(queue), self.replies)
         self._delivery: asyncio.Task[None] | None = None
+        self._scheduler: asyncio.Task[None] | None = None
 
     def client(self) -> discord.Client:
         intents = discord.Intents.none()
@@ -75,7 +77,7 @@ class DiscordAdapter:
         for command in build_commands(self.handlers.slash):
             tree.add_command(command)
         tree.error(self._command_error)
-        client.add_dynamic_items(ActionButton)
+        client.add_dynamic_items(ActionButton, CommunityButton)
         guild_id = self.settings.discord_guild_id
         if guild_id:
             guild = discord.Object(guild_id)
@@ -93,11 +95,13 @@ class DiscordAdapter:
             ttl_s=self.settings.job_ttl_s,
         )
         self._delivery = asyncio.create_task(Delivery(client, inbox, self.replies).run())
+        self._scheduler = asyncio.create_task(Scheduler(client, self.handlers.desk).run())
 
     async def close(self) -> None:
-        if self._delivery is not None:
-            self._delivery.cancel()
-            await asyncio.gather(self._delivery, return_exceptions=True)
+        for task in (self._delivery, self._scheduler):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is discord.InteractionType.modal_submit:

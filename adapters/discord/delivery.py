@@ -16,6 +16,7 @@ import aiohttp
 import discord
 from redis.exceptions import ResponseError
 
+from bot.gallery import GalleryStore
 from bot.jobs import Progress, Result, load_job
 from bot.keys import DELIVERY_CLAIM_S
 from bot.results import Event, ResultInbox
@@ -43,6 +44,7 @@ class Delivery:
         self.replies = replies
         self.progress_every_s = progress_every_s
         self._last_progress: dict[str, float] = {}
+        self.gallery = GalleryStore(inbox.redis, keys=inbox.keys)
 
     async def run(self) -> None:
         await self.inbox.ensure_group()
@@ -79,6 +81,7 @@ class Delivery:
             return
         try:
             await self.post(event.result)
+            await self.gallery.record(event.result)
         except (discord.DiscordServerError, aiohttp.ClientError, OSError):
             # Discord or the network is down: left pending, retried after the claim lapses.
             log.warning("posting job %s failed; will retry", event.job_id, exc_info=True)
