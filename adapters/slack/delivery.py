@@ -81,6 +81,7 @@ class Delivery:
         where = await self.deps.job_message(result.job_id, wait_s=MESSAGE_WAIT_S if recent else 0)
         try:
             await self._deliver(result, where)
+            await self.deps.community.gallery.record(result)
         except SlackApiError as exc:
             if time.time() - result.finished_at > GIVE_UP_S:
                 log.warning(
