@@ -66,6 +66,7 @@ class Collab:
     model_every: int = 0  # the model writes every n-th line; 0: only when asked
     pending_job: str = ""  # the model's line being written
     finished: bool = False
+    thread: str = ""  # the thread opened for it, where replies are lines ("" = none)
 
 
 def rhyme_note(form: str, lines: list[Line]) -> str:
@@ -134,6 +135,15 @@ class CollabStore:
             self.keys.collab_current(collab.platform, collab.channel), collab.id, ex=COLLAB_TTL_S
         )
         return collab
+
+    async def attach_thread(self, collab: Collab, place: str) -> Collab:
+        """The platform opened a thread for the poem: replies there are lines too."""
+        attached = Collab(**{**asdict(collab), "thread": place})
+        await self._save(attached)
+        await self.redis.set(
+            self.keys.collab_current(collab.platform, place), collab.id, ex=COLLAB_TTL_S
+        )
+        return attached
 
     async def here(self, platform: str, channel: str) -> Collab | None:
         cid = await self.redis.get(self.keys.collab_current(platform, channel))
@@ -209,7 +219,8 @@ class CollabStore:
         collab, _ = await self.settle(collab)
         lines = await self.lines(collab)
         await self._save(Collab(**{**asdict(collab), "finished": True}))
-        await self.redis.delete(self.keys.collab_current(collab.platform, collab.channel))
+        places = [collab.channel, *([collab.thread] if collab.thread else [])]
+        await self.redis.delete(*(self.keys.collab_current(collab.platform, p) for p in places))
         if not lines:
             return lines, "The poem has no lines."
         report = check(collab.form, "\n".join(line.text for line in lines))

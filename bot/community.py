@@ -297,10 +297,10 @@ class Community:
         return made
 
     # Writing together -------------------------------------------------------------------
-    async def collab(self, inv: Invocation, origin: Origin) -> Reply:
+    async def collab(self, inv: Invocation, origin: Origin, *, line: str = "") -> Reply:
         from bot.service import Reply
 
-        where = origin.thread_id or origin.channel_id
+        where = place(origin)
         leaf = inv.path[-1]
         if leaf == "start":
             form = str(inv.options.get("form", "free"))
@@ -323,13 +323,15 @@ class Community:
                 f"{started.lines} lines{scheme}. Add a line with /collab line <your line>; "
                 "ask the model for one with /collab model; /collab finish compiles it.",
                 public=True,
+                thread=started.id,
             )
         found = await self.collabs.here(origin.platform, where)
         if found is None:
             raise UserError("No poem is being written here; start one with /collab start.")
         collab = found
         if leaf == "line":
-            lines = await self.collabs.add(collab, inv.prompt, origin.user_id, origin.user_name)
+            text = line or inv.prompt
+            lines = await self.collabs.add(collab, text, origin.user_id, origin.user_name)
             note = rhyme_note(collab.form, lines)
             text = poem_so_far(collab, lines, note)
             if self.collabs.model_turn(collab, lines):
@@ -355,6 +357,23 @@ class Community:
             )
         lines, verdict = await self.collabs.finish(collab)
         return Reply(compiled(collab, lines, verdict), public=True)
+
+    async def thread_opened(self, origin: Origin, collab_id: str) -> None:
+        """The adapter posted a poem's start and opened a thread on it (`origin.thread_id`)."""
+        collab = await self.collabs.here(origin.platform, origin.channel_id)
+        if collab is not None and collab.id == collab_id:
+            await self.collabs.attach_thread(collab, place(origin))
+
+    async def reply_in_thread(self, origin: Origin, text: str) -> Reply | None:
+        """A member's reply in a poem's thread is their line; None: no poem lives there."""
+        if await self.collabs.here(origin.platform, place(origin)) is None:
+            return None
+        try:
+            return await self.collab(parse("/collab line x"), origin, line=text)
+        except UserError as exc:
+            from bot.service import Reply
+
+            return Reply(str(exc), error=True)
 
     async def _next_number(self, collab: Collab) -> int:
         return len(await self.collabs.lines(collab)) + 1
@@ -388,6 +407,11 @@ class Community:
 
 
 # Texts ------------------------------------------------------------------------------------
+def place(origin: Origin) -> str:
+    """Where a poem lives: a channel, or a thread in it."""
+    return f"{origin.channel_id}/{origin.thread_id}" if origin.thread_id else origin.channel_id
+
+
 def scheme_of(collab: Collab) -> str:
     return scheme_for(collab.form)
 

@@ -54,6 +54,7 @@ class Reply:
     duplicate: bool = False  # the platform delivered this command before
     public: bool = False  # a bot-side reply the whole channel sees (a challenge opened)
     buttons: tuple[Button, ...] = ()
+    thread: str = ""  # a poem's id: post this publicly and open a thread for its lines
 
 
 def build_job(

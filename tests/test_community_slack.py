@@ -184,29 +184,61 @@ async def test_a_challenge_from_opening_to_winners_across_an_adapter_restart(
 async def test_a_poem_written_by_three_members_and_the_model(
     app: SlackApp, fake: FakeSlack, queue: JobQueue
 ) -> None:
-    started = await app.say("/collab", "start the river form:couplet", "UALICE")
-    assert (
-        started["response_type"] == "in_channel" and "2 lines, rhyme scheme AA" in started["text"]
+    await app.client.command("/collab", "start the river turns:4 model:3", channel=CHANNEL,
+                             user="UALICE")  # fmt: skip
+    [start] = await until(lambda: posted(fake, "written together"), "the poem's message", app)
+    assert "“the river”, 4 lines" in block_text(start)
+
+    async def reply(user: str, text: str, expect: str) -> str:
+        await app.client.event(
+            {
+                "type": "message",
+                "channel": CHANNEL,
+                "user": user,
+                "text": text,
+                "ts": f"{time.time():.6f}",
+                "thread_ts": start["ts"],
+            }
+        )
+        found = await until(
+            lambda: [m for m in posted(fake, expect) if m["thread_ts"] == start["ts"]],
+            expect,
+            app,
+        )
+        return block_text(found[-1])
+
+    first = await reply("UALICE", "The river bends below the mill", "1. The river bends")
+    assert "3 lines to go" in first
+    await app.client.event(
+        {
+            "type": "message",
+            "channel": CHANNEL,
+            "user": "UALICE",
+            "text": "and one more from me",
+            "ts": f"{time.time():.6f}",
+            "thread_ts": start["ts"],
+        }
     )
-    # A couplet has two lines: the model's and one member's; a free poem takes four here.
-    await app.say("/collab", "finish", "UALICE")
-    await app.say("/collab", "start the river turns:4 model:3", "UALICE")
-    await app.say("/collab", "line The river bends below the mill", "UALICE")
-    two = await app.say("/collab", "line It carries leaves and light", "UBOB")
-    assert "The turn passes to the model" in two["text"]
-    await answer_next_job(queue, "And hums a song the stones know well")
-    three = await app.say("/collab", "line Until the sea takes all", "UCAROL")
-    assert "3. And hums a song the stones know well   — atelier" in three["text"]
+    await until(lambda: fake.count("chat.postEphemeral", user="UALICE"), "the refusal", app)
+    refusal = fake.find("chat.postEphemeral", user="UALICE")[-1].data["text"]
+    assert "let someone else take a turn" in refusal
+    second = await reply("UBOB", "It carries leaves and light", "2. It carries")
+    assert "The turn passes to the model" in second
+    job = await answer_next_job(queue, "And hums a song the stones know well")
+    assert "Write only line 3" in job.text.instruction  # type: ignore[union-attr]
+    third = await reply("UCAROL", "Until the sea takes all", "4. Until the sea")
+    assert "3. And hums a song the stones know well   — atelier" in third
     done = await app.say("/collab", "finish", "UBOB")
+    assert done["response_type"] == "in_channel"
     lines = done["text"].splitlines()
     assert lines[0] == "“the river” (free)"
     assert [line.rsplit("— ", 1)[1] for line in lines[1:5]] == [
-        "ualice",
-        "ubob",
+        "UALICE",
+        "UBOB",
         "atelier",
-        "ucarol",
+        "UCAROL",
     ]
-    assert "Written by ualice, ubob, atelier, ucarol. free verse." in lines[5]
+    assert "Written by UALICE, UBOB, atelier, UCAROL. free verse." in lines[5]
 
 
 async def test_the_gallery_pages_and_credits_remixes(

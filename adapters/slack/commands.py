@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack.blocks import reply_text
-from adapters.slack.community import community_reply
+from adapters.slack.community import community_reply, open_thread
 from adapters.slack.context import SlackDeps, slack_error
 from bot.catalogue import CATALOGUE
 
@@ -66,6 +66,12 @@ async def run_command(deps: SlackDeps, body: dict[str, Any], respond: Any) -> No
     reply = await deps.desk.handle(text, origin, admin=admin)
     if reply.error:
         await respond(text=reply_text(reply.text), response_type="ephemeral")
+        return
+    if reply.thread:  # a poem written together: its own message, lines as thread replies
+        try:
+            await open_thread(deps, reply, origin)
+        except SlackApiError as exc:
+            await respond(text=slack_error(exc), response_type="ephemeral")
         return
     if reply.job_id is None or reply.public:  # help, settings, community answers
         await respond(**community_reply(reply))

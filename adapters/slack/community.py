@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 
 from adapters.slack.blocks import Block, button, escape, reply_text, section, split_text
 from adapters.slack.context import PLATFORM, SlackDeps
+from bot.jobs import Origin
 from bot.service import Button, Reply
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,34 @@ def community_reply(reply: Reply) -> dict[str, Any]:
         "response_type": "in_channel" if reply.public else "ephemeral",
         "replace_original": False,
     }
+
+
+async def open_thread(deps: SlackDeps, reply: Reply, origin: Origin) -> None:
+    """Post a poem's start in the channel; replies in its thread are lines."""
+    posted = await deps.post(
+        origin.channel_id, community_blocks(reply.text, ()), reply_text(reply.text)[:3000]
+    )
+    opened = origin.model_copy(update={"thread_id": posted.ts})
+    await deps.community.thread_opened(opened, reply.thread)
+
+
+async def thread_reply(deps: SlackDeps, origin: Origin, text: str) -> bool:
+    """A reply in a poem's thread becomes a line; False when no poem lives there."""
+    reply = await deps.community.reply_in_thread(origin, text)
+    if reply is None:
+        return False
+    if reply.error:
+        await deps.ephemeral(origin.channel_id, origin.user_id, reply.text, origin.thread_id)
+        return True
+    await deps.post(
+        origin.channel_id,
+        community_blocks(reply.text, ()),
+        reply_text(reply.text)[:3000],
+        origin.thread_id,
+    )
+    if reply.job_id is not None:  # the turn passed to the model
+        await deps.post_job_message(reply, origin.channel_id, thread_ts=origin.thread_id)
+    return True
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
