@@ -411,6 +411,36 @@ _GALLERY = Command(
         Option("delete", "str", "Delete one of your pieces by its id.", max_length=24),
     ),
 )
+_STYLE = Command(
+    "style",
+    "The server's shared styles: save one, make a piece in it, list them.",
+    prompt_required=False,
+    subcommands=(
+        Command(
+            "save",
+            "Save a style: its name, then the words it adds to prompts.",
+            prompt="the style's name, then the words it adds",
+            options=(
+                Option(
+                    "command",
+                    "choice",
+                    "What the style is for.",
+                    default="poem",
+                    choices=("poem", "story", "script", "image", "melody"),
+                ),
+                Option("model", "str", "A model the style uses.", max_length=200),
+            ),
+            example="/style save dusk soft light, muted colours, long shadows",
+        ),
+        Command(
+            "use",
+            "Make a piece in a saved style.",
+            prompt="the style's name, then your prompt",
+            example="/style use dusk a harbour",
+        ),
+        Command("list", "The server's styles and how often each was used.", prompt_required=False),
+    ),
+)
 _ATELIER = Command(
     "atelier",
     "Help, status and settings.",
@@ -446,6 +476,7 @@ CATALOGUE: tuple[Command, ...] = (
     _COLLAB,
     _CHALLENGE,
     _GALLERY,
+    _STYLE,
     _ATELIER,
 )
 _BY_NAME = {c.name: c for c in CATALOGUE}

@@ -32,6 +32,7 @@ from bot.errors import UserError
 from bot.gallery import GalleryStore, describe_page
 from bot.jobs import Origin, job_id_for, load_job, load_result
 from bot.parse import Invocation, parse
+from bot.styles import Style, StyleStore, split_name
 
 if TYPE_CHECKING:
     from bot.service import Button, FrontDesk, Reply
@@ -57,7 +58,7 @@ def when(ts: float) -> str:
 
 
 class Community:
-    COMMANDS = ("challenge", "collab", "gallery")
+    COMMANDS = ("challenge", "collab", "gallery", "style")
 
     def __init__(self, desk: FrontDesk) -> None:
         self.desk = desk
@@ -66,6 +67,7 @@ class Community:
         self.challenges = ChallengeStore(desk.redis, keys=desk.keys)
         self.collabs = CollabStore(desk.redis, keys=desk.keys)
         self.gallery = GalleryStore(desk.redis, keys=desk.keys)
+        self.styles = StyleStore(desk.redis, keys=desk.keys)
 
     async def handle(
         self, inv: Invocation, origin: Origin, *, admin: bool, joined_at: float | None
@@ -88,6 +90,8 @@ class Community:
             return await self.end_challenge(origin, admin=admin)
         if inv.path[0] == "collab":
             return await self.collab(inv, origin)
+        if inv.path[0] == "style":
+            return await self.style(inv, origin)
         return await self.gallery_reply(inv, origin, admin=admin)
 
     async def click(
@@ -377,6 +381,49 @@ class Community:
 
     async def _next_number(self, collab: Collab) -> int:
         return len(await self.collabs.lines(collab)) + 1
+
+    # Styles -----------------------------------------------------------------------------
+    async def style(self, inv: Invocation, origin: Origin) -> Reply:
+        from bot.service import Reply, build_job
+
+        leaf = inv.path[-1]
+        if leaf == "list":
+            styles = await self.styles.all(origin.platform, origin.guild_id)
+            if not styles:
+                return Reply("This server has no styles yet; save one with /style save.")
+            lines = ["Styles on this server (most used first):"]
+            for s in styles:
+                model = f", model {s.model}" if s.model else ""
+                lines.append(
+                    f"  {s.name} (/{s.command}{model}): {s.suffix} — used {s.uses} "
+                    f"time{'s' if s.uses != 1 else ''}, saved by {s.author}"
+                )
+            return Reply("\n".join(lines))
+        name, rest = split_name(inv.prompt)
+        if leaf == "save":
+            style = await self.styles.save(
+                origin.platform,
+                origin.guild_id,
+                Style(
+                    name,
+                    rest,
+                    str(inv.options.get("command", "poem")),
+                    str(inv.options.get("model", "")),
+                    origin.user_name or origin.user_id,
+                ),
+            )
+            return Reply(f"Saved the style '{style.name}' for /{style.command}: {style.suffix}.")
+        style = await self.styles.get(origin.platform, origin.guild_id, name)
+        if not rest:
+            raise UserError(f"Say what to make in '{name}', e.g. /style use {name} a harbour.")
+        piece = parse(f"/{style.command} {rest}, {style.suffix}")
+        server = await self.desk.settings.get(origin.platform, origin.guild_id)
+        kind = piece.command.kind
+        model = style.model or (getattr(server, f"{kind.value}_model") if kind else "")
+        reply = await self.desk.submit_job(build_job(piece, origin, model=model or None))
+        if not reply.error and not reply.duplicate:
+            await self.styles.used(origin.platform, origin.guild_id, name)
+        return reply
 
     # Gallery ----------------------------------------------------------------------------
     async def gallery_reply(self, inv: Invocation, origin: Origin, *, admin: bool) -> Reply:

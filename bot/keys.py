@@ -37,6 +37,8 @@
 | `collab-current:{platform}:{channel}` | string | the poem being written in that channel or thread | as the poem |
 | `gallery:{platform}:{server}` | sorted set | job id -> time delivered: the server's gallery, newest first | entries older than the server's `gallery_days` are dropped when read |
 | `gallery-item:{job_id}` | string | a gallery piece: JSON with prompt, text, model, seed, settings, who asked, remix parent and its author | as the gallery entry (deleted with it) |
+| `styles:{platform}:{server}` | hash | the server's shared styles: name -> JSON `{name, suffix, command, model, author}` | until replaced |
+| `style-uses:{platform}:{server}` | sorted set | style name -> times used | kept |
 | `discord:reply:{interaction}` | hash | what the Discord adapter needs to edit a deferred reply: `app`, `token` (secret, never logged), `message`, `expires`, `original` (the job whose result took the reply) | until the interaction token expires (`ATELIER_DISCORD_TOKEN_TTL`) |
 """
 
@@ -159,6 +161,12 @@ class Keys:
 
     def gallery_item(self, job_id: str) -> str:
         return f"{self.prefix}gallery-item:{job_id}"
+
+    def styles(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}styles:{platform}:{server_id}"
+
+    def style_uses(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}style-uses:{platform}:{server_id}"
 
     def discord_reply(self, interaction_id: str) -> str:
         return f"{self.prefix}discord:reply:{interaction_id}"

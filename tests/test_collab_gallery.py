@@ -148,3 +148,28 @@ async def test_the_model_proposes_themes_and_the_moderator_picks_one(queue: JobQ
     assert ended.public and "No votes were cast" in ended.text
     dm = await desk.handle("/gallery", origin(6, guild_id=""))
     assert dm.error and "belongs to a server" in dm.text
+
+
+async def test_styles_are_saved_used_with_their_model_and_counted(queue: JobQueue) -> None:
+    desk = FrontDesk(queue)
+    saved = await desk.handle(
+        "/style save dusk soft light, long shadows model:org/dusk-poet", origin(1)
+    )
+    assert saved.text == "Saved the style 'dusk' for /poem: soft light, long shadows."
+    bad = await desk.handle("/style save x too short a name", origin(2))
+    assert bad.error and "2 to 32 letters" in bad.text
+    used = await desk.handle("/style use Dusk a harbour", origin(3, user="bob"))
+    assert used.job_id is not None and not used.error
+    job = await desk.stored_job(used.job_id)
+    assert job is not None and job.prompt == "a harbour, soft light, long shadows"
+    assert job.model == "org/dusk-poet" and job.command == "poem"
+    again = await desk.handle("/style use dusk a harbour", origin(3, user="bob"))
+    assert again.duplicate  # the same delivery: no new job, not counted twice
+    await desk.handle("/style use dusk the moon", origin(4, user="carol"))
+    missing = await desk.handle("/style use noon a harbour", origin(5))
+    assert missing.error and "no style 'noon'" in missing.text
+    listed = await desk.handle("/style list", origin(6))
+    assert (
+        "dusk (/poem, model org/dusk-poet): soft light, long shadows — used 2 times, "
+        "saved by Alice" in listed.text
+    )

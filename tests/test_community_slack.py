@@ -285,3 +285,16 @@ async def test_the_gallery_pages_and_credits_remixes(
     second = await app.click(ephemeral_message, "Next", "UCAROL")
     assert second.startswith("Gallery: page 2 of 2, 7 pieces")
     assert "/poem a quiet harbour 0 — by ualice" in second
+
+
+async def test_the_style_kit(app: SlackApp, fake: FakeSlack, queue: JobQueue) -> None:
+    saved = await app.say("/style", "save dusk soft light, long shadows", "UALICE")
+    assert "Saved the style 'dusk' for /poem" in saved["text"]
+    await app.client.command("/style", "use dusk a harbour", channel=CHANNEL, user="UBOB")
+    job = await answer_next_job(queue, "lamps along the quay")
+    assert job.prompt == "a harbour, soft light, long shadows" and job.origin.user_id == "UBOB"
+    await until(lambda: posted(fake, "lamps along the quay"), "the styled poem", app)
+    listed = await app.say("/style", "list", "UCAROL")
+    assert (
+        "dusk (/poem): soft light, long shadows — used 1 time, saved by ualice" in (listed["text"])
+    )

@@ -91,6 +91,7 @@ def test_catalogue_is_complete_and_consistent() -> None:
         "collab",
         "challenge",
         "gallery",
+        "style",
         "atelier",
     }
     for cmd in CATALOGUE:
