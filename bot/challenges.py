@@ -309,6 +309,9 @@ class ChallengeStore:
             await pipe.execute()
         await self._streaks(closed, entries)
         await self._save(closed, deadline=None)
+        await self.redis.zadd(
+            self.keys.challenge_closed(closed.platform, closed.server), {closed.id: now}
+        )
         await self.redis.delete(self.keys.challenge_current(closed.platform, closed.server))
         follow = None
         if closed.every:
@@ -359,6 +362,13 @@ class ChallengeStore:
                 )
                 pipe.zincrby(board, 0, author_id)  # on the board even without points
                 await pipe.execute()
+
+    async def closed_since(self, platform: str, server: str, since: float) -> list[Challenge]:
+        ids: list[str] = await self.redis.zrangebyscore(
+            self.keys.challenge_closed(platform, server), since, "+inf"
+        )
+        found = [await self.get(i) for i in ids]
+        return [c for c in found if c is not None]
 
     async def leaderboard(self, platform: str, server: str, top: int = 10) -> list[Standing]:
         board: list[tuple[str, float]] = await self.redis.zrevrange(

@@ -32,6 +32,7 @@ from bot.errors import UserError
 from bot.gallery import GalleryStore, describe_page
 from bot.jobs import Origin, job_id_for, load_job, load_result
 from bot.parse import Invocation, parse
+from bot.server_settings import ServerSettings
 from bot.styles import Style, StyleStore, split_name
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ _SEEDS = random.SystemRandom()
 THEMES_TTL_S = 86_400
 THEME_COUNT = 3
 MAX_ENTRY_CHARS = 1000
+DIGEST_EVERY_S = 7 * 86_400
+DIGEST_TOP = 5
 
 
 @dataclass(frozen=True)
@@ -291,14 +294,52 @@ class Community:
             raise UserError("The challenge is closing already.")
         return Reply(announce(change).text, public=True)
 
-    async def announcements(self, platform: str) -> list[Announcement]:
-        """Phase changes that are due (the adapter's scheduler posts what they say)."""
+    async def announcements(self, platform: str, now: float | None = None) -> list[Announcement]:
+        """Phase changes and weekly digests that are due (the adapter's scheduler posts
+        what they say)."""
+        now = time.time() if now is None else now
         made = []
-        for challenge_id in await self.challenges.due(platform):
-            change = await self.challenges.advance(challenge_id)
+        for challenge_id in await self.challenges.due(platform, now):
+            change = await self.challenges.advance(challenge_id, now=now)
             if change is not None:
                 made.append(announce(change))
+        key = self.keys.digests(platform)
+        for server, due_at in await self.redis.zrangebyscore(key, 0, now, withscores=True):
+            # Moving the next time forward is the claim: pollers compute the same next time
+            # from the stored one, so only the first one's move changes anything.
+            nxt = due_at + DIGEST_EVERY_S * (int((now - due_at) // DIGEST_EVERY_S) + 1)
+            claimed = await self.redis.zadd(key, {server: nxt}, xx=True, gt=True, ch=True)
+            settings = await self.desk.settings.get(platform, server)
+            if not claimed or not settings.digest_channel:
+                continue
+            text = await self.digest_text(platform, server, now)
+            if text:
+                made.append(Announcement(platform, settings.digest_channel, text))
         return made
+
+    async def digest_changed(self, platform: str, server: str, settings: ServerSettings) -> None:
+        """Opted in (a digest a week from now) or out."""
+        key = self.keys.digests(platform)
+        if settings.digest_channel:
+            await self.redis.zadd(key, {server: time.time() + DIGEST_EVERY_S}, nx=True)
+        else:
+            await self.redis.zrem(key, server)
+
+    async def digest_text(self, platform: str, server: str, now: float) -> str:
+        """The week's most-voted challenge entries with credits ("" when there were none)."""
+        pieces = []
+        for challenge in await self.challenges.closed_since(platform, server, now - DIGEST_EVERY_S):
+            for entry in await self.challenges.entries(challenge):
+                if entry.votes:
+                    pieces.append((entry.votes, challenge, entry))
+        if not pieces:
+            return ""
+        pieces.sort(key=lambda p: (-p[0], p[1].ends_at, p[2].number))
+        lines = ["This week's most-voted pieces:"]
+        for votes, challenge, entry in pieces[:DIGEST_TOP]:
+            body = entry_line(entry, votes=votes).split("] ", 1)[1]
+            lines.append(f"  “{challenge.theme}”: {body}")
+        return "\n".join(lines)
 
     # Writing together -------------------------------------------------------------------
     async def collab(self, inv: Invocation, origin: Origin, *, line: str = "") -> Reply:

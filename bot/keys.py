@@ -31,6 +31,8 @@
 | `challenge-claim:{id}:{state}` | string | claims one phase change, so two pollers never make it twice | 60 s |
 | `challenge-board:{platform}:{server}` | sorted set | member -> leaderboard points (3, 2, 1 for the first three places) | kept |
 | `challenge-stats:{platform}:{server}` | hash | `{user}:wins`, `{user}:streak`, `{user}:last` (round last entered), `{user}:name` | kept |
+| `challenge-closed:{platform}:{server}` | sorted set | challenge id -> when it closed, for the weekly digest | kept |
+| `digests:{platform}` | sorted set | server -> unix time of its next weekly digest (servers that set `digest_channel`) | member removed when the setting is cleared |
 | `challenge-themes:{platform}:{server}` | string | the job id of the model's three proposed themes, for `/challenge new pick:n` | 1 day |
 | `collab:{id}` | hash | a poem written together: field `data` (JSON: theme, form, turns, channel, thread, pending model job) | 30 days |
 | `collab-lines:{id}` | list | its lines in order, each JSON `{text, author_id, author_name}` (author "" = the model) | as the poem |
@@ -143,6 +145,12 @@ class Keys:
 
     def challenge_stats(self, platform: str, server_id: str) -> str:
         return f"{self.prefix}challenge-stats:{platform}:{server_id}"
+
+    def challenge_closed(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}challenge-closed:{platform}:{server_id}"
+
+    def digests(self, platform: str) -> str:
+        return f"{self.prefix}digests:{platform}"
 
     def challenge_themes(self, platform: str, server_id: str) -> str:
         return f"{self.prefix}challenge-themes:{platform}:{server_id}"

@@ -34,6 +34,7 @@ class ServerSettings(BaseModel):
     jobs_per_minute: int = Field(default=6, ge=1, le=600)  # per member
     moderation_words: tuple[str, ...] = ()
     gallery_days: int = Field(default=0, ge=0, le=3650)  # 0: the gallery keeps every piece
+    digest_channel: str = ""  # "" = no weekly digest
 
     def allows_channel(self, channel_id: str) -> bool:
         return not self.allowed_channels or channel_id in self.allowed_channels
@@ -89,6 +90,15 @@ def _days(value: str) -> int:
     return number
 
 
+def _one_channel(value: str) -> str:
+    if value.lower() in ("none", "off", "-"):
+        return ""
+    found = _channels(value)
+    if len(found) != 1:
+        raise UserError("Name one channel for the digest (#art), or none to stop it.")
+    return found[0]
+
+
 def _words(value: str) -> tuple[str, ...]:
     if value.lower() in ("none", "-"):
         return ()
@@ -130,6 +140,12 @@ SETTINGS: tuple[Setting, ...] = (
         _days,
         "90, or forever",
     ),
+    Setting(
+        "digest_channel",
+        "Channel for the weekly digest of the most-voted pieces (none: off).",
+        _one_channel,
+        "#art, or none",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -148,7 +164,7 @@ def describe(settings: ServerSettings) -> str:
         if isinstance(value, tuple):
             shown = ", ".join(value) or ("all" if s.name == "allowed_channels" else "none")
         else:
-            shown = str(value) or "default"
+            shown = str(value) or ("none" if s.name == "digest_channel" else "default")
         lines.append(f"  {s.name}: {shown}  ({s.help})")
     lines.append("Change one with: /atelier settings key:<name> value:<value>")
     return "\n".join(lines)

@@ -288,7 +288,10 @@ class FrontDesk:
                 raise UserError("Only server admins can change Atelier's settings.")
             if key is None:
                 raise UserError("Say which setting to change: key:<name> value:<value>.")
-            await self.settings.set(origin.platform, origin.guild_id, str(key), str(value))
+            updated = await self.settings.set(
+                origin.platform, origin.guild_id, str(key), str(value)
+            )
+            await self.community.digest_changed(origin.platform, origin.guild_id, updated)
         return describe(await self.settings.get(origin.platform, origin.guild_id))
 
 

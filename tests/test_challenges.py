@@ -171,3 +171,45 @@ async def test_a_recurring_challenge_opens_its_next_round_on_schedule(
     running = await store.current("discord", "g1")
     assert running is not None and running.id == nxt.id and running.round == 2
     assert running.voting_at == nxt.opened_at + 5 + 100 and running.theme == "the sea"
+
+
+async def test_the_weekly_digest_is_opt_in_and_posted_once(queue: JobQueue) -> None:
+    from bot.community import DIGEST_EVERY_S
+    from bot.jobs import Origin
+    from bot.service import FrontDesk
+
+    desk = FrontDesk(queue)
+    mod = Origin(
+        platform="discord", route="discord", channel_id="ch1", user_id="mod", guild_id="g1",
+        delivery_id="set-digest",
+    )  # fmt: skip
+    store = desk.community.challenges
+    c = await store.open(challenge())
+    await store.submit(c, entry("alice", "waves"), now=T0 + 1)
+    await store.submit(c, entry("bob", "foam"), now=T0 + 1)
+    voting = (await store.advance("c1", now=T0 + 150)).challenge  # type: ignore[union-attr]
+    await store.vote(voting, 2, "carol", now=T0 + 160)
+    await store.vote(voting, 2, "dave", now=T0 + 160)
+    await store.vote(voting, 1, "bob", now=T0 + 160)
+    now = __import__("time").time()
+    await store.advance("c1", now=now + 100)  # closed inside the first digest's week
+    assert await desk.community.announcements("discord", now=now + DIGEST_EVERY_S) == []
+    shown = await desk.handle(
+        "/atelier settings key:digest_channel value:#C0DIGEST", mod, admin=True
+    )
+    assert "digest_channel: C0DIGEST" in shown.text
+    assert await desk.community.announcements("discord", now=now + 60) == []
+    later = now + DIGEST_EVERY_S + 60
+    posts = await asyncio.gather(
+        *(desk.community.announcements("discord", now=later) for _ in range(3))
+    )
+    notes = [n for batch in posts for n in batch]
+    assert len(notes) == 1 and notes[0].channel == "C0DIGEST"
+    assert notes[0].text.splitlines() == [
+        "This week's most-voted pieces:",
+        "  “the sea”: foam — Bob (2 votes)",
+        "  “the sea”: waves — Alice (1 vote)",
+    ]
+    off = mod.model_copy(update={"delivery_id": "digest-off"})
+    await desk.handle("/atelier settings key:digest_channel value:none", off, admin=True)
+    assert await desk.community.announcements("discord", now=later + 2 * DIGEST_EVERY_S) == []
