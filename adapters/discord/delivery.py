@@ -81,7 +81,6 @@ class Delivery:
             return
         try:
             await self.post(event.result)
-            await self.gallery.record(event.result)
         except (discord.DiscordServerError, aiohttp.ClientError, OSError):
             # Discord or the network is down: left pending, retried after the claim lapses.
             log.warning("posting job %s failed; will retry", event.job_id, exc_info=True)
@@ -91,6 +90,10 @@ class Delivery:
             log.exception("could not post the result of job %s", event.job_id)
         await self.inbox.delivered(event.job_id, event.entry_id)
         self._last_progress.pop(event.job_id, None)
+        try:  # after it is marked delivered: a gallery hiccup never posts a result twice
+            await self.gallery.record(event.result)
+        except Exception:
+            log.exception("could not add job %s to the gallery", event.job_id)
 
     async def progress(self, progress: Progress) -> None:
         now = time.monotonic()

@@ -81,7 +81,6 @@ class Delivery:
         where = await self.deps.job_message(result.job_id, wait_s=MESSAGE_WAIT_S if recent else 0)
         try:
             await self._deliver(result, where)
-            await self.deps.community.gallery.record(result)
         except SlackApiError as exc:
             if time.time() - result.finished_at > GIVE_UP_S:
                 log.warning(
@@ -96,6 +95,10 @@ class Delivery:
             )
             return
         await self.inbox.delivered(result.job_id, event.entry_id)
+        try:  # after it is marked delivered: a gallery hiccup never posts a result twice
+            await self.deps.community.gallery.record(result)
+        except Exception:
+            log.exception("could not add job %s to the gallery", result.job_id)
 
     async def _progress(self, event: Event) -> None:
         assert event.progress is not None
