@@ -279,25 +279,41 @@ _BRAINSTORM = Command(
 )
 _COLLAB = Command(
     "collab",
-    "Write a poem together in a thread, line by line.",
+    "Write a poem together, line by line.",
     prompt="",
     prompt_required=False,
     subcommands=(
         Command(
             "start",
-            "Open a thread for a poem written together.",
+            "Start a poem written together here.",
             prompt="the theme",
             prompt_required=False,
             options=(
                 Option(
                     "form", "choice", "The form to keep to.", default="free", choices=POEM_FORMS
                 ),
-                Option("turns", "int", "How many lines in all.", default=8, min=2, max=40),
+                Option(
+                    "turns",
+                    "int",
+                    "How many lines in all (a fixed form sets its own).",
+                    default=8,
+                    min=2,
+                    max=40,
+                ),
+                Option(
+                    "model",
+                    "int",
+                    "The model writes every n-th line (0: only when asked).",
+                    default=0,
+                    min=0,
+                    max=10,
+                ),
             ),
         ),
+        Command("line", "Add your line to the poem.", prompt="your line"),
+        Command("model", "Ask the model for the next line.", prompt_required=False),
         Command("finish", "Compile the poem with each line credited.", prompt_required=False),
     ),
-    available=False,
 )
 _CHALLENGE = Command(
     "challenge",
@@ -306,15 +322,22 @@ _CHALLENGE = Command(
     subcommands=(
         Command(
             "new",
-            "Open a challenge (moderators).",
+            "Open a challenge (moderators); with no theme the model proposes three.",
             prompt="the theme",
             prompt_required=False,
             options=(
                 Option(
                     "duration",
                     "str",
-                    "How long it runs, e.g. 3d or 12h.",
+                    "How long entries are taken, e.g. 3d or 12h.",
                     default="3d",
+                    max_length=8,
+                ),
+                Option(
+                    "voting",
+                    "str",
+                    "How long voting lasts after entries close, e.g. 1d.",
+                    default="1d",
                     max_length=8,
                 ),
                 Option(
@@ -331,12 +354,33 @@ _CHALLENGE = Command(
                     "Open a new one on a schedule.",
                     choices=("day", "week", "month"),
                 ),
+                Option(
+                    "blind",
+                    "bool",
+                    "Keep entries hidden until voting opens.",
+                    default=False,
+                ),
+                Option(
+                    "hide_counts",
+                    "bool",
+                    "Hide vote counts until the end.",
+                    default=False,
+                ),
+                Option(
+                    "newcomers",
+                    "bool",
+                    "May members who joined after it opened vote?",
+                    default=True,
+                ),
+                Option("entries", "int", "Entries allowed per member.", default=1, min=1, max=5),
+                Option("pick", "int", "Pick one of the model's proposed themes.", min=1, max=3),
             ),
         ),
         Command(
             "submit",
-            "Enter your own work.",
+            "Enter your own work: text, a file's link, or one of your results.",
             prompt="your entry, or a link to it",
+            prompt_required=False,
             options=(
                 Option(
                     "made",
@@ -345,13 +389,18 @@ _CHALLENGE = Command(
                     default="human",
                     choices=("human", "ai-assisted", "ai-generated"),
                 ),
+                Option("result", "str", "The id of one of your Atelier results.", max_length=64),
             ),
         ),
-        Command("vote", "Vote for entries.", prompt_required=False),
+        Command(
+            "vote",
+            "See the entries, or vote for one.",
+            prompt_required=False,
+            options=(Option("entry", "int", "The entry's number.", min=1, max=25),),
+        ),
         Command("leaderboard", "This server's leaderboard and streaks.", prompt_required=False),
         Command("end", "End the current challenge now (moderators).", prompt_required=False),
     ),
-    available=False,
 )
 _GALLERY = Command(
     "gallery",
@@ -366,8 +415,38 @@ _GALLERY = Command(
             choices=("poem", "story", "script", "image", "melody"),
         ),
         Option("page", "int", "Page number.", default=1, min=1, max=1000),
+        Option("delete", "str", "Delete one of your pieces by its id.", max_length=24),
     ),
-    available=False,
+)
+_STYLE = Command(
+    "style",
+    "The server's shared styles: save one, make a piece in it, list them.",
+    prompt_required=False,
+    subcommands=(
+        Command(
+            "save",
+            "Save a style: its name, then the words it adds to prompts.",
+            prompt="the style's name, then the words it adds",
+            options=(
+                Option(
+                    "command",
+                    "choice",
+                    "What the style is for.",
+                    default="poem",
+                    choices=("poem", "story", "script", "image", "melody"),
+                ),
+                Option("model", "str", "A model the style uses.", max_length=200),
+            ),
+            example="/style save dusk soft light, muted colours, long shadows",
+        ),
+        Command(
+            "use",
+            "Make a piece in a saved style.",
+            prompt="the style's name, then your prompt",
+            example="/style use dusk a harbour",
+        ),
+        Command("list", "The server's styles and how often each was used.", prompt_required=False),
+    ),
 )
 _ATELIER = Command(
     "atelier",
@@ -404,6 +483,7 @@ CATALOGUE: tuple[Command, ...] = (
     _COLLAB,
     _CHALLENGE,
     _GALLERY,
+    _STYLE,
     _ATELIER,
 )
 _BY_NAME = {c.name: c for c in CATALOGUE}

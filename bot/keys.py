@@ -23,6 +23,25 @@
 | `slack-message:{job_id}` | string | JSON `{channel, ts, thread_ts}` of the Slack message that shows a job, edited with progress and the result | `ATELIER_JOB_TTL` |
 | `workers:{kind}` | sorted set | worker id -> deadline (unix seconds) of its heartbeat: alive while in the future | member removed on clean exit or once stale |
 | `worker:{id}` | hash | a worker's host, pid, model, kinds, started | 3 heartbeats, refreshed by each |
+| `challenge:{id}` | hash | a challenge, field `data` (JSON: theme, server, channel, phase times, rules, state, round) | kept (small; the record of past challenges) |
+| `challenge-entries:{id}` | list | the challenge's entries in order, each JSON `{author_id, author_name, made, kind, text, url, job_id}` | as the challenge |
+| `challenge-votes:{id}:{n}` | set | who voted for entry n (one vote per member; never shown, only counted) | as the challenge |
+| `challenge-current:{platform}:{server}` | string | the id of the server's running challenge | until it closes |
+| `challenge-seq:{platform}:{server}` | string | the server's challenge counter (a challenge's round, for streaks) | kept |
+| `challenge-deadlines:{platform}` | sorted set | challenge id -> unix time of its next phase change (round opens, voting opens, close); polled by every adapter | member removed at close |
+| `challenge-claim:{id}:{state}` | string | claims one phase change, so two pollers never make it twice | 60 s |
+| `challenge-board:{platform}:{server}` | sorted set | member -> leaderboard points (3, 2, 1 for the first three places) | kept |
+| `challenge-stats:{platform}:{server}` | hash | `{user}:wins`, `{user}:streak`, `{user}:last` (round last entered), `{user}:name` | kept |
+| `challenge-closed:{platform}:{server}` | sorted set | challenge id -> when it closed, for the weekly digest | kept |
+| `digests:{platform}` | sorted set | server -> unix time of its next weekly digest (servers that set `digest_channel`) | member removed when the setting is cleared |
+| `challenge-themes:{platform}:{server}` | string | the job id of the model's three proposed themes, for `/challenge new pick:n` | 1 day |
+| `collab:{id}` | hash | a poem written together: field `data` (JSON: theme, form, turns, channel, thread, pending model job) | 30 days |
+| `collab-lines:{id}` | list | its lines in order, each JSON `{text, author_id, author_name}` (author "" = the model) | as the poem |
+| `collab-current:{platform}:{channel}` | string | the poem being written in that channel or thread | as the poem |
+| `gallery:{platform}:{server}` | sorted set | job id -> time delivered: the server's gallery, newest first | entries older than the server's `gallery_days` are dropped when read |
+| `gallery-item:{job_id}` | string | a gallery piece: JSON with prompt, text, model, seed, settings, who asked, remix parent and its author | as the gallery entry (deleted with it) |
+| `styles:{platform}:{server}` | hash | the server's shared styles: name -> JSON `{name, suffix, command, model, author}` | until replaced |
+| `style-uses:{platform}:{server}` | sorted set | style name -> times used | kept |
 | `discord:reply:{interaction}` | hash | what the Discord adapter needs to edit a deferred reply: `app`, `token` (secret, never logged), `message`, `expires`, `original` (the job whose result took the reply) | until the interaction token expires (`ATELIER_DISCORD_TOKEN_TTL`) |
 """
 
@@ -103,6 +122,63 @@ class Keys:
 
     def worker(self, worker_id: str) -> str:
         return f"{self.prefix}worker:{worker_id}"
+
+    def challenge(self, challenge_id: str) -> str:
+        return f"{self.prefix}challenge:{challenge_id}"
+
+    def challenge_entries(self, challenge_id: str) -> str:
+        return f"{self.prefix}challenge-entries:{challenge_id}"
+
+    def challenge_votes(self, challenge_id: str, number: int) -> str:
+        return f"{self.prefix}challenge-votes:{challenge_id}:{number}"
+
+    def challenge_current(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}challenge-current:{platform}:{server_id}"
+
+    def challenge_seq(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}challenge-seq:{platform}:{server_id}"
+
+    def challenge_deadlines(self, platform: str) -> str:
+        return f"{self.prefix}challenge-deadlines:{platform}"
+
+    def challenge_claim(self, challenge_id: str, state: str) -> str:
+        return f"{self.prefix}challenge-claim:{challenge_id}:{state}"
+
+    def challenge_board(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}challenge-board:{platform}:{server_id}"
+
+    def challenge_stats(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}challenge-stats:{platform}:{server_id}"
+
+    def challenge_closed(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}challenge-closed:{platform}:{server_id}"
+
+    def digests(self, platform: str) -> str:
+        return f"{self.prefix}digests:{platform}"
+
+    def challenge_themes(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}challenge-themes:{platform}:{server_id}"
+
+    def collab(self, collab_id: str) -> str:
+        return f"{self.prefix}collab:{collab_id}"
+
+    def collab_lines(self, collab_id: str) -> str:
+        return f"{self.prefix}collab-lines:{collab_id}"
+
+    def collab_current(self, platform: str, channel_id: str) -> str:
+        return f"{self.prefix}collab-current:{platform}:{channel_id}"
+
+    def gallery(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}gallery:{platform}:{server_id}"
+
+    def gallery_item(self, job_id: str) -> str:
+        return f"{self.prefix}gallery-item:{job_id}"
+
+    def styles(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}styles:{platform}:{server_id}"
+
+    def style_uses(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}style-uses:{platform}:{server_id}"
 
     def discord_reply(self, interaction_id: str) -> str:
         return f"{self.prefix}discord:reply:{interaction_id}"

@@ -33,6 +33,8 @@ class ServerSettings(BaseModel):
     music_model: str = ""
     jobs_per_minute: int = Field(default=6, ge=1, le=600)  # per member
     moderation_words: tuple[str, ...] = ()
+    gallery_days: int = Field(default=0, ge=0, le=3650)  # 0: the gallery keeps every piece
+    digest_channel: str = ""  # "" = no weekly digest
 
     def allows_channel(self, channel_id: str) -> bool:
         return not self.allowed_channels or channel_id in self.allowed_channels
@@ -76,6 +78,27 @@ def _rate(value: str) -> int:
     return number
 
 
+def _days(value: str) -> int:
+    if value.lower() in ("forever", "keep", "none", "-"):
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 3650:
+        raise UserError("gallery_days must be a whole number of days from 0 (keep) to 3650.")
+    return number
+
+
+def _one_channel(value: str) -> str:
+    if value.lower() in ("none", "off", "-"):
+        return ""
+    found = _channels(value)
+    if len(found) != 1:
+        raise UserError("Name one channel for the digest (#art), or none to stop it.")
+    return found[0]
+
+
 def _words(value: str) -> tuple[str, ...]:
     if value.lower() in ("none", "-"):
         return ()
@@ -111,6 +134,18 @@ SETTINGS: tuple[Setting, ...] = (
         _words,
         "word1, word2, or none",
     ),
+    Setting(
+        "gallery_days",
+        "Days the gallery keeps each piece (0: forever).",
+        _days,
+        "90, or forever",
+    ),
+    Setting(
+        "digest_channel",
+        "Channel for the weekly digest of the most-voted pieces (none: off).",
+        _one_channel,
+        "#art, or none",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -129,7 +164,7 @@ def describe(settings: ServerSettings) -> str:
         if isinstance(value, tuple):
             shown = ", ".join(value) or ("all" if s.name == "allowed_channels" else "none")
         else:
-            shown = str(value) or "default"
+            shown = str(value) or ("none" if s.name == "digest_channel" else "default")
         lines.append(f"  {s.name}: {shown}  ({s.help})")
     lines.append("Change one with: /atelier settings key:<name> value:<value>")
     return "\n".join(lines)

@@ -37,12 +37,24 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True)
+class Button:
+    """A button under a reply; adapters put `id` in the platform's button id and hand a click
+    back to `FrontDesk.click(id, ...)`."""
+
+    label: str
+    id: str  # "cvote:{challenge}:{n}", "gpage:{page}:{kind}:{user}"
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     job_id: str | None = None
     kind: JobKind | None = None
     error: bool = False
     duplicate: bool = False  # the platform delivered this command before
+    public: bool = False  # a bot-side reply the whole channel sees (a challenge opened)
+    buttons: tuple[Button, ...] = ()
+    thread: str = ""  # a poem's id: post this publicly and open a thread for its lines
 
 
 def build_job(
@@ -79,24 +91,39 @@ def build_job(
 
 class FrontDesk:
     def __init__(self, queue: JobQueue, settings: SettingsStore | None = None) -> None:
+        from bot.community import Community  # it builds replies and jobs with this module
+
         self.queue = queue
         self.redis: Any = queue.redis
         self.keys = queue.keys
         self.settings = settings or SettingsStore(queue.redis, keys=queue.keys)
+        self.community = Community(self)
 
-    async def handle(self, text: str, origin: Origin, *, admin: bool = False) -> Reply:
+    async def handle(
+        self, text: str, origin: Origin, *, admin: bool = False, joined_at: float | None = None
+    ) -> Reply:
         """Command text (Slack, the console): parse, then submit."""
         try:
             inv = parse(text)
         except UserError as exc:
             return Reply(str(exc), error=True)
-        return await self.submit(inv, origin, admin=admin)
+        return await self.submit(inv, origin, admin=admin, joined_at=joined_at)
 
-    async def submit(self, inv: Invocation, origin: Origin, *, admin: bool = False) -> Reply:
-        """A validated invocation (Discord builds it from typed options)."""
+    async def submit(
+        self,
+        inv: Invocation,
+        origin: Origin,
+        *,
+        admin: bool = False,
+        joined_at: float | None = None,
+    ) -> Reply:
+        """A validated invocation (Discord builds it from typed options). `joined_at`: when
+        the member joined the server, where the platform says (challenge votes use it)."""
         try:
             if inv.path[0] == "atelier":
                 return await self._atelier(inv, origin, admin=admin)
+            if inv.path[0] in self.community.COMMANDS:
+                return await self.community.handle(inv, origin, admin=admin, joined_at=joined_at)
             server = await self._admit(origin, inv.prompt)
             job = build_job(inv, origin, model=_model_for(server, inv.command.kind))
             return await self._enqueue(job)
@@ -140,6 +167,15 @@ class FrontDesk:
             return replies
         except UserError as exc:
             return [Reply(str(exc), error=True)]
+
+    async def click(
+        self, button_id: str, origin: Origin, *, admin: bool = False, joined_at: float | None = None
+    ) -> Reply:
+        """A community button (a vote, a gallery page)."""
+        try:
+            return await self.community.click(button_id, origin, admin=admin, joined_at=joined_at)
+        except UserError as exc:
+            return Reply(str(exc), error=True)
 
     async def submit_job(self, job: Job) -> Reply:
         """A job an adapter built itself (a brainstorm's Expand): the server's rules apply."""
@@ -252,7 +288,10 @@ class FrontDesk:
                 raise UserError("Only server admins can change Atelier's settings.")
             if key is None:
                 raise UserError("Say which setting to change: key:<name> value:<value>.")
-            await self.settings.set(origin.platform, origin.guild_id, str(key), str(value))
+            updated = await self.settings.set(
+                origin.platform, origin.guild_id, str(key), str(value)
+            )
+            await self.community.digest_changed(origin.platform, origin.guild_id, updated)
         return describe(await self.settings.get(origin.platform, origin.guild_id))
 
 

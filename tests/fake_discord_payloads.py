@@ -21,6 +21,7 @@ class FakeUser:
     id: int
     name: str
     permissions: int = MEMBER
+    joined_at: str = ""  # when the member joined the guild (ISO 8601); "" = just now
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -37,7 +38,7 @@ def member_payload(user: FakeUser) -> dict[str, Any]:
     return {
         "user": user.payload(),
         "roles": [],
-        "joined_at": now(),
+        "joined_at": user.joined_at or now(),
         "deaf": False,
         "mute": False,
         "flags": 0,

@@ -54,7 +54,8 @@ async def test_every_available_catalogue_command_and_option_is_registered() -> N
         if not cmd.available or cmd.subcommands:
             continue
         options = {o["name"]: o for o in built[cmd.name]["options"]}
-        assert set(options) == {"prompt", *(o.name for o in cmd.options)}
+        prompt = {"prompt"} if cmd.prompt else set()
+        assert set(options) == {*prompt, *(o.name for o in cmd.options)}
         for opt in cmd.options:
             spec = options[opt.name]
             assert spec["required"] is False

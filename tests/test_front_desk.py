@@ -139,6 +139,6 @@ def test_typed_options_are_checked_like_text() -> None:
     with pytest.raises(UserError, match="limit is 1000"):
         from_options(("poem",), "x" * 1001, {})
     with pytest.raises(UserError, match="not available yet"):
-        from_options(("gallery",), "", {})
+        from_options(("inspire",), "autumn", {})
     settings = from_options(("atelier", "settings"), "", {"key": "text_model"})
     assert settings.options == {"key": "text_model"}

@@ -56,8 +56,8 @@ def test_atelier_prefix_reaches_any_command_and_help_alias() -> None:
         ('/poem the sea mood:"calm', "never closes"),
         ("poem the sea", "Commands start with '/'"),
         ("/", "Type a command after '/'"),
-        ("/gallery", "/gallery is not available yet on this deployment"),
-        ("/challenge new autumn", "/challenge is not available yet on this deployment"),
+        ("/inspire autumn", "/inspire is not available yet on this deployment"),
+        ("/challenge vote entry:0", "must be a whole number from 1 to 25"),
         ("/challenge", "Missing subcommand for /challenge"),
         ("/atelier status now", "/atelier status takes no text"),
     ],
@@ -90,6 +90,7 @@ def test_catalogue_is_complete_and_consistent() -> None:
         "collab",
         "challenge",
         "gallery",
+        "style",
         "atelier",
     }
     for cmd in CATALOGUE:

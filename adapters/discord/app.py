@@ -31,7 +31,8 @@ from .handlers import ROUTE, Handlers
 from .logs import hide_secrets
 from .messages import NO_MENTIONS
 from .replies import ReplyStore
-from .views import ActionButton
+from .schedule import Scheduler
+from .views import ActionButton, CommunityButton
 
 log = logging.getLogger(__name__)
 CONSUMER = "discord-adapter"
@@ -60,6 +61,7 @@ class DiscordAdapter:
         self.handlers = Handlers(FrontDesk(queue), self.replies)
         self._delivery: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
+        self._scheduler: asyncio.Task[None] | None = None
 
     def client(self) -> discord.Client:
         intents = discord.Intents.none()
@@ -77,7 +79,7 @@ class DiscordAdapter:
         for command in build_commands(self.handlers.slash):
             tree.add_command(command)
         tree.error(self._command_error)
-        client.add_dynamic_items(ActionButton)
+        client.add_dynamic_items(ActionButton, CommunityButton)
         guild_id = self.settings.discord_guild_id
         if guild_id:
             guild = discord.Object(guild_id)
@@ -96,9 +98,10 @@ class DiscordAdapter:
         )
         self._delivery = asyncio.create_task(Delivery(client, inbox, self.replies).run())
         self._watchdog = asyncio.create_task(Watchdog(self.queue, ROUTE).run())
+        self._scheduler = asyncio.create_task(Scheduler(client, self.handlers.desk).run())
 
     async def close(self) -> None:
-        for task in (self._delivery, self._watchdog):
+        for task in (self._delivery, self._watchdog, self._scheduler):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

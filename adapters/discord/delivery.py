@@ -17,6 +17,7 @@ import discord
 from redis.exceptions import ResponseError
 
 from bot import artifacts
+from bot.gallery import GalleryStore
 from bot.jobs import Progress, Result, load_job
 from bot.keys import DELIVERY_CLAIM_S
 from bot.results import Event, ResultInbox
@@ -44,6 +45,7 @@ class Delivery:
         self.replies = replies
         self.progress_every_s = progress_every_s
         self._last_progress: dict[str, float] = {}
+        self.gallery = GalleryStore(inbox.redis, keys=inbox.keys)
 
     async def run(self) -> None:
         await self.inbox.ensure_group()
@@ -89,6 +91,10 @@ class Delivery:
             log.exception("could not post the result of job %s", event.job_id)
         await self.inbox.delivered(event.job_id, event.entry_id)
         self._last_progress.pop(event.job_id, None)
+        try:  # after it is marked delivered: a gallery hiccup never posts a result twice
+            await self.gallery.record(event.result)
+        except Exception:
+            log.exception("could not add job %s to the gallery", event.job_id)
 
     async def progress(self, progress: Progress) -> None:
         now = time.monotonic()

@@ -18,12 +18,18 @@ from bot.service import Action, FrontDesk, Reply
 
 from .messages import NO_MENTIONS, clip
 from .replies import ReplyStore
-from .views import remix_modal, remix_submit
+from .views import community_view, remix_modal, remix_submit
 
 log = logging.getLogger(__name__)
 PLATFORM = "discord"
 ROUTE = "discord"
 ALREADY_ACKNOWLEDGED = 40060  # Discord's code: another delivery of this interaction answered
+
+
+def joined_at(interaction: discord.Interaction) -> float | None:
+    """When the member joined the server, where Discord says (challenge votes use it)."""
+    joined = getattr(interaction.user, "joined_at", None)
+    return joined.timestamp() if joined is not None else None
 
 
 def origin_of(interaction: discord.Interaction) -> Origin:
@@ -57,10 +63,12 @@ class Handlers:
             prompt = str(given.pop("prompt", ""))
             inv = from_options(path, prompt, given)  # bad options: an ephemeral answer
             origin = origin_of(interaction)
-            if inv.command.kind is None:  # help, status, settings: answered to the asker only
+            if inv.command.kind is None:  # help, settings, community: bot-side answers
                 admin = interaction.permissions.manage_guild
-                reply = await self.desk.submit(inv, origin, admin=admin)
-                await self.tell(interaction, reply.text)
+                reply = await self.desk.submit(
+                    inv, origin, admin=admin, joined_at=joined_at(interaction)
+                )
+                await self.show(interaction, reply)
                 return
             if not await self.defer(interaction):
                 return  # a repeated delivery: the first copy queues the job
@@ -81,6 +89,28 @@ class Handlers:
                 await interaction.response.send_modal(modal)
             else:
                 await self.follow_up(interaction, action, job_id)
+
+    async def community(self, interaction: discord.Interaction, button_id: str) -> None:
+        """A vote or a gallery page button."""
+        async with self.guard(interaction, "community button"):
+            reply = await self.desk.click(
+                button_id,
+                origin_of(interaction),
+                admin=interaction.permissions.manage_guild,
+                joined_at=joined_at(interaction),
+            )
+            await self.show(interaction, reply)
+
+    async def show(self, interaction: discord.Interaction, reply: Reply) -> None:
+        """A bot-side reply: to the channel when it is public, else to the asker only."""
+        if not reply.public:
+            await self.tell(interaction, reply.text, buttons=community_view(reply.buttons))
+            return
+        await interaction.response.send_message(
+            clip(reply.text, 2000),
+            view=community_view(reply.buttons) or discord.utils.MISSING,
+            allowed_mentions=NO_MENTIONS,
+        )
 
     async def modal(self, interaction: discord.Interaction) -> None:
         """A submitted Remix form (handled from its custom id, also after a restart)."""
@@ -178,15 +208,20 @@ class Handlers:
             f"Sorry, something went wrong on our side (job {ref}). Please try again in a moment.",
         )
 
-    async def tell(self, interaction: discord.Interaction, text: str) -> None:
+    async def tell(
+        self, interaction: discord.Interaction, text: str, *, buttons: discord.ui.View | None = None
+    ) -> None:
         """An ephemeral answer, whether or not the interaction was answered already."""
         text = clip(text, 2000)
+        view = buttons or discord.utils.MISSING
         try:
             if interaction.response.is_done():
-                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+                await interaction.followup.send(
+                    text, ephemeral=True, view=view, allowed_mentions=NO_MENTIONS
+                )
             else:
                 await interaction.response.send_message(
-                    text, ephemeral=True, allowed_mentions=NO_MENTIONS
+                    text, ephemeral=True, view=view, allowed_mentions=NO_MENTIONS
                 )
         except discord.HTTPException:
             log.warning("could not answer interaction %s", interaction.id, exc_info=True)

@@ -10,7 +10,7 @@ from typing import Any, Protocol, cast
 import discord
 
 from bot.catalogue import MAX_PROMPT_CHARS
-from bot.service import Action
+from bot.service import Action, Button
 
 PREFIX = "atelier"
 REMIX_FORM = f"{PREFIX}:remix-form:"
@@ -27,6 +27,8 @@ class Clicks(Protocol):
     async def button(
         self, interaction: discord.Interaction, action: Action, job_id: str
     ) -> None: ...
+
+    async def community(self, interaction: discord.Interaction, button_id: str) -> None: ...
 
 
 def clicks_of(client: discord.Client) -> Clicks:
@@ -60,6 +62,45 @@ class ActionButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         await clicks_of(interaction.client).button(interaction, self.action, self.job_id)
+
+
+class CommunityButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=rf"{PREFIX}:(?P<id>(?:cvote|gpage):.{{0,90}})",
+):
+    """A vote for a challenge entry or a gallery page; the id says everything."""
+
+    def __init__(self, label: str, button_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"{PREFIX}:{button_id}"[:100],
+            )
+        )
+        self.button_id = button_id
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Button[discord.ui.View],
+        match: Any,
+        /,
+    ) -> CommunityButton:
+        return cls(item.label or "", match["id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        await clicks_of(interaction.client).community(interaction, self.button_id)
+
+
+def community_view(buttons: tuple[Button, ...]) -> discord.ui.View | None:
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for button in buttons[:25]:
+        view.add_item(CommunityButton(button.label, button.id))
+    return view
 
 
 def result_view(job_id: str) -> discord.ui.View:

@@ -20,7 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import actions, brainstorm, commands
+from adapters.slack import actions, brainstorm, commands, community
 from adapters.slack.context import ROUTE, SlackDeps
 from adapters.slack.delivery import Delivery
 from bot.config import Settings
@@ -65,6 +65,7 @@ def build_app(settings: Settings, deps: SlackDeps, *, socket_mode: bool) -> Asyn
     commands.register(app, deps)
     actions.register(app, deps)
     brainstorm.register(app, deps)
+    community.register(app, deps)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -94,6 +95,8 @@ async def serve(
     delivery = Delivery(deps, inbox)
     delivering = asyncio.create_task(delivery.run())
     watching = asyncio.create_task(Watchdog(queue, ROUTE).run(stop))
+    scheduler = community.Scheduler(deps)
+    scheduling = asyncio.create_task(scheduler.run())
     try:
         if socket_mode:
             await _socket_mode(app, settings, deps, stop)
@@ -103,10 +106,12 @@ async def serve(
     finally:
         delivery.stop()
         watching.cancel()
-        try:
-            await asyncio.wait_for(delivering, timeout=5)
-        except TimeoutError:
-            delivering.cancel()
+        scheduler.stop()
+        for task in (delivering, scheduling):
+            try:
+                await asyncio.wait_for(task, timeout=5)
+            except TimeoutError:
+                task.cancel()
     return 0
 
 

@@ -25,6 +25,7 @@ from adapters.slack.blocks import (
     text_modal,
     wrap_up_blocks,
 )
+from adapters.slack.community import thread_reply
 from adapters.slack.context import PLATFORM, Posted, SlackDeps, slack_error
 from bot.brainstorm import Session, expand_job, idea_number_in, more_job
 
@@ -105,7 +106,17 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         if not text or (bot_user and f"<@{bot_user}>" in text):
             return  # a mention is handled as app_mention
         session = await deps.store.in_thread(PLATFORM, str(event.get("channel", "")), thread)
-        if session is None or not await deps.once(f"event:{body.get('event_id', event['ts'])}"):
+        if not await deps.once(f"event:{body.get('event_id', event['ts'])}"):
+            return
+        if session is None:  # a poem written together may live in this thread
+            origin = deps.origin(
+                delivery_id=f"event:{body.get('event_id', event['ts'])}",
+                channel=str(event.get("channel", "")),
+                user=str(event.get("user", "")),
+                team=str(body.get("team_id", "")),
+                thread=thread,
+            )
+            await thread_reply(deps, origin, text)
             return
         await add_idea(deps, session, text, str(event.get("user", "")), "")
 

@@ -15,13 +15,18 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack.blocks import escape, reply_text
+from adapters.slack.blocks import reply_text
+from adapters.slack.community import community_reply, open_thread
 from adapters.slack.context import SlackDeps, slack_error
 from bot.catalogue import CATALOGUE
 
 log = logging.getLogger(__name__)
 SLASH_COMMANDS = tuple(f"/{c.name}" for c in CATALOGUE)
-_SETTINGS_CHANGE = re.compile(r"\bsettings\b.*\bvalue:", re.IGNORECASE | re.DOTALL)
+# Commands whose answer depends on being a workspace admin (users.info is asked only then).
+_NEEDS_ADMIN = re.compile(
+    r"^/atelier\b.*\bsettings\b.*\bvalue:|^/challenge\s+(?:new|end)\b|^/gallery\b.*\bdelete:",
+    re.IGNORECASE | re.DOTALL,
+)
 _USER_LINK = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _SPECIAL = re.compile(r"<!(\w+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
 _URL_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
@@ -57,14 +62,21 @@ async def run_command(deps: SlackDeps, body: dict[str, Any], respond: Any) -> No
         user_name=str(body.get("user_name", "")),
         team=str(body.get("team_id", "")),
     )
-    admin = bool(_SETTINGS_CHANGE.search(text)) and await deps.is_admin(user)
+    admin = bool(_NEEDS_ADMIN.search(text)) and await deps.is_admin(user)
     reply = await deps.desk.handle(text, origin, admin=admin)
     if reply.error:
         await respond(text=reply_text(reply.text), response_type="ephemeral")
         return
-    if reply.job_id is None:  # help, status, settings: for the asker only
-        await respond(text=f"```{escape(reply.text)}```", response_type="ephemeral")
+    if reply.thread:  # a poem written together: its own message, lines as thread replies
+        try:
+            await open_thread(deps, reply, origin)
+        except SlackApiError as exc:
+            await respond(text=slack_error(exc), response_type="ephemeral")
         return
+    if reply.job_id is None or reply.public:  # help, settings, community answers
+        await respond(**community_reply(reply))
+        if reply.job_id is None:
+            return
     if reply.duplicate:
         log.info("command %s delivered again; job %s exists", body.get("command"), reply.job_id)
         return

@@ -48,6 +48,7 @@ class SlackDeps:
         self.redis: Any = self.desk.redis
         self.keys: Keys = self.desk.keys
         self.store = BrainstormStore(self.desk.redis, keys=self.desk.keys)
+        self.community = self.desk.community
 
     def origin(
         self,

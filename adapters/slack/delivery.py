@@ -96,6 +96,10 @@ class Delivery:
             )
             return
         await self.inbox.delivered(result.job_id, event.entry_id)
+        try:  # after it is marked delivered: a gallery hiccup never posts a result twice
+            await self.deps.community.gallery.record(result)
+        except Exception:
+            log.exception("could not add job %s to the gallery", result.job_id)
 
     async def _progress(self, event: Event) -> None:
         assert event.progress is not None
