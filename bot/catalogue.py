@@ -262,7 +262,6 @@ _INSPIRE = Command(
     JobKind.TEXT,
     prompt="the theme",
     options=(MOOD, SEED),
-    available=False,
     example="/inspire harvest moon",
 )
 _BRAINSTORM = Command(

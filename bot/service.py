@@ -15,8 +15,8 @@ from typing import Any
 
 from bot.catalogue import Command, command
 from bot.errors import UserError
-from bot.jobs import Job, JobKind, Origin, job_id_for, load_job
-from bot.parse import Invocation, check_prompt, parse
+from bot.jobs import Job, JobKind, OptionValue, Origin, job_id_for, load_job
+from bot.parse import Invocation, check_prompt, from_options, parse
 from bot.prompts import build_text_spec
 from bot.queue import JobQueue
 from bot.render import help_text, queued_text
@@ -24,6 +24,7 @@ from bot.server_settings import ServerSettings, SettingsStore, describe
 
 _SEEDS = random.SystemRandom()
 VARIATIONS = 3
+PACK = ("poem", "image", "melody")  # what /inspire makes, in this order
 RECENT_JOBS = 10
 
 
@@ -125,6 +126,8 @@ class FrontDesk:
             if inv.path[0] in self.community.COMMANDS:
                 return await self.community.handle(inv, origin, admin=admin, joined_at=joined_at)
             server = await self._admit(origin, inv.prompt)
+            if inv.command.name == "inspire":
+                return await self._inspire(inv, origin, server)
             job = build_job(inv, origin, model=_model_for(server, inv.command.kind))
             return await self._enqueue(job)
         except UserError as exc:
@@ -184,6 +187,41 @@ class FrontDesk:
             return await self._enqueue(job)
         except UserError as exc:
             return Reply(str(exc), error=True)
+
+    async def _inspire(self, inv: Invocation, origin: Origin, server: ServerSettings) -> Reply:
+        """A cross-domain pack: a poem, an image and a melody on one theme, one seed, as
+        three jobs (one delivery each, so a repeated delivery adds none)."""
+        theme, mood = inv.prompt, str(inv.options.get("mood", "") or "")
+        given = inv.options.get("seed")
+        seed = int(given) if given is not None else _SEEDS.randrange(2**31)
+        replies = []
+        for name in PACK:
+            cmd = command(name)
+            if cmd is None or not cmd.available:
+                continue
+            options: dict[str, OptionValue] = {"seed": seed}
+            prompt = theme
+            if mood and cmd.option("mood") is not None:
+                options["mood"] = mood
+            elif mood:
+                prompt = f"{theme}, {mood}"  # the image palette reads mood words
+            part = from_options((name,), prompt, options)
+            job = build_job(
+                part,
+                origin.model_copy(update={"delivery_id": f"{origin.delivery_id}:{name}"}),
+                model=_model_for(server, cmd.kind),
+            )
+            replies.append(await self._enqueue(job))
+        if not replies:
+            raise UserError("No part of an inspiration pack is available on this deployment.")
+        first = replies[0]
+        parts = ", ".join(PACK[: len(replies)])
+        return Reply(
+            f"An inspiration pack on “{theme}” ({parts}, seed {seed}): {first.text}",
+            first.job_id,
+            first.kind,
+            duplicate=all(r.duplicate for r in replies),
+        )
 
     async def stored_job(self, job_id: str) -> Job | None:
         raw = await self.redis.hget(self.keys.job(job_id), "job")

@@ -22,6 +22,7 @@ import redis as sync_redis
 from redis.asyncio import Redis
 
 from bot import artifacts
+from bot.catalogue import CATALOGUE
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, job_id_for, load_job
 from bot.keys import Keys
 from bot.queue import JobQueue
@@ -216,8 +217,8 @@ async def test_poem_is_deferred_then_the_reply_shows_the_text_and_provenance(
     )
     # Commands were synced to the guild from the catalogue: available ones only.
     assert fake.synced_guild == fake.guild_id
-    assert {"poem", "story", "script", "atelier"} <= set(fake.commands)
-    assert "image" not in fake.commands
+    assert set(fake.commands) == {c.name for c in CATALOGUE if c.available}
+    assert {"poem", "image", "melody", "inspire", "atelier"} <= set(fake.commands)
     poem_options = {o["name"]: o for o in fake.commands["poem"]["options"]}
     assert poem_options["prompt"]["required"] is True
     assert "haiku" in [c["value"] for c in poem_options["form"]["choices"]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import UserError
-from bot.jobs import JobKind, Origin
+from bot.jobs import JobKind, Origin, job_id_for
 from bot.parse import from_options, parse
 from bot.queue import JobQueue
 from bot.server_settings import ServerSettings, SettingsStore
@@ -131,14 +131,38 @@ async def test_status_lists_your_jobs(queue: JobQueue) -> None:
     assert "Your jobs: none recently." in theirs.text
 
 
-def test_typed_options_are_checked_like_text() -> None:
+def test_typed_options_are_checked_like_text(monkeypatch: pytest.MonkeyPatch) -> None:
     inv = from_options(("poem",), "the sea", {"form": "haiku", "seed": 7})
     assert inv == parse("/poem the sea form:haiku seed:7")
     with pytest.raises(UserError, match="must be one of"):
         from_options(("poem",), "the sea", {"form": "ode"})
     with pytest.raises(UserError, match="limit is 1000"):
         from_options(("poem",), "x" * 1001, {})
+    import dataclasses
+
+    from bot import catalogue
+
+    lacking = dataclasses.replace(catalogue.command("inspire"), available=False)  # type: ignore[type-var]
+    monkeypatch.setitem(catalogue._BY_NAME, "inspire", lacking)
     with pytest.raises(UserError, match="not available yet"):
         from_options(("inspire",), "autumn", {})
     settings = from_options(("atelier", "settings"), "", {"key": "text_model"})
     assert settings.options == {"key": "text_model"}
+
+
+async def test_inspire_makes_a_poem_an_image_and_a_melody(queue: JobQueue) -> None:
+    desk = FrontDesk(queue)
+    reply = await desk.handle("/inspire harvest moon mood:calm seed:11", at(1))
+    assert not reply.error and "An inspiration pack on “harvest moon”" in reply.text
+    assert "poem, image, melody, seed 11" in reply.text
+    jobs = {}
+    for name in ("poem", "image", "melody"):
+        job = await desk.stored_job(job_id_for("discord", f"interaction-1:{name}"))
+        assert job is not None and job.command == name and job.seed == 11
+        jobs[name] = job
+    assert jobs["poem"].options["mood"] == "calm" and jobs["poem"].prompt == "harvest moon"
+    assert jobs["image"].prompt == "harvest moon, calm"  # the palette reads mood words
+    assert jobs["melody"].options["mood"] == "calm"
+    assert [await queue.depth(k) for k in JobKind] == [1, 1, 1]
+    again = await desk.handle("/inspire harvest moon mood:calm seed:11", at(1))
+    assert again.duplicate and [await queue.depth(k) for k in JobKind] == [1, 1, 1]

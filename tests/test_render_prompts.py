@@ -101,6 +101,6 @@ def test_queue_and_help_texts() -> None:
     assert queued_text(3, 2) == "queued, #3 in line, 2 workers online"
     assert queued_text(0, 1) == "generating now, 1 worker online"
     assert "no worker online yet" in queued_text(1, 0)
-    assert "/poem" in help_text() and "not available yet" in help_text()
+    assert "/poem" in help_text() and "/inspire" in help_text()
     detail = help_text("poem")
     assert "form:" in detail and "haiku" in detail and "example:" in detail

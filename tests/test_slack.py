@@ -361,7 +361,7 @@ async def test_mistakes_come_back_ephemeral_with_what_to_do(stack: Stack) -> Non
         return str(reply["text"])
 
     assert "Unknown option 'colour' for /poem" in await respond("/poem", "the sea colour:red")
-    assert "/image is not available yet" in await respond("/image", "a cat")
+    assert "must be a whole number from 40 to 220" in await respond("/melody", "a jig tempo:9")
     assert "/poem: Write a poem" in await respond("/atelier", "help poem")
     assert "Brainstorm" in await respond("/atelier", "help")
     assert "Only server admins" in await respond(
