@@ -241,7 +241,7 @@ async def test_a_hundred_commands_each_delivered_three_times(stack: Stack) -> No
     messages, each ending with its result."""
     form = "application/x-www-form-urlencoded"
     bodies = [
-        stack.client.command_body("/poem", f"tide {n} seed:{n}", channel="CTRIPLE", user=f"U{n}")
+        stack.client.command_body("/poem", f"tide {n} seed:{n}", channel="CTRIPLE", user=f"UT{n}")
         for n in range(100)
     ]
     gate = asyncio.Semaphore(1)  # one command at a time, its three deliveries at once
