@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from bot.jobs import Attachment
 from bot.keys import Keys
 
+log = logging.getLogger(__name__)
 MAX_FILE_BYTES = 24 * 1024 * 1024  # under Discord's and Slack's upload limits for bots
 
 
@@ -53,3 +55,17 @@ async def fetch(redis: Any, attachment: Attachment) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     return data if len(data) == attachment.size else None
+
+
+async def fetch_all(
+    redis: Any, attachments: Sequence[Attachment]
+) -> list[tuple[Attachment, bytes]]:
+    """The files still there, in order; an expired one is left out (and logged)."""
+    found = []
+    for attachment in attachments:
+        data = await fetch(redis, attachment)
+        if data is None:
+            log.warning("file %s (%s) has expired", attachment.filename, attachment.key)
+            continue
+        found.append((attachment, data))
+    return found

@@ -137,14 +137,8 @@ class Delivery:
         await self._late(result, view, files)
 
     async def _files(self, result: Result) -> list[tuple[str, bytes]]:
-        files = []
-        for attachment in result.attachments:
-            data = await artifacts.fetch(self.inbox.redis, attachment)
-            if data is None:
-                log.warning("file %s of %s has expired", attachment.filename, result.job_id)
-                continue
-            files.append((attachment.filename, data))
-        return files
+        found = await artifacts.fetch_all(self.inbox.redis, result.attachments)
+        return [(attachment.filename, data) for attachment, data in found]
 
     async def _edit(self, reply: StoredReply, out: Outgoing, view: discord.ui.View | None) -> None:
         await self._webhook(reply).edit_message(

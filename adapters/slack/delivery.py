@@ -148,19 +148,14 @@ class Delivery:
     async def _upload(self, result: Result, shown: Posted) -> None:
         """The result's files (images, audio, MIDI) in one files_upload_v2 call, in the
         result's thread (or under the result message)."""
-        uploads = []
-        for attachment in result.attachments:
-            data = await artifacts.fetch(self.deps.redis, attachment)
-            if data is None:
-                log.warning("file %s of %s has expired", attachment.filename, result.job_id)
-                continue
-            uploads.append(
-                {
-                    "file": data,
-                    "filename": attachment.filename,
-                    "title": attachment.description or attachment.filename,
-                }
-            )
+        uploads = [
+            {
+                "file": data,
+                "filename": attachment.filename,
+                "title": attachment.description or attachment.filename,
+            }
+            for attachment, data in await artifacts.fetch_all(self.deps.redis, result.attachments)
+        ]
         if uploads:
             await self.deps.client.files_upload_v2(
                 channel=shown.channel,
