@@ -53,6 +53,7 @@ class Reply:
     kind: JobKind | None = None
     error: bool = False
     duplicate: bool = False  # the platform delivered this command before
+    more_jobs: tuple[str, ...] = ()  # the other jobs of the same command (an /inspire pack)
     public: bool = False  # a bot-side reply the whole channel sees (a challenge opened)
     buttons: tuple[Button, ...] = ()
     thread: str = ""  # a poem's id: post this publicly and open a thread for its lines
@@ -221,6 +222,7 @@ class FrontDesk:
             first.job_id,
             first.kind,
             duplicate=all(r.duplicate for r in replies),
+            more_jobs=tuple(r.job_id for r in replies[1:] if r.job_id),
         )
 
     async def stored_job(self, job_id: str) -> Job | None:

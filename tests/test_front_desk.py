@@ -164,5 +164,7 @@ async def test_inspire_makes_a_poem_an_image_and_a_melody(queue: JobQueue) -> No
     assert jobs["image"].prompt == "harvest moon, calm"  # the palette reads mood words
     assert jobs["melody"].options["mood"] == "calm"
     assert [await queue.depth(k) for k in JobKind] == [1, 1, 1]
+    assert reply.job_id == jobs["poem"].id  # the reply follows the poem; the rest are named
+    assert reply.more_jobs == (jobs["image"].id, jobs["melody"].id)
     again = await desk.handle("/inspire harvest moon mood:calm seed:11", at(1))
     assert again.duplicate and [await queue.depth(k) for k in JobKind] == [1, 1, 1]

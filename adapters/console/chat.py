@@ -121,7 +121,8 @@ class ConsoleChat:
         if reply.job_id is None:
             self.console.print(escape(reply.text))
             return
-        self.pending[reply.job_id] = n
+        for job_id in (reply.job_id, *reply.more_jobs):
+            self.pending[job_id] = n
         self._all_done.clear()
         self.console.print(f"[cyan][{n}][/] {escape(reply.text)}")
 
