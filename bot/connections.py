@@ -15,9 +15,10 @@ def connect(settings: Settings, *, embedded_ok: bool, what: str = "this command"
     in-process Redis-compatible store (fakeredis): same API, streams and Lua included, but
     nothing outlives the process and no other process can join."""
     if settings.redis_url is not None:
-        return Redis.from_url(
+        client: Redis = Redis.from_url(
             settings.redis_url.get_secret_value(), decode_responses=True, health_check_interval=30
         )
+        return client
     if not embedded_ok:
         raise ConfigError(
             f"{what} needs a Redis server shared with the other processes: set "

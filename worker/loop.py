@@ -53,6 +53,7 @@ class Worker:
         max_attempts: int = 3,
         block_ms: int = 1000,
         backoff_s: float = 0.5,
+        gather_ms: float = 20.0,
     ) -> None:
         self.queue = queue
         self.generators = {g.kind: g for g in generators}
@@ -64,6 +65,7 @@ class Worker:
         self.max_attempts = max_attempts
         self.block_ms = block_ms
         self.backoff_s = backoff_s
+        self.gather_ms = gather_ms
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self._gpu = asyncio.Lock()  # one generate call at a time per worker process
@@ -105,12 +107,24 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 entries = await self.queue.read(self.kinds, self.id, self.batch_size, self.block_ms)
-                await self.process(entries)
+                await self.process(await self._gather(entries))
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis blip or a bug: log, pause, keep serving
                 log.exception("worker loop error; retrying in 1 s")
                 await asyncio.sleep(1.0)
+
+    async def _gather(self, entries: list[Entry]) -> list[Entry]:
+        """Jobs sent together reach the stream over a few milliseconds, and the blocked read
+        wakes on the first: keep reading while more keep coming (up to gather_ms), so a
+        burst shares one batch instead of one job going first alone."""
+        deadline = time.monotonic() + self.gather_ms / 1000
+        while entries and len(entries) < self.batch_size and time.monotonic() < deadline:
+            more = await self.queue.read(self.kinds, self.id, self.batch_size - len(entries), 2)
+            if not more:
+                break
+            entries.extend(more)
+        return entries
 
     async def _heartbeats(self) -> None:
         while True:
