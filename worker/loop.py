@@ -53,7 +53,7 @@ class Worker:
         max_attempts: int = 3,
         block_ms: int = 1000,
         backoff_s: float = 0.5,
-        gather_ms: float = 20.0,
+        gather_ms: float = 50.0,
     ) -> None:
         self.queue = queue
         self.generators = {g.kind: g for g in generators}
@@ -120,7 +120,7 @@ class Worker:
         burst shares one batch instead of one job going first alone."""
         deadline = time.monotonic() + self.gather_ms / 1000
         while entries and len(entries) < self.batch_size and time.monotonic() < deadline:
-            more = await self.queue.read(self.kinds, self.id, self.batch_size - len(entries), 2)
+            more = await self.queue.read(self.kinds, self.id, self.batch_size - len(entries), 10)
             if not more:
                 break
             entries.extend(more)

@@ -255,6 +255,7 @@ async def bench_text(
         "parameters": params,
         "device": dev,
         "dtype": peak_name,
+        "threads": torch.get_num_threads(),
         "new_tokens": new_tokens,
         "batch_size": batch_size,
         "matmul_peak_gflops": {k: round(v / 1e9, 1) for k, v in peaks.items()},
