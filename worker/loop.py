@@ -53,7 +53,7 @@ class Worker:
         max_attempts: int = 3,
         block_ms: int = 1000,
         backoff_s: float = 0.5,
-        gather_ms: float = 50.0,
+        gather_ms: float | None = None,
     ) -> None:
         self.queue = queue
         self.generators = {g.kind: g for g in generators}
@@ -65,7 +65,13 @@ class Worker:
         self.max_attempts = max_attempts
         self.block_ms = block_ms
         self.backoff_s = backoff_s
-        self.gather_ms = gather_ms
+        # How long a read keeps collecting a burst: as long as the slowest generator asks
+        # (a model pays per batch, so waiting for batch mates pays; a cheap job does not).
+        self.gather_ms = (
+            gather_ms
+            if gather_ms is not None
+            else max(float(getattr(g, "gather_ms", 0.0)) for g in generators)
+        )
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self._gpu = asyncio.Lock()  # one generate call at a time per worker process

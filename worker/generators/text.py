@@ -38,6 +38,7 @@ PROGRESS_EVERY_S = 1.0
 class TextGenerator:
     kind = JobKind.TEXT
     name = "transformers"
+    gather_ms = 50.0  # the worker collects a burst of jobs this long into one batch
 
     def __init__(self, model_id: str, *, device: str = "auto", candidates: int = 2) -> None:
         self.model_id = model_id
