@@ -361,6 +361,8 @@ def bench_text(
     """The naive bot (one pipeline() call per request) against the worker via the queue."""
 
     async def body(settings: Settings) -> int:
+        import shutil
+
         from bot.bench import json_line, machine, table
         from worker.bench.text import bench_text, build_model, scratch_dir, text_rows
 
@@ -382,6 +384,8 @@ def bench_text(
             )
         finally:
             await redis.aclose()
+            if build:
+                shutil.rmtree(source.parent, ignore_errors=True)
         report["machine"] = machine()
         cols = list(text_rows(report)[0])
         typer.echo(table(text_rows(report), cols))

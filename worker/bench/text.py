@@ -91,6 +91,9 @@ def build_model(spec: str, tokenizer_from: Path, out: Path) -> Path:
     code path as a real model). `spec` is `gpt2:LAYERSxWIDTH`, e.g. `gpt2:12x768` (~100M
     parameters with the bundled tokenizer's vocabulary is ~12x768 plus embeddings)."""
     from transformers import AutoTokenizer, GenerationConfig, GPT2Config, GPT2LMHeadModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     arch, _, geometry = spec.partition(":")
     if arch != "gpt2" or "x" not in geometry:
