@@ -150,6 +150,7 @@ def run_naive(model_dir: Path, jobs: Sequence[Job], device: str, dtype: torch.dt
             do_sample=True,
             temperature=spec.temperature,
             top_p=spec.top_p,
+            top_k=0,  # the job's own distribution (generate's default would add top-k 50)
             repetition_penalty=spec.repetition_penalty,
             return_tensors=True,
             pad_token_id=tok.pad_token_id,
