@@ -16,7 +16,6 @@ per generated token) is read against this machine at this moment, not a datashee
 from __future__ import annotations
 
 import asyncio
-import gc
 import tempfile
 import time
 import uuid
@@ -128,24 +127,25 @@ def count_new(ids: Sequence[int], stops: set[int]) -> int:
     return len(ids)
 
 
-def run_naive(model_dir: Path, jobs: Sequence[Job], device: str, dtype: torch.dtype) -> Side:
-    """One pipeline call per request, in arrival order (the pipeline is loaded beforehand)."""
-    from transformers import pipeline
+class NaiveBot:
+    """One pipeline call per request, in arrival order (the pipeline is loaded once)."""
 
-    pipe: Any = pipeline("text-generation", model=str(model_dir), device=device, dtype=dtype)
-    tok = pipe.tokenizer
-    stops = {t for t in (tok.eos_token_id, tok.pad_token_id) if t is not None}
-    # Warm up with a whole request, as the worker is (first calls pay for lazy set-up).
-    assert jobs[0].text is not None
-    pipe(jobs[0].text.completion, max_new_tokens=jobs[0].text.max_new_tokens, do_sample=False)
-    side = Side()
-    started = time.perf_counter()
-    for job in jobs:
+    def __init__(self, model_dir: Path, device: str, dtype: torch.dtype) -> None:
+        from transformers import pipeline
+
+        self.pipe: Any = pipeline(
+            "text-generation", model=str(model_dir), device=device, dtype=dtype
+        )
+        tok: Any = self.pipe.tokenizer
+        self.stops = {t for t in (tok.eos_token_id, tok.pad_token_id) if t is not None}
+
+    def answer(self, job: Job) -> int:
+        """Generate one request; returns the tokens generated."""
         assert job.text is not None
         spec = job.text
-        prompt = spec.completion
-        out = pipe(
-            prompt,
+        tok = self.pipe.tokenizer
+        out = self.pipe(
+            spec.completion,
             max_new_tokens=spec.max_new_tokens,
             do_sample=True,
             temperature=spec.temperature,
@@ -155,38 +155,32 @@ def run_naive(model_dir: Path, jobs: Sequence[Job], device: str, dtype: torch.dt
             return_tensors=True,
             pad_token_id=tok.pad_token_id,
         )
-        prompt_len = len(tok(prompt)["input_ids"])
-        side.tokens += count_new(out[0]["generated_token_ids"][prompt_len:], stops)
-        side.latencies_s.append(time.perf_counter() - started)
-    side.wall_s = time.perf_counter() - started
-    del pipe
-    gc.collect()
-    return side
+        prompt_len = len(tok(spec.completion)["input_ids"])
+        return count_new(out[0]["generated_token_ids"][prompt_len:], self.stops)
+
+    def round(self, jobs: Sequence[Job]) -> Side:
+        side = Side()
+        started = time.perf_counter()
+        for job in jobs:
+            side.tokens += self.answer(job)
+            side.latencies_s.append(time.perf_counter() - started)
+        side.wall_s = time.perf_counter() - started
+        return side
 
 
-async def run_worker_rounds(
-    redis: Redis, gen: TextGenerator, rounds: Sequence[list[Job]], batch_size: int
-) -> list[Side]:
-    """One worker (loaded and warmed once) serves each round of jobs through the queue."""
-    prefix = f"atelier-bench-{uuid.uuid4().hex[:8]}:"
-    queue = JobQueue(redis, keys=Keys(prefix))
-    worker = Worker(queue, [gen], batch_size=batch_size, heartbeat_s=5.0, block_ms=200)
-    task = asyncio.create_task(worker.run())
-    sides = []
-    try:
-        await asyncio.wait_for(worker.ready.wait(), timeout=600)
-        # One whole request through the queue first, untimed (the naive bot gets one too).
-        first = rounds[0][0]
-        origin = first.origin.model_copy(update={"route": f"{first.origin.route}-warm"})
-        warm = first.model_copy(update={"id": f"warm{first.id}"[:24], "origin": origin})
-        await _one_round(queue, gen, [warm])
-        for jobs in rounds:
-            sides.append(await _one_round(queue, gen, jobs))
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, timeout=600)
-        await _forget(redis, prefix)
-    return sides
+def repeats_for(n: int) -> int:
+    """Small rounds run several times (at least 8 requests each side), so one unlucky
+    request on a busy machine does not make the figure."""
+    return max(1, -(-8 // n))
+
+
+def merge(sides: Sequence[Side]) -> Side:
+    out = Side()
+    for side in sides:
+        out.tokens += side.tokens
+        out.wall_s += side.wall_s
+        out.latencies_s.extend(side.latencies_s)
+    return out
 
 
 async def _one_round(queue: JobQueue, gen: TextGenerator, jobs: Sequence[Job]) -> Side:
@@ -236,31 +230,53 @@ async def bench_text(
     naive: bool = True,
     matmul_s: float = 1.0,
 ) -> dict[str, Any]:
-    """Run both sides for every N; return the report (rows plus the machine's peaks)."""
+    """For every N, the worker's round then the naive bot's, back to back (so both see the
+    same load); small N repeated. Returns the report (rows plus the machine's peaks)."""
     dev, dtype = resolve_device(device)
     peaks = {name: matmul_peak(dev, dt, seconds=matmul_s) for name, dt in _peak_dtypes(dev)}
     gen = TextGenerator(str(model), device=dev)
+    bot = NaiveBot(model, dev, dtype) if naive else None
     run = uuid.uuid4().hex[:8]
-    rounds = [bench_jobs(n, new_tokens, f"{run}-{n}") for n in counts]
-    worker_sides = await run_worker_rounds(redis, gen, rounds, batch_size)
-    params = sum(p.numel() for p in gen.model.parameters())
-    peak_name = "bf16" if dtype == torch.bfloat16 else "fp16" if dtype == torch.float16 else "fp32"
-    peak = peaks.get(peak_name, 0.0)
-    del gen
-    gc.collect()
-    naive_sides = [run_naive(model, jobs, dev, dtype) if naive else None for jobs in rounds]
+    prefix = f"atelier-bench-{run}:"
+    queue = JobQueue(redis, keys=Keys(prefix))
+    worker = Worker(queue, [gen], batch_size=batch_size, heartbeat_s=5.0, block_ms=200)
+    task = asyncio.create_task(worker.run())
     rows = []
-    for n, w, nv in zip(counts, worker_sides, naive_sides, strict=True):
-        flops = w.tokens_per_s * 2 * params
-        row: dict[str, Any] = {
-            "n": n,
-            "worker": w.summary(),
-            "worker_peak_fraction": round(flops / peak, 4) if peak else None,
-        }
-        if nv is not None:
-            row["naive"] = nv.summary()
-            row["speedup"] = round(w.tokens_per_s / nv.tokens_per_s, 2) if nv.tokens else None
-        rows.append(row)
+    try:
+        await asyncio.wait_for(worker.ready.wait(), timeout=600)
+        # One whole request each first, untimed: first calls pay for lazy set-up.
+        [warm] = bench_jobs(1, new_tokens, f"{run}-warm")
+        await _one_round(queue, gen, [warm])
+        if bot is not None:
+            await asyncio.to_thread(bot.answer, warm)
+        params = sum(p.numel() for p in gen.model.parameters())
+        peak_name = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+        peak = peaks.get(peak_name, 0.0)
+        for n in counts:
+            w_sides, n_sides = [], []
+            for rep in range(repeats_for(n)):
+                jobs = bench_jobs(n, new_tokens, f"{run}-{n}-{rep}")
+                w_sides.append(await _one_round(queue, gen, jobs))
+                if bot is not None:
+                    n_sides.append(await asyncio.to_thread(bot.round, jobs))
+            w = merge(w_sides)
+            row: dict[str, Any] = {
+                "n": n,
+                "repeats": len(w_sides),
+                "worker": w.summary(),
+                "worker_peak_fraction": round(w.tokens_per_s * 2 * params / peak, 4)
+                if peak
+                else None,
+            }
+            if n_sides:
+                nv = merge(n_sides)
+                row["naive"] = nv.summary()
+                row["speedup"] = round(w.tokens_per_s / nv.tokens_per_s, 2) if nv.tokens else None
+            rows.append(row)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, timeout=600)
+        await _forget(redis, prefix)
     return {
         "model": str(model),
         "parameters": params,
