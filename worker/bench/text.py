@@ -132,7 +132,9 @@ class NaiveBot:
 
     def __init__(self, model_dir: Path, device: str, dtype: torch.dtype) -> None:
         from transformers import pipeline
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()
         self.pipe: Any = pipeline(
             "text-generation", model=str(model_dir), device=device, dtype=dtype
         )
