@@ -70,7 +70,7 @@ class Worker:
         self.gather_ms = (
             gather_ms
             if gather_ms is not None
-            else max(float(getattr(g, "gather_ms", 0.0)) for g in generators)
+            else max((float(getattr(g, "gather_ms", 0.0)) for g in generators), default=0.0)
         )
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()

@@ -147,8 +147,8 @@ class TextGenerator:
                 logits_processor=LogitsProcessorList([sampler]),
                 stopping_criteria=StoppingCriteriaList([RowBudget(prompt_len, budgets)]),
             )
-        rows = [out[r, prompt_len : prompt_len + budgets[r]].tolist() for r in range(len(owner))]
-        ids = [self._until_stop(row) for row in rows]
+        tails = [out[r, prompt_len : prompt_len + budgets[r]].tolist() for r in range(len(owner))]
+        ids = [self._until_stop(tail) for tail in tails]
         self.generated_tokens += sum(len(row) for row in ids)
         texts = [str(self.tokenizer.decode(row, skip_special_tokens=True)).strip() for row in ids]
         outputs = []
