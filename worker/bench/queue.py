@@ -194,7 +194,7 @@ async def bench_arq(
             await task
         await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
         await _forget(pool, f"arq:*{queue_name}*")
-        await _forget(pool, queue_name)
+        await _forget(pool, f"{queue_name}*")  # its queue and its health-check key
         await pool.aclose()
     return out
 
