@@ -187,15 +187,6 @@ def discord_adapter() -> None:
     _run(body)
 
 
-def _not_built(name: str) -> Callable[..., None]:
-    def command(args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None) -> None:
-        typer.echo(f"error: `atelier {name}` is not part of this version of Atelier yet.", err=True)
-        raise typer.Exit(2)
-
-    command.__doc__ = f"Not built yet in this version: {name}."
-    return command
-
-
 @app.command()
 def train(
     out: Annotated[Path, typer.Option(help="Directory for the model, checkpoints, card.")],
@@ -429,10 +420,150 @@ def _dlq_each(entry_ids: list[str], action: str) -> None:
     _run(body)
 
 
-for _name in ("bench",):
-    app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
-        _not_built(_name)
-    )
+bench_app = typer.Typer(
+    help="Benchmarks, each side by side in one run: a table, then one JSON line "
+    "(docs/benchmarks.md records them).",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
+BENCH_REDIS = "redis://127.0.0.1:6379/15"
+RedisOption = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-url", help=f"Redis to run on (default ATELIER_REDIS_URL, else {BENCH_REDIS})."
+    ),
+]
+
+
+@bench_app.command("text")
+def bench_text(
+    n: Annotated[str, typer.Option("--n", help="Concurrent requests, comma-separated.")] = (
+        "1,8,32,64"
+    ),
+    new_tokens: Annotated[int, typer.Option(min=1, max=1024, help="Tokens per request.")] = 64,
+    model: Annotated[
+        Path | None, typer.Option(help="A model directory (default: the bundled poet).")
+    ] = None,
+    build: Annotated[
+        str | None,
+        typer.Option(help="A random-weight model from a config instead: gpt2:LAYERSxWIDTH."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=512, help="The worker's batch.")] = 64,
+    naive: Annotated[bool, typer.Option(help="Also run the naive bot.")] = True,
+    matmul_s: Annotated[float, typer.Option(help="Seconds per matmul-peak measurement.")] = 1.0,
+    redis_url: RedisOption = None,
+) -> None:
+    """The naive bot (one pipeline() call per request) against the worker via the queue."""
+
+    async def body(settings: Settings) -> int:
+        import shutil
+
+        from bot.bench import json_line, machine, table
+        from worker.bench.text import bench_text, build_model, scratch_dir, text_rows
+
+        counts = [int(v) for v in n.split(",") if v.strip()]
+        source = model or Path(_text_model(settings))
+        if build:
+            source = build_model(build, source, scratch_dir() / build.replace(":", "-"))
+        redis = _bench_redis(settings, redis_url)
+        try:
+            report = await bench_text(
+                redis=redis,
+                model=source,
+                counts=counts,
+                new_tokens=new_tokens,
+                device=settings.device,
+                batch_size=batch_size,
+                naive=naive,
+                matmul_s=matmul_s,
+            )
+        finally:
+            await redis.aclose()
+            if build:
+                shutil.rmtree(source.parent, ignore_errors=True)
+        report["machine"] = machine()
+        cols = list(text_rows(report)[0])
+        typer.echo(table(text_rows(report), cols))
+        typer.echo(json_line("text", report))
+        return 0
+
+    _run(body)
+
+
+@bench_app.command("queue")
+def bench_queue(
+    jobs: Annotated[int, typer.Option(min=1, help="Jobs per phase and side.")] = 2000,
+    rate: Annotated[float, typer.Option(min=1, help="Jobs/s of the steady phase.")] = 500.0,
+    batch_size: Annotated[int, typer.Option(min=1, max=512)] = 32,
+    concurrency: Annotated[int, typer.Option(min=1, max=16)] = 2,
+    arq: Annotated[bool, typer.Option(help="Also run arq on the same Redis.")] = True,
+    arq_poll_ms: Annotated[float, typer.Option(help="arq's poll delay.")] = 5.0,
+    redis_url: RedisOption = None,
+) -> None:
+    """Enqueue -> pick-up -> result through Redis with a no-op job, against arq."""
+
+    async def body(settings: Settings) -> int:
+        from bot.bench import json_line, machine, table
+        from worker.bench.queue import bench_queue, queue_rows
+
+        report = await bench_queue(
+            redis_url=_bench_url(settings, redis_url),
+            jobs=jobs,
+            rate=rate,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            arq=arq,
+            arq_poll_ms=arq_poll_ms,
+        )
+        report["machine"] = machine()
+        rows = queue_rows(report)
+        typer.echo(table(rows, list(rows[0])))
+        typer.echo(json_line("queue", report))
+        return 0
+
+    _run(body)
+
+
+@bench_app.command("e2e")
+def bench_e2e(
+    commands: Annotated[int, typer.Option(min=1, help="Signed /poem commands sent at once.")] = 100,
+    batch_size: Annotated[int, typer.Option(min=1, max=512, help="The worker's batch.")] = 64,
+    model: Annotated[
+        Path | None, typer.Option(help="A model directory (default: the bundled poet).")
+    ] = None,
+    redis_url: RedisOption = None,
+) -> None:
+    """Signed /poem commands through `atelier slack --port` and a worker, to posted results."""
+
+    async def body(settings: Settings) -> int:
+        from adapters.slack.bench import bench_e2e, e2e_rows
+        from bot.bench import json_line, machine, table
+
+        report = await bench_e2e(
+            redis_url=_bench_url(settings, redis_url),
+            commands=commands,
+            model=str(model) if model else settings.text_model,
+            batch_size=batch_size,
+        )
+        report["machine"] = machine()
+        rows = e2e_rows(report)
+        typer.echo(table(rows, list(rows[0])))
+        typer.echo(json_line("e2e", report))
+        return 0
+
+    _run(body)
+
+
+def _bench_url(settings: Settings, given: str | None) -> str:
+    if given:
+        return given
+    return settings.redis_url.get_secret_value() if settings.redis_url else BENCH_REDIS
+
+
+def _bench_redis(settings: Settings, given: str | None) -> Any:
+    from redis.asyncio import Redis
+
+    return Redis.from_url(_bench_url(settings, given), decode_responses=True)
 
 
 # Helpers -------------------------------------------------------------------------------
@@ -480,9 +611,14 @@ def _build_worker(
         if kind is JobKind.IMAGE:
             generators.append(_image_generator(settings))
             continue
+        from worker.generators.openai_compat import OpenAICompatGenerator, is_server_url
         from worker.generators.text import TextGenerator
 
-        generators.append(TextGenerator(_text_model(settings), device=settings.device))
+        text_model = _text_model(settings)
+        if is_server_url(text_model):  # a model served elsewhere (vLLM, TGI, llama.cpp)
+            generators.append(OpenAICompatGenerator(text_model))
+        else:
+            generators.append(TextGenerator(text_model, device=settings.device))
     if not generators:
         raise ConfigError("Give at least one job kind with --kinds, e.g. --kinds text.")
     return Worker(

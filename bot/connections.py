@@ -23,7 +23,7 @@ def connect(settings: Settings, *, embedded_ok: bool, what: str = "this command"
         # with exponential backoff (0.1 s doubling to 5 s, about a minute in all) before the
         # caller's loop sees the error and, in turn, tries again. rediss:// URLs get TLS and
         # a password in the URL is used; neither is ever logged.
-        return Redis.from_url(
+        client: Redis = Redis.from_url(
             settings.redis_url.get_secret_value(),
             decode_responses=True,
             health_check_interval=30,
@@ -32,6 +32,7 @@ def connect(settings: Settings, *, embedded_ok: bool, what: str = "this command"
             retry=Retry(ExponentialBackoff(cap=5.0, base=0.1), retries=15),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
+        return client
     if not embedded_ok:
         raise ConfigError(
             f"{what} needs a Redis server shared with the other processes: set "

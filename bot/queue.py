@@ -87,6 +87,7 @@ class JobQueue:
         self.max_queue_length = max_queue_length
         self.visibility_timeout_s = visibility_timeout_s
         self._enqueue = redis.register_script(_ENQUEUE)
+        self._grouped: set[JobKind] = set()  # groups made (or found) by this client
         self._finish = redis.register_script(_FINISH)
 
     # Producer side -------------------------------------------------------------------
@@ -101,7 +102,9 @@ class JobQueue:
 
     async def enqueue(self, job: Job) -> Enqueued:
         """Add a job once: a second call with the same job id returns the existing job."""
-        await self.ensure_group(job.kind)
+        if job.kind not in self._grouped:  # once per client: a worker remakes a lost group
+            await self.ensure_group(job.kind)
+            self._grouped.add(job.kind)
         created, entry, state = await self._enqueue(
             keys=[self.keys.job(job.id), self.keys.jobs(job.kind)],
             args=[dump(job), self.job_ttl_s, f"{time.time():.3f}", self.max_queue_length],

@@ -54,6 +54,7 @@ class Worker:
         max_attempts: int = 3,
         block_ms: int = 1000,
         backoff_s: float = 0.5,
+        gather_ms: float | None = None,
     ) -> None:
         self.queue = queue
         self.settings = SettingsStore(queue.redis, keys=queue.keys)
@@ -66,6 +67,13 @@ class Worker:
         self.max_attempts = max_attempts
         self.block_ms = block_ms
         self.backoff_s = backoff_s
+        # How long a read keeps collecting a burst: as long as the slowest generator asks
+        # (a model pays per batch, so waiting for batch mates pays; a cheap job does not).
+        self.gather_ms = (
+            gather_ms
+            if gather_ms is not None
+            else max((float(getattr(g, "gather_ms", 0.0)) for g in generators), default=0.0)
+        )
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self._gpu = asyncio.Lock()  # one generate call at a time per worker process
@@ -107,12 +115,24 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 entries = await self.queue.read(self.kinds, self.id, self.batch_size, self.block_ms)
-                await self.process(entries)
+                await self.process(await self._gather(entries))
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis blip or a bug: log, pause, keep serving
                 log.exception("worker loop error; retrying in 1 s")
                 await asyncio.sleep(1.0)
+
+    async def _gather(self, entries: list[Entry]) -> list[Entry]:
+        """Jobs sent together reach the stream over a few milliseconds, and the blocked read
+        wakes on the first: keep reading while more keep coming (up to gather_ms), so a
+        burst shares one batch instead of one job going first alone."""
+        deadline = time.monotonic() + self.gather_ms / 1000
+        while entries and len(entries) < self.batch_size and time.monotonic() < deadline:
+            more = await self.queue.read(self.kinds, self.id, self.batch_size - len(entries), 10)
+            if not more:
+                break
+            entries.extend(more)
+        return entries
 
     async def _heartbeats(self) -> None:
         while True:

@@ -17,6 +17,22 @@ from transformers import LogitsProcessor, StoppingCriteria
 
 from worker.form_decoding import FormGuide
 
+NUCLEUS_HEADS = (512, 2048)  # tokens looked at, in turn, before a full sort
+
+
+def _nucleus(
+    sorted_probs: torch.Tensor, order: torch.Tensor, top_ps: torch.Tensor, draws: torch.Tensor
+) -> torch.Tensor:
+    """Nucleus sampling per row over probabilities sorted in descending order: keep the
+    smallest head whose mass reaches top_p (the first token always stays), then pick by the
+    row's uniform draw (inverse CDF). Returns (rows, 1) token ids."""
+    mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
+    kept = sorted_probs.masked_fill(mass_before >= top_ps[:, None], 0.0)
+    cdf = torch.cumsum(kept, dim=-1)
+    picks = torch.searchsorted(cdf, draws * cdf[:, -1:], right=True)
+    picks = picks.clamp_(max=cdf.shape[-1] - 1)
+    return order.gather(1, picks)
+
 
 class RowSampler(LogitsProcessor):
     def __init__(
@@ -46,17 +62,31 @@ class RowSampler(LogitsProcessor):
             logits = self.guide.mask(input_ids.cpu(), logits)
         logits = logits / self.temperatures[:, None]
         probs = torch.softmax(logits, dim=-1)
-        # Nucleus filter per row: keep the smallest head of the sorted distribution whose
-        # mass reaches top_p (the first token always stays).
-        sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
-        mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
-        sorted_probs = sorted_probs.masked_fill(mass_before >= self.top_ps[:, None], 0.0)
-        cdf = torch.cumsum(sorted_probs, dim=-1)
         # One uniform draw per row from that row's own generator: inverse-CDF sampling.
         draws = torch.stack([torch.rand(1, generator=g) for g in self.generators]).view(-1, 1)
-        picks = torch.searchsorted(cdf, draws * cdf[:, -1:], right=True)
-        picks = picks.clamp_(max=cdf.shape[-1] - 1)
-        tokens = order.gather(1, picks)  # (rows, 1) token ids
+        tokens = torch.empty(len(self.generators), 1, dtype=torch.long)
+        # Sorting the whole vocabulary every step costs more than a small model's forward
+        # pass. The nucleus usually lies within the most likely few hundred or thousand
+        # tokens: take those (topk returns them sorted) and widen only for the rows whose
+        # head does not reach top_p, sorting in full last. Either way a row gets the token a
+        # full sort would give it.
+        todo = torch.ones(len(self.generators), dtype=torch.bool)
+        for head in (*NUCLEUS_HEADS, probs.shape[-1]):
+            rows = todo.nonzero().view(-1)
+            if head >= probs.shape[-1]:
+                head_probs, head_order = torch.sort(probs[rows], dim=-1, descending=True)
+                done = torch.ones(len(rows), dtype=torch.bool)
+            else:
+                head_probs, head_order = torch.topk(probs[rows], head, dim=-1)
+                done = head_probs.sum(dim=-1) >= self.top_ps[rows]
+            picked = rows[done]
+            if len(picked):
+                tokens[picked] = _nucleus(
+                    head_probs[done], head_order[done], self.top_ps[picked], draws[picked]
+                )
+                todo[picked] = False
+            if not bool(todo.any()):
+                break
         chosen = torch.full_like(scores, float("-inf"))
         chosen.scatter_(1, tokens.to(scores.device), 0.0)
         if self.on_step is not None:

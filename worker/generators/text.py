@@ -38,6 +38,7 @@ PROGRESS_EVERY_S = 1.0
 class TextGenerator:
     kind = JobKind.TEXT
     name = "transformers"
+    gather_ms = 50.0  # the worker collects a burst of jobs this long into one batch
 
     def __init__(self, model_id: str, *, device: str = "auto", candidates: int = 2) -> None:
         self.model_id = model_id
@@ -49,6 +50,7 @@ class TextGenerator:
         self.context = 1024
         self._vocabulary: Vocabulary | None = None
         self.generate_calls = 0  # how many batched generate calls ran (stats, tests)
+        self.generated_tokens = 0  # tokens generated, up to each row's end (benchmarks)
 
     # Loading ---------------------------------------------------------------------------
     def load(self) -> None:
@@ -145,9 +147,10 @@ class TextGenerator:
                 logits_processor=LogitsProcessorList([sampler]),
                 stopping_criteria=StoppingCriteriaList([RowBudget(prompt_len, budgets)]),
             )
-        texts = [
-            self._decode(out[r, prompt_len : prompt_len + budgets[r]]) for r in range(len(owner))
-        ]
+        tails = [out[r, prompt_len : prompt_len + budgets[r]].tolist() for r in range(len(owner))]
+        ids = [self._until_stop(tail) for tail in tails]
+        self.generated_tokens += sum(len(row) for row in ids)
+        texts = [str(self.tokenizer.decode(row, skip_special_tokens=True)).strip() for row in ids]
         outputs = []
         for j, job in enumerate(jobs):
             rows = [r for r, o in enumerate(owner) if o == j]
@@ -178,13 +181,16 @@ class TextGenerator:
         return [self.generate([job], progress)[0] for job in jobs]
 
     def _decode(self, row: torch.Tensor) -> str:
-        ids: list[int] = row.tolist()
+        ids = self._until_stop(row.tolist())
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True)).strip()
+
+    def _until_stop(self, ids: list[int]) -> list[int]:
+        """A row's tokens before its first end-of-text or pad."""
         stops = {self.tokenizer.pad_token_id, *self._eos_ids()}
         for cut, token in enumerate(ids):
             if token in stops:
-                ids = ids[:cut]
-                break
-        return str(self.tokenizer.decode(ids, skip_special_tokens=True)).strip()
+                return ids[:cut]
+        return ids
 
     def _eos_ids(self) -> list[int]:
         eos = self.model.generation_config.eos_token_id

@@ -1,0 +1,1 @@
+"""Benchmarks that need the worker side (torch, generators): `atelier bench text|queue`."""

@@ -1,0 +1,325 @@
+"""`atelier bench text`: the naive bot against Atelier's worker, on the same model.
+
+For each N (requests that arrive together), both sides get the same N prompts with the same
+sampling settings and token budget:
+- the naive bot answers them one by one with `transformers.pipeline("text-generation")`, the
+  way most bots and the classic examples do;
+- Atelier enqueues the N jobs on the real queue (Redis streams, the same `JobQueue` the
+  adapters use) and an in-process `Worker` batches, generates and publishes the results.
+Each request's latency runs from the moment all N arrived to its answer (the naive bot's
+return, the worker's result read back from the result stream). Tokens are the ones actually
+generated (up to each row's end-of-text), counted on both sides the same way. The machine's
+matmul peak is measured in the same run, so the worker's share of it (2 x parameters FLOPs
+per generated token) is read against this machine at this moment, not a datasheet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from redis.asyncio import Redis
+
+from bot.bench import latency_ms
+from bot.jobs import Job, Origin, load_result
+from bot.keys import Keys
+from bot.parse import parse
+from bot.queue import JobQueue
+from bot.service import build_job
+from worker.bench.matmul import matmul_peak
+from worker.device import resolve_device
+from worker.generators.text import TextGenerator
+from worker.loop import Worker
+
+TOPICS = (
+    "the sea at dusk",
+    "a lantern in the rain",
+    "an old orchard",
+    "the first snow",
+    "a heron on the shallows",
+    "a city at night",
+    "the empty station",
+    "a letter never sent",
+)
+
+
+@dataclass
+class Side:
+    """One side's run at one N."""
+
+    tokens: int = 0
+    wall_s: float = 0.0
+    latencies_s: list[float] = field(default_factory=list)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.wall_s if self.wall_s else 0.0
+
+    def summary(self) -> dict[str, float]:
+        lat = latency_ms(self.latencies_s)
+        return {
+            "tokens": self.tokens,
+            "wall_s": round(self.wall_s, 3),
+            "tokens_per_s": round(self.tokens_per_s, 1),
+            "p50_ms": lat["p50_ms"],
+            "p95_ms": lat["p95_ms"],
+        }
+
+
+def bench_jobs(n: int, new_tokens: int, run: str) -> list[Job]:
+    """N free-verse poem jobs with fixed seeds and an exact token budget."""
+    jobs = []
+    for i in range(n):
+        origin = Origin(platform="bench", route=f"bench:{run}", delivery_id=f"{run}-{n}-{i}")
+        job = build_job(parse(f"/poem {TOPICS[i % len(TOPICS)]} seed:{1000 + i}"), origin)
+        assert job.text is not None
+        spec = job.text.model_copy(update={"max_new_tokens": new_tokens})
+        jobs.append(job.model_copy(update={"text": spec}))
+    return jobs
+
+
+def build_model(spec: str, tokenizer_from: Path, out: Path) -> Path:
+    """A random-weight model from a config, saved where `from_pretrained` loads it (the same
+    code path as a real model). `spec` is `gpt2:LAYERSxWIDTH`, e.g. `gpt2:12x768` (~100M
+    parameters with the bundled tokenizer's vocabulary is ~12x768 plus embeddings)."""
+    from transformers import AutoTokenizer, GenerationConfig, GPT2Config, GPT2LMHeadModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    arch, _, geometry = spec.partition(":")
+    if arch != "gpt2" or "x" not in geometry:
+        raise ValueError(f"--build takes gpt2:LAYERSxWIDTH (e.g. gpt2:12x768), not {spec!r}")
+    layers, width = (int(v) for v in geometry.split("x"))
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_from), local_files_only=True)
+    eos = tok.eos_token_id
+    config = GPT2Config(
+        vocab_size=len(tok),
+        n_positions=1024,
+        n_embd=width,
+        n_layer=layers,
+        n_head=max(width // 64, 1),
+        bos_token_id=eos,
+        eos_token_id=eos,
+        pad_token_id=eos,
+    )
+    model = GPT2LMHeadModel(config)
+    # Random weights never say end-of-text on purpose; keep EOS so both sides stop alike.
+    model.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)
+    out.mkdir(parents=True, exist_ok=True)
+    tok.save_pretrained(out)
+    model.save_pretrained(out)
+    return out
+
+
+def count_new(ids: Sequence[int], stops: set[int]) -> int:
+    """Tokens generated before the first end-of-text or pad (the same rule on both sides)."""
+    for n, token in enumerate(ids):
+        if token in stops:
+            return n
+    return len(ids)
+
+
+class NaiveBot:
+    """One pipeline call per request, in arrival order (the pipeline is loaded once)."""
+
+    def __init__(self, model_dir: Path, device: str, dtype: torch.dtype) -> None:
+        from transformers import pipeline
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        self.pipe: Any = pipeline(
+            "text-generation", model=str(model_dir), device=device, dtype=dtype
+        )
+        tok: Any = self.pipe.tokenizer
+        self.stops = {t for t in (tok.eos_token_id, tok.pad_token_id) if t is not None}
+
+    def answer(self, job: Job) -> int:
+        """Generate one request; returns the tokens generated."""
+        assert job.text is not None
+        spec = job.text
+        tok = self.pipe.tokenizer
+        out = self.pipe(
+            spec.completion,
+            max_new_tokens=spec.max_new_tokens,
+            do_sample=True,
+            temperature=spec.temperature,
+            top_p=spec.top_p,
+            top_k=0,  # the job's own distribution (generate's default would add top-k 50)
+            repetition_penalty=spec.repetition_penalty,
+            return_tensors=True,
+            pad_token_id=tok.pad_token_id,
+        )
+        prompt_len = len(tok(spec.completion)["input_ids"])
+        return count_new(out[0]["generated_token_ids"][prompt_len:], self.stops)
+
+    def round(self, jobs: Sequence[Job]) -> Side:
+        side = Side()
+        started = time.perf_counter()
+        for job in jobs:
+            side.tokens += self.answer(job)
+            side.latencies_s.append(time.perf_counter() - started)
+        side.wall_s = time.perf_counter() - started
+        return side
+
+
+def repeats_for(n: int) -> int:
+    """Small rounds run several times (at least 8 requests each side), so one unlucky
+    request on a busy machine does not make the figure."""
+    return max(1, -(-8 // n))
+
+
+def merge(sides: Sequence[Side]) -> Side:
+    out = Side()
+    for side in sides:
+        out.tokens += side.tokens
+        out.wall_s += side.wall_s
+        out.latencies_s.extend(side.latencies_s)
+    return out
+
+
+async def _one_round(queue: JobQueue, gen: TextGenerator, jobs: Sequence[Job]) -> Side:
+    route = jobs[0].origin.route
+    stream = queue.keys.results(route)
+    tokens_before = gen.generated_tokens
+    side = Side()
+    started = time.perf_counter()
+    for job in jobs:
+        await queue.enqueue(job)
+    seen: set[str] = set()
+    last = "0"
+    while len(seen) < len(jobs):
+        reply = await queue.redis.xread({stream: last}, count=1000, block=1000)
+        now = time.perf_counter()
+        for _, entries in reply or []:
+            for entry_id, fields in entries:
+                last = entry_id
+                if fields.get("type") != "result":
+                    continue
+                result = load_result(fields["data"])
+                if not result.ok:
+                    raise RuntimeError(f"bench job failed: {result.error}")
+                if result.job_id not in seen:
+                    seen.add(result.job_id)
+                    side.latencies_s.append(now - started)
+    side.wall_s = time.perf_counter() - started
+    side.tokens = gen.generated_tokens - tokens_before
+    return side
+
+
+async def _forget(redis: Redis, prefix: str) -> None:
+    """Delete every key of this run (it used a prefix of its own)."""
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
+    for start in range(0, len(keys), 500):
+        await redis.delete(*keys[start : start + 500])
+
+
+async def bench_text(
+    *,
+    redis: Redis,
+    model: Path,
+    counts: Sequence[int],
+    new_tokens: int,
+    device: str = "auto",
+    batch_size: int = 64,
+    naive: bool = True,
+    matmul_s: float = 1.0,
+) -> dict[str, Any]:
+    """For every N, the worker's round then the naive bot's, back to back (so both see the
+    same load); small N repeated. Returns the report (rows plus the machine's peaks)."""
+    dev, dtype = resolve_device(device)
+    peaks = {name: matmul_peak(dev, dt, seconds=matmul_s) for name, dt in _peak_dtypes(dev)}
+    gen = TextGenerator(str(model), device=dev)
+    bot = NaiveBot(model, dev, dtype) if naive else None
+    run = uuid.uuid4().hex[:8]
+    prefix = f"atelier-bench-{run}:"
+    queue = JobQueue(redis, keys=Keys(prefix))
+    worker = Worker(queue, [gen], batch_size=batch_size, heartbeat_s=5.0, block_ms=200)
+    task = asyncio.create_task(worker.run())
+    rows = []
+    try:
+        await asyncio.wait_for(worker.ready.wait(), timeout=600)
+        # One whole request each first, untimed: first calls pay for lazy set-up.
+        [warm] = bench_jobs(1, new_tokens, f"{run}-warm")
+        await _one_round(queue, gen, [warm])
+        if bot is not None:
+            await asyncio.to_thread(bot.answer, warm)
+        params = sum(p.numel() for p in gen.model.parameters())
+        peak_name = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+        peak = peaks.get(peak_name, 0.0)
+        for n in counts:
+            w_sides, n_sides = [], []
+            for rep in range(repeats_for(n)):
+                jobs = bench_jobs(n, new_tokens, f"{run}-{n}-{rep}")
+                w_sides.append(await _one_round(queue, gen, jobs))
+                if bot is not None:
+                    n_sides.append(await asyncio.to_thread(bot.round, jobs))
+            w = merge(w_sides)
+            row: dict[str, Any] = {
+                "n": n,
+                "repeats": len(w_sides),
+                "worker": w.summary(),
+                "worker_peak_fraction": round(w.tokens_per_s * 2 * params / peak, 4)
+                if peak
+                else None,
+            }
+            if n_sides:
+                nv = merge(n_sides)
+                row["naive"] = nv.summary()
+                row["speedup"] = round(w.tokens_per_s / nv.tokens_per_s, 2) if nv.tokens else None
+            rows.append(row)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, timeout=600)
+        await _forget(redis, prefix)
+    return {
+        "model": str(model),
+        "parameters": params,
+        "device": dev,
+        "dtype": peak_name,
+        "threads": torch.get_num_threads(),
+        "new_tokens": new_tokens,
+        "batch_size": batch_size,
+        "matmul_peak_gflops": {k: round(v / 1e9, 1) for k, v in peaks.items()},
+        "rows": rows,
+    }
+
+
+def _peak_dtypes(device: str) -> list[tuple[str, torch.dtype]]:
+    if device.startswith("cuda"):
+        return [("bf16", torch.bfloat16), ("fp16", torch.float16), ("fp32", torch.float32)]
+    return [("fp32", torch.float32), ("bf16", torch.bfloat16)]
+
+
+def text_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report flattened for the table."""
+    out = []
+    for row in report["rows"]:
+        w, nv = row["worker"], row.get("naive") or {}
+        out.append(
+            {
+                "N": row["n"],
+                "naive tok/s": nv.get("tokens_per_s"),
+                "worker tok/s": w["tokens_per_s"],
+                "speedup": row.get("speedup"),
+                "naive p50 ms": nv.get("p50_ms"),
+                "naive p95 ms": nv.get("p95_ms"),
+                "worker p50 ms": w["p50_ms"],
+                "worker p95 ms": w["p95_ms"],
+                "peak %": None
+                if row["worker_peak_fraction"] is None
+                else round(100 * row["worker_peak_fraction"], 2),
+            }
+        )
+    return out
+
+
+def scratch_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="atelier-bench-"))
