@@ -102,7 +102,8 @@ async def test_a_restarted_redis_loses_no_accepted_job(
     client = Redis.from_url(aof.url, decode_responses=True)
     queue = JobQueue(client, keys=Keys("t:"))
     log = tmp_path / "worker.log"
-    env = atelier_env(aof.url, "t:", tiny_gpt2)
+    # A short visibility timeout: a job whose finish hit the outage is reclaimed soon after.
+    env = atelier_env(aof.url, "t:", tiny_gpt2, ATELIER_VISIBILITY_TIMEOUT="10")
     worker = spawn(procs, env, "worker", "--kinds", "text", "--batch-size", "4", log=log)
     await wait_workers(queue, 1, worker, log)
     first = await enqueue(queue, 0, 12)
