@@ -458,7 +458,6 @@ def bench_text(
     async def body(settings: Settings) -> int:
         import shutil
 
-        from bot.bench import json_line, machine, table
         from worker.bench.text import bench_text, build_model, scratch_dir, text_rows
 
         counts = [int(v) for v in n.split(",") if v.strip()]
@@ -481,11 +480,7 @@ def bench_text(
             await redis.aclose()
             if build:
                 shutil.rmtree(source.parent, ignore_errors=True)
-        report["machine"] = machine()
-        cols = list(text_rows(report)[0])
-        typer.echo(table(text_rows(report), cols))
-        typer.echo(json_line("text", report))
-        return 0
+        return _bench_report("text", report, text_rows(report))
 
     _run(body)
 
@@ -503,7 +498,6 @@ def bench_queue(
     """Enqueue -> pick-up -> result through Redis with a no-op job, against arq."""
 
     async def body(settings: Settings) -> int:
-        from bot.bench import json_line, machine, table
         from worker.bench.queue import bench_queue, queue_rows
 
         report = await bench_queue(
@@ -515,11 +509,7 @@ def bench_queue(
             arq=arq,
             arq_poll_ms=arq_poll_ms,
         )
-        report["machine"] = machine()
-        rows = queue_rows(report)
-        typer.echo(table(rows, list(rows[0])))
-        typer.echo(json_line("queue", report))
-        return 0
+        return _bench_report("queue", report, queue_rows(report))
 
     _run(body)
 
@@ -537,7 +527,6 @@ def bench_e2e(
 
     async def body(settings: Settings) -> int:
         from adapters.slack.bench import bench_e2e, e2e_rows
-        from bot.bench import json_line, machine, table
 
         report = await bench_e2e(
             redis_url=_bench_url(settings, redis_url),
@@ -545,13 +534,19 @@ def bench_e2e(
             model=str(model) if model else settings.text_model,
             batch_size=batch_size,
         )
-        report["machine"] = machine()
-        rows = e2e_rows(report)
-        typer.echo(table(rows, list(rows[0])))
-        typer.echo(json_line("e2e", report))
-        return 0
+        return _bench_report("e2e", report, e2e_rows(report))
 
     _run(body)
+
+
+def _bench_report(name: str, report: dict[str, Any], rows: list[dict[str, Any]]) -> int:
+    """Every benchmark's output: the machine added, a table, then one JSON line."""
+    from bot.bench import json_line, machine, table
+
+    report["machine"] = machine()
+    typer.echo(table(rows, list(rows[0])))
+    typer.echo(json_line(name, report))
+    return 0
 
 
 def _bench_url(settings: Settings, given: str | None) -> str:
