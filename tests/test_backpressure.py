@@ -191,3 +191,16 @@ async def test_buckets_caps_and_lines_on_the_embedded_store(prefix: str) -> None
     await finish_next(desk)
     assert (await queue.state(replies[1].job_id or ""))["state"] == "queued"
     await redis.aclose()
+
+
+async def test_limit_settings_are_validated_and_explained(queue: JobQueue) -> None:
+    desk = FrontDesk(queue)
+    bad = await desk.handle("/atelier settings key:server_max_running value:0", at(1), admin=True)
+    assert bad.error and "server_max_running must be a whole number from 1 to 1000" in bad.text
+    bad = await desk.handle("/atelier settings key:member_burst value:many", at(2), admin=True)
+    assert bad.error and "member_burst must be a whole number from 0 to 600" in bad.text
+    shown = await desk.handle("/atelier settings key:member_max_running value:5", at(3), admin=True)
+    assert not shown.error and "member_max_running: 5" in shown.text
+    for name in ("member_burst: 0", "server_jobs_per_minute: 300", "server_max_running: 16"):
+        assert name in shown.text
+    assert "own line" in shown.text  # the help says what the cap does
