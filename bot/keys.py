@@ -3,8 +3,8 @@
 
 | key (after the prefix, default `atelier:`) | type | what it holds | lifetime |
 | --- | --- | --- | --- |
-| `jobs:{kind}` (`text`, `image`, `music`) | stream | queued jobs, field `job` (JSON); consumer group `workers` | entry deleted once its job finishes; length capped by `ATELIER_MAX_QUEUE_LENGTH` at enqueue |
-| `job:{id}` | hash | `job` (JSON), `entry` (stream id), `state` (queued, running, done, failed, dead), `attempts`, `worker`, `created`, `finished` | `ATELIER_JOB_TTL` (7 days) from enqueue |
+| `jobs:{kind}` (`text`, `image`, `music`) | stream | queued jobs, field `job` (JSON); consumer group `workers` | entry deleted once its job finishes; length plus `lines:{kind}` capped by `ATELIER_MAX_QUEUE_LENGTH` at enqueue |
+| `job:{id}` | hash | `job` (JSON), `entry` (stream id), `state` (waiting, queued, running, done, failed, dead), `attempts`, `worker`, `created`, `finished` | `ATELIER_JOB_TTL` (7 days) from enqueue |
 | `result:{id}` | string | the result (JSON) | `ATELIER_JOB_TTL` |
 | `artifact:{id}:{n}` | string | the n-th file of a job's result (base64): images, audio, MIDI | `ATELIER_JOB_TTL` |
 | `noticed:{id}` | string | set once the watchdog told a waiting job's requester that no worker is online | `ATELIER_JOB_TTL` |
@@ -13,7 +13,13 @@
 | `delivered:{id}` | string | set once a result is posted: a second read posts nothing | `ATELIER_JOB_TTL` |
 | `dead` | stream | dead letters: `job` (raw entry), `kind`, `reason`, `attempts`, `at` | trimmed to about 10,000 entries |
 | `settings:{platform}:{server}` | hash | a server's settings (`bot.server_settings`), one JSON value per field | until changed |
-| `rate:{platform}:{server}:{user}:{minute}` | string | jobs a member started in that minute | 120 s |
+| `bucket:{platform}:{server}` | hash | the server's token bucket (`bot.limits`): `tokens` left, `at` (unix seconds of the last take) | until full again (a minute or so) |
+| `bucket:{platform}:{server}:{user}` | hash | a member's token bucket, as above | until full again |
+| `member-jobs:{platform}:{server}:{user}` | sorted set | job id -> time accepted: a member's unfinished jobs, for `member_max_running` (finished ones dropped when next counted) | `ATELIER_JOB_TTL` from the last job |
+| `running:{kind}:{platform}:{server}` | sorted set | job id -> time admitted: the server's jobs of that kind in the stream (`bot.fairness`), at most `server_max_running` | a member leaves when its job finishes (or the worker's sweep finds it finished) |
+| `line:{kind}:{platform}:{server}` | list | job ids of the server waiting for a slot, oldest first; their `job:{id}` hash says `waiting` | each leaves when promoted into `jobs:{kind}` |
+| `lines:{kind}` | sorted set | job id -> time accepted: every job waiting in some server's line (counted against the queue cap and shown by `/atelier status`) | as the lines |
+| `fair-servers:{kind}` | set | `{platform}:{server}` of the servers with a running set or a line, for the worker's sweep | a member leaves when both are empty |
 | `user-jobs:{platform}:{user}` | sorted set | a member's last 10 job ids by time, for `/atelier status` | 1 day |
 | `brainstorm:{id}` | hash | a brainstorm session: topic, platform, channel, thread, list_ref (the list message), owner, asked, closed | 14 days from the last idea |
 | `brainstorm-ideas:{id}` | list | the session's ideas in order, each JSON `{text, author_id, author_name}` | as the session |
@@ -92,8 +98,25 @@ class Keys:
     def user_jobs(self, platform: str, user_id: str) -> str:
         return f"{self.prefix}user-jobs:{platform}:{user_id}"
 
-    def rate(self, platform: str, server_id: str, user_id: str, minute: int) -> str:
-        return f"{self.prefix}rate:{platform}:{server_id}:{user_id}:{minute}"
+    def bucket(self, platform: str, server_id: str, user_id: str = "") -> str:
+        member = f":{user_id}" if user_id else ""
+        return f"{self.prefix}bucket:{platform}:{server_id}{member}"
+
+    def member_jobs(self, platform: str, server_id: str, user_id: str) -> str:
+        return f"{self.prefix}member-jobs:{platform}:{server_id}:{user_id}"
+
+    def running(self, kind: JobKind | str, server: str) -> str:
+        """`server` is `{platform}:{server id}` (`bot.fairness.server_ref`)."""
+        return f"{self.prefix}running:{JobKind(kind).value}:{server}"
+
+    def line(self, kind: JobKind | str, server: str) -> str:
+        return f"{self.prefix}line:{JobKind(kind).value}:{server}"
+
+    def lines(self, kind: JobKind | str) -> str:
+        return f"{self.prefix}lines:{JobKind(kind).value}"
+
+    def fair_servers(self, kind: JobKind | str) -> str:
+        return f"{self.prefix}fair-servers:{JobKind(kind).value}"
 
     def brainstorm(self, session_id: str) -> str:
         return f"{self.prefix}brainstorm:{session_id}"

@@ -20,6 +20,8 @@ from bot.errors import UserError
 from bot.jobs import Job, JobKind, Progress, Result, dump
 from bot.keys import DEAD_MAXLEN, RESULTS_MAXLEN, WORKER_GROUP, Keys
 
+QUEUE_FULL = "Atelier is very busy right now: the queue is full. Try again in a minute."
+
 # KEYS: job hash, jobs stream. ARGV: job json, ttl, now, max queue length.
 _ENQUEUE = """
 local entry = redis.call('HGET', KEYS[1], 'entry')
@@ -110,9 +112,7 @@ class JobQueue:
             args=[dump(job), self.job_ttl_s, f"{time.time():.3f}", self.max_queue_length],
         )
         if int(created) < 0:
-            raise UserError(
-                "Atelier is very busy right now: the queue is full. Try again in a minute."
-            )
+            raise UserError(QUEUE_FULL)
         return Enqueued(job.id, str(entry), bool(int(created)), str(state))
 
     async def state(self, job_id: str) -> dict[str, str]:

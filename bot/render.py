@@ -67,6 +67,15 @@ def queued_text(position: int | None, workers: int) -> str:
     return f"queued, #{position} in line, {online}"
 
 
+def line_text(place: int | None, running: int) -> str:
+    """A job waiting in its server's own line (`bot.fairness`) for one of its slots."""
+    where = f"#{place} in this server's line" if place else "in this server's line"
+    return (
+        f"queued, {where}: this server already has {running} jobs of this kind in progress, "
+        "its share of the workers; yours starts as those finish"
+    )
+
+
 def progress_text(progress: Progress) -> str:
     if progress.stage.startswith("waiting"):  # a note while nothing runs: no percentage
         return progress.stage

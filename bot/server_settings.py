@@ -32,6 +32,11 @@ class ServerSettings(BaseModel):
     image_model: str = ""
     music_model: str = ""
     jobs_per_minute: int = Field(default=6, ge=1, le=600)  # per member
+    # Backpressure and fairness (`bot.limits`, `bot.fairness`).
+    member_burst: int = Field(default=0, ge=0, le=600)  # 0: jobs_per_minute
+    server_jobs_per_minute: int = Field(default=300, ge=1, le=6000)
+    member_max_running: int = Field(default=3, ge=1, le=100)
+    server_max_running: int = Field(default=16, ge=1, le=1000)
     moderation_words: tuple[str, ...] = ()
     gallery_days: int = Field(default=0, ge=0, le=3650)  # 0: the gallery keeps every piece
     digest_channel: str = ""  # "" = no weekly digest
@@ -76,6 +81,21 @@ def _rate(value: str) -> int:
     if not 1 <= number <= 600:
         raise UserError("jobs_per_minute must be a whole number from 1 to 600.")
     return number
+
+
+def _whole(name: str, low: int, high: int) -> Callable[[str], int]:
+    """A parser for a whole number from low to high whose refusal names the setting."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = low - 1
+        if not low <= number <= high:
+            raise UserError(f"{name} must be a whole number from {low} to {high}.")
+        return number
+
+    return parse
 
 
 def _days(value: str) -> int:
@@ -128,6 +148,32 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("image_model", "Image model for this server.", _model, "org/model, or default"),
     Setting("music_model", "Music model for this server.", _model, "org/model, or default"),
     Setting("jobs_per_minute", "Jobs each member may start per minute.", _rate, "6"),
+    Setting(
+        "member_burst",
+        "Jobs a member may start at once before jobs_per_minute paces them (0: the same "
+        "as jobs_per_minute).",
+        _whole("member_burst", 0, 600),
+        "3, or 0",
+    ),
+    Setting(
+        "server_jobs_per_minute",
+        "Jobs the whole server may start per minute.",
+        _whole("server_jobs_per_minute", 1, 6000),
+        "300",
+    ),
+    Setting(
+        "member_max_running",
+        "Unfinished jobs a member may have before new commands are refused.",
+        _whole("member_max_running", 1, 100),
+        "3",
+    ),
+    Setting(
+        "server_max_running",
+        "Jobs of each kind the server may have in the shared queue; more wait in the "
+        "server's own line, so a busy server never holds up the others.",
+        _whole("server_max_running", 1, 1000),
+        "16",
+    ),
     Setting(
         "moderation_words",
         "Words refused in prompts and results (replaces the list).",

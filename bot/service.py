@@ -15,11 +15,12 @@ from typing import Any
 
 from bot.catalogue import Command, command
 from bot.errors import UserError
+from bot.fairness import Admitted, Fairness
 from bot.jobs import Job, JobKind, OptionValue, Origin, job_id_for, load_job
 from bot.parse import Invocation, check_prompt, from_options, parse
 from bot.prompts import build_text_spec
 from bot.queue import JobQueue
-from bot.render import help_text, queued_text
+from bot.render import help_text, line_text, queued_text
 from bot.server_settings import ServerSettings, SettingsStore, describe
 
 _SEEDS = random.SystemRandom()
@@ -99,6 +100,7 @@ class FrontDesk:
         self.redis: Any = queue.redis
         self.keys = queue.keys
         self.settings = settings or SettingsStore(queue.redis, keys=queue.keys)
+        self.fairness = Fairness(queue, self.settings)
         self.community = Community(self)
 
     async def handle(
@@ -130,7 +132,7 @@ class FrontDesk:
             if inv.command.name == "inspire":
                 return await self._inspire(inv, origin, server)
             job = build_job(inv, origin, model=_model_for(server, inv.command.kind))
-            return await self._enqueue(job)
+            return await self._enqueue(job, server)
         except UserError as exc:
             return Reply(str(exc), error=True)
 
@@ -154,7 +156,7 @@ class FrontDesk:
                 options.update({k: inv.options[k] for k in inv.given if k != "seed"})
             cmd = _command_of(parent)
             check_prompt(cmd, f"/{cmd.name}", prompt)
-            await self._admit(origin, prompt)
+            server = await self._admit(origin, prompt)
             count = VARIATIONS if action is Action.VARIATIONS else 1
             replies = []
             for i in range(count):
@@ -167,7 +169,7 @@ class FrontDesk:
                     model=parent.model,
                     parent_id=parent.id,
                 )
-                replies.append(await self._enqueue(job))
+                replies.append(await self._enqueue(job, server, first=i == 0))
             return replies
         except UserError as exc:
             return [Reply(str(exc), error=True)]
@@ -184,8 +186,8 @@ class FrontDesk:
     async def submit_job(self, job: Job) -> Reply:
         """A job an adapter built itself (a brainstorm's Expand): the server's rules apply."""
         try:
-            await self._admit(job.origin, job.prompt)
-            return await self._enqueue(job)
+            server = await self._admit(job.origin, job.prompt)
+            return await self._enqueue(job, server)
         except UserError as exc:
             return Reply(str(exc), error=True)
 
@@ -195,7 +197,7 @@ class FrontDesk:
         theme, mood = inv.prompt, str(inv.options.get("mood", "") or "")
         given = inv.options.get("seed")
         seed = int(given) if given is not None else _SEEDS.randrange(2**31)
-        replies = []
+        replies: list[Reply] = []
         for name in PACK:
             cmd = command(name)
             if cmd is None or not cmd.available:
@@ -212,7 +214,7 @@ class FrontDesk:
                 origin.model_copy(update={"delivery_id": f"{origin.delivery_id}:{name}"}),
                 model=_model_for(server, cmd.kind),
             )
-            replies.append(await self._enqueue(job))
+            replies.append(await self._enqueue(job, server, first=not replies))
         if not replies:
             raise UserError("No part of an inspiration pack is available on this deployment.")
         first = replies[0]
@@ -239,7 +241,7 @@ class FrontDesk:
     async def status_text(self, origin: Origin | None = None) -> str:
         lines = ["Atelier status:"]
         for kind in JobKind:
-            depth = await self.queue.depth(kind)
+            depth = await self.queue.depth(kind) + await self.fairness.waiting(kind)
             workers = await self.queue.workers_alive(kind)
             lines.append(
                 f"  {kind.value:<6} {depth} waiting, {workers} worker"
@@ -261,29 +263,39 @@ class FrontDesk:
                 continue
             job = load_job(state["job"])
             where = state.get("state", "?")
-            if where == "queued":
+            if where == "waiting":
+                where = await self._line_text(job)
+            elif where == "queued":
                 position = await self.queue.position(job.kind, job_id)
                 where = queued_text(position, await self.queue.workers_alive(job.kind))
             lines.append(f"  /{job.command} {_clip(job.prompt)} ({job_id[:8]}): {where}")
         return lines
 
-    async def _enqueue(self, job: Job) -> Reply:
-        enqueued = await self.queue.enqueue(job)
-        if enqueued.created and job.origin.user_id:
+    async def _enqueue(self, job: Job, server: ServerSettings, *, first: bool = True) -> Reply:
+        """Admit a job (`bot.fairness`: rate limits, caps, the stream or the server's line)
+        and say where it stands. `first`: the command's first job, the one that is limited."""
+        admitted: Admitted = await self.fairness.admit(job, server, first=first)
+        if admitted.created and job.origin.user_id:
             key = self.keys.user_jobs(job.origin.platform, job.origin.user_id)
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.zadd(key, {job.id: time.time()})
                 pipe.zremrangebyrank(key, 0, -RECENT_JOBS - 1)
                 pipe.expire(key, 24 * 3600)
                 await pipe.execute()
+        duplicate = not admitted.created
+        if admitted.state == "waiting":
+            return Reply(await self._line_text(job), job.id, job.kind, duplicate=duplicate)
         position = await self.queue.position(job.kind, job.id)
         workers = await self.queue.workers_alive(job.kind)
-        return Reply(
-            queued_text(position, workers), job.id, job.kind, duplicate=not enqueued.created
-        )
+        return Reply(queued_text(position, workers), job.id, job.kind, duplicate=duplicate)
+
+    async def _line_text(self, job: Job) -> str:
+        server = await self.settings.get(job.origin.platform, job.origin.guild_id)
+        return line_text(await self.fairness.place(job), server.server_max_running)
 
     async def _admit(self, origin: Origin, prompt: str) -> ServerSettings:
-        """The server's rules for a new job: channel, moderation words, rate limit."""
+        """The server's rules for a new job: channel and moderation words. Rate limits and
+        caps are checked as the job is admitted (`bot.fairness`), in one script."""
         server = await self.settings.get(origin.platform, origin.guild_id)
         if origin.channel_id and not server.allows_channel(origin.channel_id):
             raise UserError(
@@ -296,19 +308,6 @@ class FrontDesk:
                 f"Your prompt contains '{word}', a word this server does not allow. "
                 "Rephrase it and try again."
             )
-        if origin.guild_id and origin.user_id:
-            minute = int(time.time() // 60)
-            key = self.keys.rate(origin.platform, origin.guild_id, origin.user_id, minute)
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, 120)
-                used, _ = await pipe.execute()
-            if int(used) > server.jobs_per_minute:
-                wait = 60 - int(time.time()) % 60
-                raise UserError(
-                    f"You have started {server.jobs_per_minute} jobs this minute, this server's "
-                    f"limit. Try again in {wait} seconds."
-                )
         return server
 
     async def _atelier(self, inv: Invocation, origin: Origin, *, admin: bool) -> Reply:

@@ -46,9 +46,12 @@ class Watchdog:
         for kind in JobKind:
             if await self.queue.workers_alive(kind) > 0:
                 continue
-            for _entry, fields in await redis.xrange(keys.jobs(kind), count=SCAN_LIMIT):
+            queued = await redis.xrange(keys.jobs(kind), count=SCAN_LIMIT)
+            raws = [fields.get("job", "") for _entry, fields in queued]
+            raws.extend(await self._in_lines(kind))
+            for raw in raws:
                 try:
-                    job = load_job(fields.get("job", ""))
+                    job = load_job(raw)
                 except PoisonJob:
                     continue
                 if job.origin.route != self.route:
@@ -61,6 +64,17 @@ class Watchdog:
                 await self.queue.publish_progress(progress)
                 noted += 1
         return noted
+
+    async def _in_lines(self, kind: JobKind) -> list[str]:
+        """The jobs waiting in servers' own lines (`bot.fairness`) for a slot in the stream."""
+        redis, keys = self.queue.redis, self.queue.keys
+        ids: list[str] = await redis.zrange(keys.lines(kind), 0, SCAN_LIMIT - 1)
+        if not ids:
+            return []
+        async with redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(keys.job(job_id), "job")
+            return [raw for raw in await pipe.execute() if raw]
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()

@@ -81,7 +81,9 @@ async def test_server_model_setting_reaches_the_job(queue: JobQueue) -> None:
 
 
 async def test_regenerate_variations_and_remix(queue: JobQueue) -> None:
-    desk = FrontDesk(queue)
+    store = SettingsStore(queue.redis, keys=queue.keys)
+    await store.set("discord", "g1", "member_max_running", "10")  # no worker finishes them
+    desk = FrontDesk(queue, store)
     first = await desk.handle("/poem the sea form:haiku mood:calm seed:5", at(1))
     parent = await desk.stored_job(first.job_id or "")
     assert parent is not None and parent.seed == 5

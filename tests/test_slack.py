@@ -655,3 +655,27 @@ async def test_up_with_slack_tokens_runs_the_slack_adapter_on_the_embedded_store
         assert up.wait(timeout=30) == 0, log.read_text()
     finally:
         fake.stop()
+
+
+# Backpressure ----------------------------------------------------------------------------
+async def test_a_rate_limited_command_gets_a_polite_refusal_and_no_job(stack: Stack) -> None:
+    """A workspace's per-member limit: the second command in a minute is refused, ephemeral,
+    saying when to try again; only the first makes a job."""
+    team = "T0LIMITS"
+    before = len(stack.fake.responses)
+    await stack.client.command(
+        "/atelier", "settings key:jobs_per_minute value:1", channel="CLIM", user="UADMIN", team=team
+    )
+    await until(lambda: len(stack.fake.responses) > before, "the settings", stack)
+    await stack.client.command("/poem", "the first tide seed:3", channel="CLIM", team=team)
+    await until(lambda: finished(stack, "CLIM"), "the first poem", stack)
+    await stack.client.command("/poem", "the second tide", channel="CLIM", team=team)
+    await until(lambda: len(stack.fake.responses) > before + 1, "the refusal", stack)
+    refusal = stack.fake.responses[before + 1]
+    assert refusal["response_type"] == "ephemeral"
+    assert "this server's limit for each member" in refusal["text"]
+    seconds = int(refusal["text"].rsplit("Try again in ", 1)[1].split(" second")[0])
+    assert 1 <= seconds <= 60
+    await asyncio.sleep(1.0)
+    assert len(stack.jobs_in("CLIM")) == 1
+    assert stack.fake.count("chat.postMessage", channel="CLIM") == 1

@@ -1,6 +1,6 @@
 """The adapters' watchdog against a real Redis: with no worker online, a waiting job's
 requester is told once that the job is kept; with a worker online, or for another route,
-nothing is said."""
+nothing is said. Jobs waiting in a server's own line are told too."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from bot.parse import parse
 from bot.queue import JobQueue
 from bot.render import progress_text
 from bot.results import ResultInbox
-from bot.service import build_job
+from bot.server_settings import SettingsStore
+from bot.service import FrontDesk, build_job
 from bot.watchdog import NO_WORKER, Watchdog
 
 
@@ -44,3 +45,14 @@ async def test_nothing_is_said_while_a_worker_is_online(queue: JobQueue) -> None
     assert await Watchdog(queue, "slack", notice_after_s=0.0).sweep() == 0
     await queue.retire([JobKind.TEXT], "w1")
     assert await Watchdog(queue, "slack", notice_after_s=0.0).sweep() == 1
+
+
+async def test_jobs_waiting_in_a_servers_line_are_told_too(queue: JobQueue) -> None:
+    store = SettingsStore(queue.redis, keys=queue.keys)
+    await store.set("slack", "T1", "server_max_running", "1")
+    desk = FrontDesk(queue, store)
+    for n in range(2):
+        at = origin(n).model_copy(update={"guild_id": "T1", "user_id": f"U{n}"})
+        await desk.handle(f"/poem wait {n}", at)
+    assert await queue.redis.zcard(queue.keys.lines(JobKind.TEXT)) == 1  # one in the line
+    assert await Watchdog(queue, "slack", notice_after_s=0.0).sweep() == 2

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from bot import artifacts
 from bot.errors import ConfigError, PoisonJob, UserError
+from bot.fairness import Fairness
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, load_job
 from bot.queue import Entry, JobQueue
 from bot.server_settings import SettingsStore
@@ -58,6 +59,8 @@ class Worker:
     ) -> None:
         self.queue = queue
         self.settings = SettingsStore(queue.redis, keys=queue.keys)
+        self.fairness = Fairness(queue, self.settings)  # per-server lines (bot.fairness)
+        self.fairness_sweep_s = 5.0
         self.generators = {g.kind: g for g in generators}
         self.kinds = list(self.generators)
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -96,12 +99,15 @@ class Worker:
         log.info("worker %s ready for %s", self.id, ", ".join(k.value for k in self.kinds))
         beats = asyncio.create_task(self._heartbeats())
         reclaims = asyncio.create_task(self._reclaims())
+        sweeps = asyncio.create_task(
+            self.fairness.sweep_forever(self.kinds, self.stopping, self.fairness_sweep_s)
+        )
         try:
             await asyncio.gather(*(self._consume() for _ in range(self.concurrency)))
         finally:
             # The reclaimer, too, finishes the batch in hand; heartbeats go on until it has.
             self.stopping.set()
-            await asyncio.gather(reclaims, return_exceptions=True)
+            await asyncio.gather(reclaims, sweeps, return_exceptions=True)
             beats.cancel()
             await asyncio.gather(beats, return_exceptions=True)
             await asyncio.shield(self.queue.retire(self.kinds, self.id))
@@ -336,6 +342,7 @@ class Worker:
             )
             # Shielded: a SIGTERM or cancel must not cut the bookkeeping after a job in half.
             await asyncio.shield(self.queue.finish(job.kind, item.entry.entry_id, result))
+            await self._release(job)
 
     async def _moderate(self, job: Job, out: Output) -> Output:
         """A piece that contains one of its server's moderation words is withheld."""
@@ -381,3 +388,14 @@ class Worker:
         await asyncio.shield(
             self.queue.finish(job.kind, item.entry.entry_id, result, dead_letter=record)
         )
+        await self._release(job)
+
+    async def _release(self, job: Job) -> None:
+        """Free the finished job's slot and admit its server's next job in line. Should this
+        fail (or the process die first), the fairness sweep does it within seconds."""
+        try:
+            await asyncio.shield(self.fairness.release(job))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("could not release the slot of %s; the sweep will", job.id, exc_info=True)
