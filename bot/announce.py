@@ -20,6 +20,7 @@ class Announcement:
     channel: str
     text: str
     buttons: tuple[Button, ...] = ()
+    key: str = ""  # the outbox's dedupe key: one announcement per challenge and phase
 
 
 def when(ts: float) -> str:
@@ -91,6 +92,13 @@ def vote_buttons(challenge: Challenge, entries: list[Entry]) -> tuple[Button, ..
 
 
 def announce(change: Change) -> Announcement:
+    note = _announce(change)
+    return Announcement(
+        note.platform, note.channel, note.text, note.buttons, f"{change.challenge.id}:{change.what}"
+    )
+
+
+def _announce(change: Change) -> Announcement:
     c = change.challenge
     if change.what == OPEN:
         return Announcement(c.platform, c.channel, opened_text(c))

@@ -311,7 +311,19 @@ _COLLAB = Command(
         ),
         Command("line", "Add your line to the poem.", prompt="your line"),
         Command("model", "Ask the model for the next line.", prompt_required=False),
-        Command("finish", "Compile the poem with each line credited.", prompt_required=False),
+        Command(
+            "finish",
+            "Compile the poem with each line credited.",
+            prompt_required=False,
+            options=(
+                Option(
+                    "illustrate",
+                    "bool",
+                    "Also make an /image from the poem's imagery.",
+                    default=False,
+                ),
+            ),
+        ),
     ),
 )
 _CHALLENGE = Command(

@@ -25,6 +25,7 @@ from bot.announce import (
     when,
 )
 from bot.brainstorm import split_ideas
+from bot.catalogue import MAX_PROMPT_CHARS
 from bot.challenges import (
     OPEN,
     VOTING,
@@ -34,11 +35,21 @@ from bot.challenges import (
     entry_kind,
     parse_duration,
 )
-from bot.collab import Collab, CollabStore, compiled, lines_for, rhyme_note
+from bot.collab import (
+    Collab,
+    CollabStore,
+    Line,
+    compiled,
+    credits,
+    imagery,
+    lines_for,
+    rhyme_note,
+)
 from bot.errors import UserError
 from bot.gallery import GalleryStore, describe_page
 from bot.jobs import Origin, job_id_for, load_job, load_result
-from bot.parse import Invocation, parse
+from bot.outbox import Outbox
+from bot.parse import Invocation, from_options, parse
 from bot.server_settings import ServerSettings
 from bot.styles import Style, StyleStore, split_name
 
@@ -64,6 +75,7 @@ class Community:
         self.collabs = CollabStore(desk.redis, keys=desk.keys)
         self.gallery = GalleryStore(desk.redis, keys=desk.keys)
         self.styles = StyleStore(desk.redis, keys=desk.keys)
+        self.outbox = Outbox(desk.redis, keys=desk.keys)
 
     async def handle(
         self, inv: Invocation, origin: Origin, *, admin: bool, joined_at: float | None
@@ -288,14 +300,14 @@ class Community:
         return Reply(announce(change).text, public=True)
 
     async def announcements(self, platform: str, now: float | None = None) -> list[Announcement]:
-        """Phase changes and weekly digests that are due (the adapter's scheduler posts
-        what they say)."""
+        """Phase changes and weekly digests that are due, and any still unposted: the
+        adapter's scheduler posts each, then calls `announced` (at least once, see
+        `bot.outbox`)."""
         now = time.time() if now is None else now
-        made = []
         for challenge_id in await self.challenges.due(platform, now):
             change = await self.challenges.advance(challenge_id, now=now)
             if change is not None:
-                made.append(announce(change))
+                await self.outbox.put(announce(change))
         key = self.keys.digests(platform)
         for server, due_at in await self.redis.zrangebyscore(key, 0, now, withscores=True):
             # Moving the next time forward is the claim: pollers compute the same next time
@@ -307,8 +319,14 @@ class Community:
                 continue
             text = await self.digest_text(platform, server, now)
             if text:
-                made.append(Announcement(platform, settings.digest_channel, text))
-        return made
+                where = settings.digest_channel
+                note = Announcement(platform, where, text, key=f"digest:{server}:{due_at:.0f}")
+                await self.outbox.put(note)
+        return await self.outbox.take(platform)
+
+    async def announced(self, note: Announcement) -> None:
+        """The adapter posted it: it leaves the outbox."""
+        await self.outbox.posted(note)
 
     async def digest_changed(self, platform: str, server: str, settings: ServerSettings) -> None:
         """Opted in (a digest a week from now) or out."""
@@ -394,17 +412,45 @@ class Community:
                 duplicate=reply.duplicate,
             )
         lines, verdict = await self.collabs.finish(collab)
-        return Reply(compiled(collab, lines, verdict), public=True)
+        poem = compiled(collab, lines, verdict)
+        if not inv.options.get("illustrate") or not lines:
+            return Reply(poem, public=True)
+        return await self._illustrate(collab, lines, poem, origin)
 
-    async def thread_opened(self, origin: Origin, collab_id: str) -> None:
-        """The adapter posted a poem's start and opened a thread on it (`origin.thread_id`)."""
+    async def _illustrate(
+        self, collab: Collab, lines: list[Line], poem: str, origin: Origin
+    ) -> Reply:
+        """An /image of the finished poem's imagery, credited to everyone who wrote it; its
+        result is posted where the poem was finished."""
+        from bot.service import Reply, build_job
+
+        prompt = f"{imagery(collab, lines)} (after the poem by {credits(lines)})"
+        image = from_options(("image",), prompt[:MAX_PROMPT_CHARS], {})
+        delivery = f"{origin.delivery_id}:illustration"
+        job = build_job(image, origin.model_copy(update={"delivery_id": delivery}))
+        reply = await self.desk.submit_job(job)
+        if reply.error:
+            return Reply(f"{poem}\nNo illustration: {reply.text}", public=True)
+        return Reply(
+            f"{poem}\nAn illustration from its imagery is on its way: {reply.text}",
+            reply.job_id,
+            reply.kind,
+            public=True,
+            duplicate=reply.duplicate,
+        )
+
+    async def thread_opened(self, origin: Origin, collab_id: str, where: str = "") -> None:
+        """The adapter posted a poem's start and opened a thread on it: `origin.thread_id`
+        in its channel (Slack), or `where`, a thread that is a channel of its own (Discord)."""
         collab = await self.collabs.here(origin.platform, origin.channel_id)
         if collab is not None and collab.id == collab_id:
-            await self.collabs.attach_thread(collab, place(origin))
+            await self.collabs.attach_thread(collab, where or place(origin))
 
     async def reply_in_thread(self, origin: Origin, text: str) -> Reply | None:
-        """A member's reply in a poem's thread is their line; None: no poem lives there."""
-        if await self.collabs.here(origin.platform, place(origin)) is None:
+        """A member's reply in a poem's thread is their line; None: no poem's thread is
+        there (a message in the channel itself is never a line)."""
+        found = await self.collabs.here(origin.platform, place(origin))
+        if found is None or found.thread != place(origin):
             return None
         try:
             return await self.collab(parse("/collab line x"), origin, line=text)

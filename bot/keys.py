@@ -33,6 +33,8 @@
 | `challenge-board:{platform}:{server}` | sorted set | member -> leaderboard points (3, 2, 1 for the first three places) | kept |
 | `challenge-stats:{platform}:{server}` | hash | `{user}:wins`, `{user}:streak`, `{user}:last` (round last entered), `{user}:name` | kept |
 | `challenge-closed:{platform}:{server}` | sorted set | challenge id -> when it closed, for the weekly digest | kept |
+| `outbox:{platform}` | hash | announcements waiting to be posted (challenge phase changes, digests): dedupe key (`{challenge}:{phase}`, `digest:{server}:{due}`) -> JSON `{channel, text, buttons}`; the adapter deletes a field only after its post | until posted |
+| `outbox-lease:{platform}:{key}` | string | an adapter's short claim while it posts one outbox entry; a crashed poster's entry is posted again once it lapses | `OUTBOX_LEASE_S` (10 s) |
 | `digests:{platform}` | sorted set | server -> unix time of its next weekly digest (servers that set `digest_channel`) | member removed when the setting is cleared |
 | `challenge-themes:{platform}:{server}` | string | the job id of the model's three proposed themes, for `/challenge new pick:n` | 1 day |
 | `collab:{id}` | hash | a poem written together: field `data` (JSON: theme, form, turns, channel, thread, pending model job) | 30 days |
@@ -155,6 +157,12 @@ class Keys:
 
     def digests(self, platform: str) -> str:
         return f"{self.prefix}digests:{platform}"
+
+    def outbox(self, platform: str) -> str:
+        return f"{self.prefix}outbox:{platform}"
+
+    def outbox_lease(self, platform: str, key: str) -> str:
+        return f"{self.prefix}outbox-lease:{platform}:{key}"
 
     def challenge_themes(self, platform: str, server_id: str) -> str:
         return f"{self.prefix}challenge-themes:{platform}:{server_id}"

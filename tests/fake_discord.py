@@ -37,6 +37,7 @@ from tests.fake_discord_payloads import (
     member_payload,
     now,
 )
+from tests.fake_discord_threads import ThreadRoutes
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
 CALLBACK_WINDOW_S = 3.0
@@ -67,6 +68,7 @@ class FakeInteraction:
     original_id: int | None = None
     followups: list[int] = field(default_factory=list)
     modal: dict[str, Any] | None = None
+    channel_id: int = 0  # where it was used (a channel or a thread)
 
 
 @dataclass
@@ -84,7 +86,7 @@ class Session:
     seq: int = 0
 
 
-class FakeDiscord:
+class FakeDiscord(ThreadRoutes):
     def __init__(self, *, token: str = "fake-bot-token", heartbeat_ms: int = 1000) -> None:
         self.token = token
         self.heartbeat_ms = heartbeat_ms
@@ -104,6 +106,9 @@ class FakeDiscord:
         self.identified = 0
         self.heartbeats = 0
         self.recommended_shards = 1
+        self.intents = 0  # what the bot identified with
+        self.threads: dict[int, dict[str, Any]] = {}  # thread id -> its channel payload
+        self.event_tasks: set[asyncio.Task[None]] = set()
         self._nonces: dict[tuple[int, str], int] = {}
         self._limits: list[RateLimit] = []
         self._failures: list[tuple[str, re.Pattern[str], int, int, list[int]]] = []
@@ -194,9 +199,11 @@ class FakeDiscord:
         *,
         sub: str | None = None,
         focused: str | None = None,
+        channel_id: int | None = None,
     ) -> dict[str, Any]:
         """An APPLICATION_COMMAND interaction for a synced command, typed by its definition;
-        with `focused`, the AUTOCOMPLETE interaction of a member typing that option."""
+        with `focused`, the AUTOCOMPLETE interaction of a member typing that option; with
+        `channel_id`, used in that channel or thread."""
         command = self.commands[name]
         spec = command.get("options", [])
         if sub is not None:
@@ -211,7 +218,7 @@ class FakeDiscord:
         data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "options": typed}
         if self.synced_guild is not None:
             data["guild_id"] = str(self.synced_guild)
-        return self._interaction(4 if focused else 2, user, data)
+        return self._interaction(4 if focused else 2, user, data, channel_id=channel_id)
 
     def click(self, message_id: int, custom_id: str, user: FakeUser) -> dict[str, Any]:
         """A MESSAGE_COMPONENT interaction: a button on a message the bot posted."""
@@ -257,10 +264,15 @@ class FakeDiscord:
         data: dict[str, Any],
         *,
         message: dict[str, Any] | None = None,
+        channel_id: int | None = None,
     ) -> dict[str, Any]:
         iid = self.snowflake()
+        where = channel_id or self.channel_id
+        channel = self.threads.get(where) or channel_payload(where, self.guild_id)
         token = "itok." + secrets.token_urlsafe(32)
-        self.interactions[iid] = FakeInteraction(iid, token, time.time(), user, message)
+        self.interactions[iid] = FakeInteraction(
+            iid, token, time.time(), user, message, channel_id=where
+        )
         payload: dict[str, Any] = {
             "id": str(iid),
             "application_id": str(self.app_id),
@@ -268,8 +280,8 @@ class FakeDiscord:
             "data": data,
             "guild_id": str(self.guild_id),
             "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
-            "channel_id": str(self.channel_id),
-            "channel": channel_payload(self.channel_id, self.guild_id),
+            "channel_id": str(where),
+            "channel": {**channel, "permissions": str(BOT_PERMISSIONS)},
             "member": member_payload(user),
             "token": token,
             "version": 1,
@@ -299,6 +311,7 @@ class FakeDiscord:
                 if frame["d"].get("token") != self.token:
                     await ws.close(code=4004, message=b"Authentication failed.")
                     break
+                self.intents = int(frame["d"].get("intents") or 0)
                 await self._identify(ws, tuple(frame["d"].get("shard") or (0, 1)))
         return ws
 
@@ -404,7 +417,7 @@ class FakeDiscord:
                 return _error(404, 10008, "Unknown Message")
             self.deleted.add(int(match[2]))
             return web.Response(status=204)
-        return _error(404, 0, "404: Not Found")
+        return self.thread_route(call) or _error(404, 0, "404: Not Found")
 
     def _sync(self, guild: str | None, call: Call) -> web.Response:
         assert isinstance(call.json, list)
@@ -513,7 +526,9 @@ class FakeDiscord:
         mid = self.snowflake()
         message: dict[str, Any] = {
             "id": str(mid),
-            "channel_id": str(channel_id or self.channel_id),
+            "channel_id": str(
+                channel_id or (interaction.channel_id if interaction else 0) or self.channel_id
+            ),
             "guild_id": str(self.guild_id),
             "author": {**self.bot.payload(), "bot": True},
             "content": "",
@@ -541,6 +556,9 @@ class FakeDiscord:
             }
         if data.get("nonce"):
             message["nonce"] = data["nonce"]
+        if data.get("message_reference"):  # a reply to another message
+            message["type"] = 19
+            message["message_reference"] = {"type": 0, **data["message_reference"]}
         self.messages[mid] = message
         return self._edit(mid, data, files)
 

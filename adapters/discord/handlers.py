@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -19,6 +20,9 @@ from bot.service import Action, FrontDesk, Reply
 from .messages import NO_MENTIONS, clip
 from .replies import ReplyStore
 from .views import community_view, remix_modal, remix_submit
+
+if TYPE_CHECKING:
+    from .threads import Threads
 
 log = logging.getLogger(__name__)
 PLATFORM = "discord"
@@ -51,6 +55,7 @@ class Handlers:
     def __init__(self, desk: FrontDesk, replies: ReplyStore) -> None:
         self.desk = desk
         self.replies = replies
+        self.threads: Threads | None = None  # set by the adapter (threads.py imports this)
 
     async def slash(
         self,
@@ -111,6 +116,8 @@ class Handlers:
             view=community_view(reply.buttons) or discord.utils.MISSING,
             allowed_mentions=NO_MENTIONS,
         )
+        if reply.thread and self.threads is not None:  # a poem written together
+            await self.threads.open(interaction, reply)
 
     async def modal(self, interaction: discord.Interaction) -> None:
         """A submitted Remix form (handled from its custom id, also after a restart)."""

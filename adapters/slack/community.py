@@ -116,12 +116,14 @@ class Scheduler:
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:
+                # Slack has no nonce: a crash between the post and `announced` posts again.
                 for note in await self.deps.community.announcements(PLATFORM):
                     await self.deps.client.chat_postMessage(
                         channel=note.channel,
                         text=reply_text(note.text)[:3000],
                         blocks=community_blocks(note.text, note.buttons),
                     )
+                    await self.deps.community.announced(note)
             except asyncio.CancelledError:
                 raise
             except Exception:

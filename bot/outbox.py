@@ -1,0 +1,69 @@
+"""Announcements kept until they are posted: at least once, and once where the platform can
+tell a repeat.
+
+A challenge's phase change is made once (`ChallengeStore.advance` claims it). What it has to
+say goes straight into the platform's outbox, keyed by challenge and phase; the adapter's
+scheduler posts each entry and deletes it only after the post. An adapter that dies between
+the change and the post leaves the entry for the next poller, which takes it once the dead
+one's lease has lapsed. The key travels with the post (`nonce`: Discord drops a second
+message with the same nonce in a channel), so a crash after the post but before the delete
+does not show the announcement twice there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from redis.asyncio import Redis
+
+from bot.announce import Announcement
+from bot.keys import Keys
+from bot.service import Button
+
+OUTBOX_LEASE_S = 10
+NONCE_CHARS = 25  # Discord's longest nonce
+
+
+def dumps(note: Announcement) -> str:
+    buttons = [[b.label, b.id] for b in note.buttons]
+    return json.dumps({"channel": note.channel, "text": note.text, "buttons": buttons})
+
+
+def loads(platform: str, key: str, raw: str) -> Announcement:
+    data = json.loads(raw)
+    buttons = tuple(Button(label, bid) for label, bid in data.get("buttons", []))
+    return Announcement(platform, data["channel"], data["text"], buttons, key)
+
+
+def nonce(key: str) -> str:
+    """A short, stable stand-in for an outbox key, for platforms with a nonce limit."""
+    return hashlib.sha256(key.encode()).hexdigest()[:NONCE_CHARS]
+
+
+class Outbox:
+    def __init__(self, redis: Redis, *, keys: Keys | None = None) -> None:
+        self.redis: Any = redis
+        self.keys = keys or Keys()
+
+    async def put(self, note: Announcement) -> None:
+        """Keep an announcement until it is posted; a second put of its key changes nothing."""
+        await self.redis.hsetnx(self.keys.outbox(note.platform), note.key, dumps(note))
+
+    async def take(self, platform: str) -> list[Announcement]:
+        """The entries waiting, each leased to this caller for `OUTBOX_LEASE_S`; entries
+        another poster holds are left to it."""
+        waiting = await self.redis.hgetall(self.keys.outbox(platform))
+        taken = []
+        for key in sorted(waiting):
+            lease = self.keys.outbox_lease(platform, key)
+            if await self.redis.set(lease, "1", nx=True, ex=OUTBOX_LEASE_S):
+                taken.append(loads(platform, key, waiting[key]))
+        return taken
+
+    async def posted(self, note: Announcement) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self.keys.outbox(note.platform), note.key)
+            pipe.delete(self.keys.outbox_lease(note.platform, note.key))
+            await pipe.execute()
