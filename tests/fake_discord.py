@@ -24,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fake_discord_faults import Faults, Hold, RateLimit, hang
 from tests.fake_discord_payloads import (
     BOT_PERMISSIONS,
     MANAGE_GUILD,
@@ -72,21 +73,13 @@ class FakeInteraction:
 
 
 @dataclass
-class RateLimit:
-    method: str
-    pattern: re.Pattern[str]
-    retry_after: float
-    remaining: int  # how many more requests get a 429
-
-
-@dataclass
 class Session:
     ws: web.WebSocketResponse
     shard: tuple[int, int]
     seq: int = 0
 
 
-class FakeDiscord(ThreadRoutes):
+class FakeDiscord(Faults, ThreadRoutes):
     def __init__(self, *, token: str = "fake-bot-token", heartbeat_ms: int = 1000) -> None:
         self.token = token
         self.heartbeat_ms = heartbeat_ms
@@ -112,6 +105,7 @@ class FakeDiscord(ThreadRoutes):
         self._nonces: dict[tuple[int, str], int] = {}
         self._limits: list[RateLimit] = []
         self._failures: list[tuple[str, re.Pattern[str], int, int, list[int]]] = []
+        self._holds: list[Hold] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -153,14 +147,6 @@ class FakeDiscord(ThreadRoutes):
         self._counter += 1
         ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
         return (ms << 22) | (self._counter & 0x3FFFFF)
-
-    def rate_limit(self, method: str, pattern: str, *, retry_after: float, count: int = 1) -> None:
-        """The next `count` requests matching METHOD and the path regex get a 429."""
-        self._limits.append(RateLimit(method, re.compile(pattern), retry_after, count))
-
-    def fail(self, method: str, pattern: str, *, status: int, code: int, count: int = 1) -> None:
-        """The next `count` requests matching METHOD and the path regex get this error."""
-        self._failures.append((method, re.compile(pattern), status, code, [count]))
 
     def calls_to(self, method: str, pattern: str) -> list[Call]:
         regex = re.compile(pattern)
@@ -342,43 +328,18 @@ class FakeDiscord(ThreadRoutes):
         authorized = request.headers.get("Authorization") == f"Bot {self.token}"
         call = Call(request.method, path, body, files, 0, time.monotonic(), authorized)
         self.calls.append(call)
+        held = self._hold_for(call)
+        if held is not None and not held.record:
+            await hang()
         response = (
             self._limited(request.method, path)
             or self._failing(request.method, path)
             or self._route(call)
         )
         call.status = response.status
+        if held is not None:
+            await hang()
         return response
-
-    def _limited(self, method: str, path: str) -> web.Response | None:
-        for limit in self._limits:
-            if limit.remaining > 0 and limit.method == method and limit.pattern.search(path):
-                limit.remaining -= 1
-                return _json(
-                    {
-                        "message": "You are being rate limited.",
-                        "retry_after": limit.retry_after,
-                        "global": False,
-                    },
-                    status=429,
-                    headers={
-                        "Retry-After": str(int(limit.retry_after + 0.999)),
-                        "X-RateLimit-Limit": "5",
-                        "X-RateLimit-Remaining": "0",
-                        "X-RateLimit-Reset-After": str(limit.retry_after),
-                        "X-RateLimit-Bucket": "fake-bucket",
-                        "X-RateLimit-Scope": "user",
-                        "Via": "1.1 google",
-                    },
-                )
-        return None
-
-    def _failing(self, method: str, path: str) -> web.Response | None:
-        for want, pattern, status, code, left in self._failures:
-            if left[0] > 0 and want == method and pattern.search(path):
-                left[0] -= 1
-                return _error(status, code, "Scripted failure")
-        return None
 
     def _route(self, call: Call) -> web.Response:
         m, p = call.method, call.path
