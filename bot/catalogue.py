@@ -11,7 +11,7 @@ from typing import Literal
 
 from bot.jobs import JobKind, OptionValue
 
-OptionType = Literal["str", "int", "float", "bool", "choice"]
+OptionType = Literal["str", "int", "float", "bool", "choice", "file"]
 MAX_PROMPT_CHARS = 1000
 SEED_MAX = 2**32 - 1
 
@@ -36,6 +36,8 @@ class Option:
             return f"{kind} from {_num(self.min)} to {_num(self.max)}"
         if self.type == "bool":
             return "yes or no"
+        if self.type == "file":
+            return "an uploaded file or a link to one"
         return f"text up to {self.max_length} characters"
 
 
@@ -401,6 +403,12 @@ _CHALLENGE = Command(
                     choices=("human", "ai-assisted", "ai-generated"),
                 ),
                 Option("result", "str", "The id of one of your Atelier results.", max_length=64),
+                Option(
+                    "file",
+                    "file",
+                    "Your image or audio file (Discord: upload it; elsewhere: its link).",
+                    max_length=2000,
+                ),
             ),
         ),
         Command(

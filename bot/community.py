@@ -48,6 +48,7 @@ from bot.collab import (
 from bot.errors import UserError
 from bot.gallery import GalleryStore, describe_page
 from bot.jobs import Origin, job_id_for, load_job, load_result
+from bot.media import media_of
 from bot.outbox import Outbox
 from bot.parse import Invocation, from_options, parse
 from bot.server_settings import ServerSettings
@@ -201,13 +202,20 @@ class Community:
         challenge = await self.challenges.running(origin.platform, origin.guild_id)
         text, url, job_id, job_kind = inv.prompt.strip(), "", "", ""
         result_id = str(inv.options.get("result", "")).strip()
+        upload = str(inv.options.get("file", "")).strip()
+        media = media_of(upload) if upload else None
         if result_id:
             text, job_kind = await self._own_result(result_id, origin)
             job_id = result_id
+        elif media is not None:  # the text, if any, is said about the file
+            url, job_kind = media.url, {"image": "image", "melody": "music"}[media.kind]
         elif text.startswith(("http://", "https://")) and " " not in text:
             url, text = text, ""
         if not (text or url):
-            raise UserError("Enter text, a link to your file, or result:<id> of your result.")
+            raise UserError(
+                "Enter text, a link to your file, an uploaded file (file:), or result:<id> of "
+                "your result."
+            )
         text = text if len(text) <= MAX_ENTRY_CHARS else text[: MAX_ENTRY_CHARS - 1] + "…"
         entry = await self.challenges.submit(
             challenge,
@@ -220,6 +228,9 @@ class Community:
                 text=text,
                 url=url,
                 job_id=job_id,
+                file_name=media.filename if media else "",
+                file_type=media.content_type if media else "",
+                file_size=media.size if media else 0,
             ),
         )
         if challenge.blind:

@@ -28,13 +28,17 @@ NONCE_CHARS = 25  # Discord's longest nonce
 
 def dumps(note: Announcement) -> str:
     buttons = [[b.label, b.id] for b in note.buttons]
-    return json.dumps({"channel": note.channel, "text": note.text, "buttons": buttons})
+    images = [list(image) for image in note.images]
+    return json.dumps(
+        {"channel": note.channel, "text": note.text, "buttons": buttons, "images": images}
+    )
 
 
 def loads(platform: str, key: str, raw: str) -> Announcement:
     data = json.loads(raw)
     buttons = tuple(Button(label, bid) for label, bid in data.get("buttons", []))
-    return Announcement(platform, data["channel"], data["text"], buttons, key)
+    images = tuple((str(caption), str(url)) for caption, url in data.get("images", []))
+    return Announcement(platform, data["channel"], data["text"], buttons, key, images)
 
 
 def nonce(key: str) -> str:

@@ -26,12 +26,14 @@ from aiohttp import web
 
 from tests.fake_discord_faults import Faults, Hold, RateLimit, hang
 from tests.fake_discord_payloads import (
+    ATTACHMENT,
     BOT_PERMISSIONS,
     MANAGE_GUILD,
     MANAGE_MESSAGES,
     MEMBER,
     FakeUser,
     application_payload,
+    attachment_payload,
     channel_payload,
     filled,
     guild_payload,
@@ -194,17 +196,26 @@ class FakeDiscord(Faults, ThreadRoutes):
         spec = command.get("options", [])
         if sub is not None:
             spec = next(o for o in spec if o["name"] == sub).get("options", [])
+        kinds = {o["name"]: o["type"] for o in spec}
+        uploads = {v["id"]: v for k, v in (options or {}).items() if kinds[k] == ATTACHMENT}
         typed = [
-            {"name": k, "type": next(o["type"] for o in spec if o["name"] == k), "value": v}
+            {"name": k, "type": kinds[k], "value": v["id"] if kinds[k] == ATTACHMENT else v}
             | ({"focused": True} if k == focused else {})
             for k, v in (options or {}).items()
         ]
         if sub is not None:
             typed = [{"name": sub, "type": 1, "options": typed}]
         data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "options": typed}
+        if uploads:  # an attachment option's value is an id; the file is in `resolved`
+            data["resolved"] = {"attachments": uploads}
         if self.synced_guild is not None:
             data["guild_id"] = str(self.synced_guild)
         return self._interaction(4 if focused else 2, user, data, channel_id=channel_id)
+
+    def upload(self, filename: str, content_type: str, size: int) -> dict[str, Any]:
+        """A file a member attached to a slash command (pass it as the option's value)."""
+        aid = self.snowflake()
+        return attachment_payload(aid, self.channel_id, filename, content_type, size)
 
     def click(self, message_id: int, custom_id: str, user: FakeUser) -> dict[str, Any]:
         """A MESSAGE_COMPONENT interaction: a button on a message the bot posted."""

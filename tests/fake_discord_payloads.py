@@ -221,3 +221,24 @@ def user_message_payload(
         "type": 0,
         "flags": 0,
     }
+
+
+ATTACHMENT = 11  # the slash-command option type of an uploaded file
+CDN = "https://cdn.discordapp.com"
+
+
+def attachment_payload(
+    attachment_id: int, channel_id: int, filename: str, content_type: str, size: int
+) -> dict[str, Any]:
+    """An uploaded file, as `data.resolved.attachments` carries it (a signed CDN link)."""
+    signed = "ex=6a1b2c3d&is=6a1a0000&hm=abc123"  # Discord's links expire; these never load
+    url = f"{CDN}/ephemeral-attachments/{channel_id}/{attachment_id}/{filename}?{signed}"
+    return {
+        "id": str(attachment_id),
+        "filename": filename,
+        "size": size,
+        "url": url,
+        "proxy_url": url.replace(CDN, "https://media.discordapp.net"),
+        "content_type": content_type,
+        "ephemeral": True,
+    } | ({"width": 640, "height": 480} if content_type.startswith("image/") else {})

@@ -14,6 +14,7 @@ import discord
 
 from bot.errors import UserError
 from bot.jobs import OptionValue, Origin, job_id_for
+from bot.media import Media
 from bot.parse import from_options
 from bot.service import Action, FrontDesk, Reply
 
@@ -34,6 +35,13 @@ def joined_at(interaction: discord.Interaction) -> float | None:
     """When the member joined the server, where Discord says (challenge votes use it)."""
     joined = getattr(interaction.user, "joined_at", None)
     return joined.timestamp() if joined is not None else None
+
+
+def uploaded(value: object) -> OptionValue:
+    """An option's value; an uploaded file as what `bot.media` reads (link, name, type, size)."""
+    if isinstance(value, discord.Attachment):
+        return Media(value.url, value.filename, value.content_type or "", value.size).dumps()
+    return value  # type: ignore[return-value]
 
 
 def origin_of(interaction: discord.Interaction) -> Origin:
@@ -64,7 +72,7 @@ class Handlers:
         values: dict[str, OptionValue],
     ) -> None:
         async with self.guard(interaction, "/" + " ".join(path)):
-            given = {k: v for k, v in values.items() if v is not None}
+            given = {k: uploaded(v) for k, v in values.items() if v is not None}
             prompt = str(given.pop("prompt", ""))
             inv = from_options(path, prompt, given)  # bad options: an ephemeral answer
             origin = origin_of(interaction)

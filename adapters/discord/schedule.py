@@ -21,6 +21,7 @@ from .views import community_view
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0
+MAX_EMBEDS = 10
 
 
 class Scheduler:
@@ -50,7 +51,16 @@ class Scheduler:
         channel = self.client.get_partial_messageable(int(note.channel))
         await channel.send(
             clip(note.text, 2000),
+            embeds=pictures(note) or discord.utils.MISSING,
             view=community_view(note.buttons) or discord.utils.MISSING,
             allowed_mentions=NO_MENTIONS,
             nonce=nonce(note.key),
         )
+
+
+def pictures(note: Announcement) -> list[discord.Embed]:
+    """The entries that are pictures, shown as images (Discord allows 10 embeds a message)."""
+    return [
+        discord.Embed(title=caption, url=url).set_image(url=url)
+        for caption, url in note.images[:MAX_EMBEDS]
+    ]
