@@ -283,6 +283,10 @@ _COLLAB = Command(
     "Write a poem together, line by line.",
     prompt="",
     prompt_required=False,
+    example=(
+        "/collab start winter form:quatrain model:3, then reply in the thread it opens with "
+        "your line (on Discord mention the bot in it, unless the bot may read messages)"
+    ),
     subcommands=(
         Command(
             "start",
@@ -311,7 +315,11 @@ _COLLAB = Command(
                 ),
             ),
         ),
-        Command("line", "Add your line to the poem.", prompt="your line"),
+        Command(
+            "line",
+            "Add your line (or reply in the poem's thread; on Discord mention the bot there).",
+            prompt="your line",
+        ),
         Command("model", "Ask the model for the next line.", prompt_required=False),
         Command(
             "finish",
