@@ -63,6 +63,7 @@ THEME_COUNT = 3
 MAX_ENTRY_CHARS = 1000
 DIGEST_EVERY_S = 7 * 86_400
 DIGEST_TOP = 5
+ONCE_TTL_S = 86_400
 
 
 class Community:
@@ -436,9 +437,17 @@ class Community:
         from bot.service import Reply, build_job
 
         prompt = f"{imagery(collab, lines)} (after the poem by {credits(lines)})"
-        image = from_options(("image",), prompt[:MAX_PROMPT_CHARS], {})
+        try:  # the poem is finished whatever happens to its picture
+            image = from_options(("image",), prompt[:MAX_PROMPT_CHARS], {})
+        except UserError as exc:
+            return Reply(f"{poem}\nNo illustration: {exc}", public=True)
+        server = await self.desk.settings.get(origin.platform, origin.guild_id)
         delivery = f"{origin.delivery_id}:illustration"
-        job = build_job(image, origin.model_copy(update={"delivery_id": delivery}))
+        job = build_job(
+            image,
+            origin.model_copy(update={"delivery_id": delivery}),
+            model=server.image_model or None,
+        )
         reply = await self.desk.submit_job(job)
         if reply.error:
             return Reply(f"{poem}\nNo illustration: {reply.text}", public=True)
@@ -463,6 +472,9 @@ class Community:
         found = await self.collabs.here(origin.platform, place(origin))
         if found is None or found.thread != place(origin):
             return None
+        once = self.keys.once(origin.platform, f"line:{origin.delivery_id}")
+        if not await self.redis.set(once, "1", nx=True, ex=ONCE_TTL_S):
+            return None  # the platform delivered this message again
         try:
             return await self.collab(parse("/collab line x"), origin, line=text)
         except UserError as exc:

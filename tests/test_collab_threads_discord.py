@@ -78,10 +78,14 @@ async def test_three_members_reply_in_the_thread_the_model_takes_its_turn_and_it
     # mention the bot: it is not a line. Nor is a mention in the channel itself.
     await fake.say(BOB, thread, "A line nobody can read")
     await fake.say(BOB, fake.channel_id, "The channel is not the thread", mention_bot=True)
-    await fake.say(ALICE, thread, "The snow lies deep upon the hill", mention_bot=True)
+    said = await fake.say(ALICE, thread, "The snow lies deep upon the hill", mention_bot=True)
     one = await posted(fake, thread, "1. The snow lies deep")
     assert "line 1 opens rhyme A. 3 lines to go." in one["content"]
-    assert one["message_reference"]["message_id"]  # an answer to Alice's message
+    assert str(one["message_reference"]["message_id"]) == said["id"]  # an answer to Alice
+    await fake.send_event("MESSAGE_CREATE", said)  # delivered again (a resumed session)
+    await asyncio.sleep(1.0)  # an answer to the repeat would have come by now
+    assert len(in_thread(fake, thread, "1. The snow lies deep")) == 1
+    assert in_thread(fake, thread, "let someone else take a turn") == []
     await fake.say(ALICE, thread, "And one more from me", mention_bot=True)
     refused = await posted(fake, thread, "let someone else take a turn")
     assert refused["content"].startswith("⚠️ ")
