@@ -327,6 +327,7 @@ class FakeDiscord(Faults, ThreadRoutes):
             "shard": [shard_id, count],
         }
         guild = guild_payload(self.guild_id, self.channel_id, self.snowflake())
+        guild["threads"] = list(self.threads.values())  # the active threads, as Discord sends
         for event, data in [("READY", ready), *([("GUILD_CREATE", guild)] * mine)]:
             session.seq += 1
             await ws.send_json({"op": 0, "t": event, "s": session.seq, "d": data})

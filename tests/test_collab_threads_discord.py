@@ -7,6 +7,7 @@ illustration is drawn by the offline sketch renderer in a real worker loop."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,16 @@ async def test_with_the_message_content_intent_every_reply_in_the_thread_is_a_li
     assert "mention me" not in intro["content"]
     await fake.say(BOB, thread, "Cold stars above the frozen lake")
     await posted(fake, thread, "1. Cold stars above the frozen lake   — Bob")
+    # The adapter restarts: the poem and its thread are in Redis, so replies still count.
+    adapters[0].stop(signal.SIGKILL)
+    await start_adapter(
+        adapters,
+        fake,
+        redis_server,
+        prefix,
+        tmp_path / "discord.log",
+        ATELIER_DISCORD_MESSAGE_CONTENT="1",
+    )
     line = await run(
         fake,
         fake.slash(
@@ -161,6 +172,9 @@ async def test_with_the_message_content_intent_every_reply_in_the_thread_is_a_li
         ),
     )
     assert "2. The pines stand dark   — Carol" in line["content"]
+    await fake.say(ALICE, thread, "And silence settles on the shore")
+    three = await posted(fake, thread, "3. And silence settles on the shore   — Alice")
+    assert "1. Cold stars above the frozen lake   — Bob" in three["content"]
     await fake.say(BOB, fake.channel_id, "Chatter in the channel")
     await asyncio.sleep(1.0)  # a line would have been answered by now
-    assert not in_thread(fake, fake.channel_id, "3. Chatter")
+    assert not in_thread(fake, fake.channel_id, "4. Chatter")
