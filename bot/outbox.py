@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 from redis.asyncio import Redis
@@ -53,17 +54,20 @@ class Outbox:
 
     async def put(self, note: Announcement) -> None:
         """Keep an announcement until it is posted; a second put of its key changes nothing."""
-        await self.redis.hsetnx(self.keys.outbox(note.platform), note.key, dumps(note))
+        entry = json.dumps({**json.loads(dumps(note)), "at": time.time()})
+        await self.redis.hsetnx(self.keys.outbox(note.platform), note.key, entry)
 
     async def take(self, platform: str) -> list[Announcement]:
-        """The entries waiting, each leased to this caller for `OUTBOX_LEASE_S`; entries
-        another poster holds are left to it."""
+        """The entries waiting, oldest first, each leased to this caller for
+        `OUTBOX_LEASE_S`. An entry another poster holds (or held, and died) stops the list
+        there: what came after it waits, so voting never shows after its close."""
         waiting = await self.redis.hgetall(self.keys.outbox(platform))
         taken = []
-        for key in sorted(waiting):
+        for key in sorted(waiting, key=lambda k: (json.loads(waiting[k]).get("at", 0), k)):
             lease = self.keys.outbox_lease(platform, key)
-            if await self.redis.set(lease, "1", nx=True, ex=OUTBOX_LEASE_S):
-                taken.append(loads(platform, key, waiting[key]))
+            if not await self.redis.set(lease, "1", nx=True, ex=OUTBOX_LEASE_S):
+                break
+            taken.append(loads(platform, key, waiting[key]))
         return taken
 
     async def posted(self, note: Announcement) -> None:

@@ -28,6 +28,7 @@ class Hold:
     pattern: re.Pattern[str]
     record: bool  # True: the request takes effect, only its answer never comes
     remaining: int
+    containing: str = ""  # only requests whose message content says this
     caught: int = 0
 
 
@@ -44,10 +45,12 @@ class Faults:
         """The next `count` requests matching METHOD and the path regex get this error."""
         self._failures.append((method, re.compile(pattern), status, code, [count]))
 
-    def hold(self, method: str, pattern: str, *, record: bool, count: int = 1) -> Hold:
+    def hold(
+        self, method: str, pattern: str, *, record: bool, containing: str = "", count: int = 1
+    ) -> Hold:
         """The next `count` matching requests never get an answer (the client waits until it
         dies); with `record` they take effect first, as if the answer was lost on the way."""
-        held = Hold(method, re.compile(pattern), record, count)
+        held = Hold(method, re.compile(pattern), record, count, containing)
         self._holds.append(held)
         return held
 
@@ -86,8 +89,14 @@ class Faults:
         return None
 
     def _hold_for(self, call: Call) -> Hold | None:
+        content = str(call.json.get("content") or "") if isinstance(call.json, dict) else ""
         for held in self._holds:
-            if held.remaining > 0 and held.method == call.method and held.pattern.search(call.path):
+            if (
+                held.remaining > 0
+                and held.method == call.method
+                and held.pattern.search(call.path)
+                and held.containing in content
+            ):
                 held.remaining -= 1
                 held.caught += 1
                 return held

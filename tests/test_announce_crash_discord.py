@@ -31,8 +31,10 @@ async def test_an_announcement_is_posted_once_across_a_crash_before_and_after_th
     first = await start_adapter(adapters, fake, redis_server, prefix, log)
     channel_posts = rf"^/channels/{fake.channel_id}/messages$"
     # The voting post never reaches Discord: the adapter dies while sending it.
-    lost = fake.hold("POST", channel_posts, record=False)
-    opened = await slash(fake, MOD, "challenge", "new", prompt="tides", duration="2s", voting="30s")
+    lost = fake.hold("POST", channel_posts, record=False, containing="Voting is open")
+    # The close's post reaches Discord but its answer is lost: that adapter dies too.
+    landed = fake.hold("POST", channel_posts, record=True, containing="has ended")
+    opened = await slash(fake, MOD, "challenge", "new", prompt="tides", duration="2s", voting="8s")
     assert "New challenge #1: “tides”" in opened["content"]
     entry = await slash(fake, ALICE, "challenge", "submit", prompt="the moon pulls")
     assert not ephemeral(entry)
@@ -40,15 +42,13 @@ async def test_an_announcement_is_posted_once_across_a_crash_before_and_after_th
     first.stop(signal.SIGKILL)
     assert posts(fake, "Voting is open") == []
 
-    # Its successor posts it once its lease lapses. Then Discord takes the close's post but
-    # its answer is lost: the adapter dies before it knows, and the next one posts again with
-    # the same nonce, which Discord drops.
+    # Its successor posts it once its lease lapses, then the close, whose answer is lost; the
+    # next adapter posts the close again with the same nonce, which Discord drops.
     second = await start_adapter(adapters, fake, redis_server, prefix, log)
     voting = await fake.wait_for(
         lambda: posts(fake, "Voting is open"), what="voting", timeout=OUTBOX_LEASE_S + 30
     )
     assert "#1 [human, poem] the moon pulls" in voting[0]["content"]
-    landed = fake.hold("POST", channel_posts, record=True)
     await fake.wait_for(lambda: landed.caught, what="the close's post", timeout=40)
     second.stop(signal.SIGKILL)
     [ended] = posts(fake, "has ended")

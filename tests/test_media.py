@@ -1,18 +1,21 @@
-"""Pure pieces of the community leftovers: uploaded entries (`bot.media`), the illustration
-prompt of a finished poem (`bot.collab`), and outbox entries (`bot.outbox`)."""
+"""Small pieces of the community leftovers: uploaded entries (`bot.media`), the illustration
+prompt of a finished poem (`bot.collab`), and the announcement outbox (`bot.outbox`, the
+last test against a real Redis)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from redis.asyncio import Redis
 
 from bot.announce import Announcement, entry_line
 from bot.challenges import Entry
 from bot.collab import Collab, Line, credits, imagery
 from bot.errors import UserError
+from bot.keys import Keys
 from bot.media import MAX_FILE_BYTES, media_of
-from bot.outbox import NONCE_CHARS, dumps, loads, nonce
+from bot.outbox import NONCE_CHARS, Outbox, dumps, loads, nonce
 from bot.service import Button
 
 
@@ -101,3 +104,22 @@ def test_an_outbox_entry_keeps_everything_a_post_needs() -> None:
     assert loads("discord", "c1:voting", dumps(note)) == note
     assert len(nonce(note.key)) == NONCE_CHARS and nonce(note.key) == nonce("c1:voting")
     assert nonce("c1:closed") != nonce("c1:voting")
+
+
+async def test_the_outbox_gives_announcements_oldest_first_and_keeps_them_until_posted(
+    redis_client: Redis, prefix: str
+) -> None:
+    outbox = Outbox(redis_client, keys=Keys(prefix))
+    voting = Announcement("discord", "1", "Voting is open", key="c1:voting")
+    closed = Announcement("discord", "1", "It has ended", key="c1:closed")
+    await outbox.put(voting)
+    await outbox.put(closed)
+    await outbox.put(Announcement("discord", "1", "a repeat", key="c1:voting"))
+    assert await outbox.take("discord") == [voting, closed]
+    assert await outbox.take("discord") == []  # leased to the first taker
+    await redis_client.delete(Keys(prefix).outbox_lease("discord", "c1:closed"))
+    assert await outbox.take("discord") == []  # the close waits while voting is held
+    await outbox.posted(voting)
+    assert await outbox.take("discord") == [closed]  # a lapsed lease: posted again
+    await outbox.posted(closed)
+    assert await redis_client.hlen(Keys(prefix).outbox("discord")) == 0
