@@ -20,6 +20,8 @@ class Announcement:
     channel: str
     text: str
     buttons: tuple[Button, ...] = ()
+    key: str = ""  # the outbox's dedupe key: one announcement per challenge and phase
+    images: tuple[tuple[str, str], ...] = ()  # (caption, link) of pictures to show with it
 
 
 def when(ts: float) -> str:
@@ -72,6 +74,9 @@ def opened_text(c: Challenge) -> str:
 def entry_line(entry: Entry, *, author: bool = True, votes: int | None = None) -> str:
     body = entry.text or entry.url
     body = " / ".join(part.strip() for part in body.splitlines() if part.strip())
+    if entry.file_name:  # an uploaded file: its name and link, after any words with it
+        upload = f"{entry.file_name} {entry.url}"
+        body = f"{body} ({upload})" if entry.text else upload
     who = f" — {entry.by}" if author else ""
     tally = f" ({votes} vote{'s' if votes != 1 else ''})" if votes is not None else ""
     return f"#{entry.number} [{entry.made}, {entry.kind}] {body}{who}{tally}"
@@ -90,7 +95,19 @@ def vote_buttons(challenge: Challenge, entries: list[Entry]) -> tuple[Button, ..
     return tuple(Button(f"Vote #{e.number}", f"cvote:{challenge.id}:{e.number}") for e in entries)
 
 
+def pictures(entries: list[Entry]) -> tuple[tuple[str, str], ...]:
+    """The entries that are pictures, to show as images: (caption, link)."""
+    return tuple((f"#{e.number}", e.image) for e in entries if e.image)
+
+
 def announce(change: Change) -> Announcement:
+    note = _announce(change)
+    key = f"{change.challenge.id}:{change.what}"
+    images = pictures(change.entries) if change.what != OPEN else ()
+    return Announcement(note.platform, note.channel, note.text, note.buttons, key, images)
+
+
+def _announce(change: Change) -> Announcement:
     c = change.challenge
     if change.what == OPEN:
         return Announcement(c.platform, c.channel, opened_text(c))

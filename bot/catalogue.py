@@ -11,7 +11,7 @@ from typing import Literal
 
 from bot.jobs import JobKind, OptionValue
 
-OptionType = Literal["str", "int", "float", "bool", "choice"]
+OptionType = Literal["str", "int", "float", "bool", "choice", "file"]
 MAX_PROMPT_CHARS = 1000
 SEED_MAX = 2**32 - 1
 
@@ -36,6 +36,8 @@ class Option:
             return f"{kind} from {_num(self.min)} to {_num(self.max)}"
         if self.type == "bool":
             return "yes or no"
+        if self.type == "file":
+            return "an uploaded file or a link to one"
         return f"text up to {self.max_length} characters"
 
 
@@ -281,6 +283,10 @@ _COLLAB = Command(
     "Write a poem together, line by line.",
     prompt="",
     prompt_required=False,
+    example=(
+        "/collab start winter form:quatrain model:3, then reply in the thread it opens with "
+        "your line (on Discord mention the bot in it, unless the bot may read messages)"
+    ),
     subcommands=(
         Command(
             "start",
@@ -309,9 +315,25 @@ _COLLAB = Command(
                 ),
             ),
         ),
-        Command("line", "Add your line to the poem.", prompt="your line"),
+        Command(
+            "line",
+            "Add your line (or reply in the poem's thread; on Discord mention the bot there).",
+            prompt="your line",
+        ),
         Command("model", "Ask the model for the next line.", prompt_required=False),
-        Command("finish", "Compile the poem with each line credited.", prompt_required=False),
+        Command(
+            "finish",
+            "Compile the poem with each line credited.",
+            prompt_required=False,
+            options=(
+                Option(
+                    "illustrate",
+                    "bool",
+                    "Also make an /image from the poem's imagery.",
+                    default=False,
+                ),
+            ),
+        ),
     ),
 )
 _CHALLENGE = Command(
@@ -389,6 +411,12 @@ _CHALLENGE = Command(
                     choices=("human", "ai-assisted", "ai-generated"),
                 ),
                 Option("result", "str", "The id of one of your Atelier results.", max_length=64),
+                Option(
+                    "file",
+                    "file",
+                    "Your image or audio file (Discord: upload it; elsewhere: its link).",
+                    max_length=2000,
+                ),
             ),
         ),
         Command(

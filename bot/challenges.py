@@ -99,10 +99,20 @@ class Entry:
     url: str = ""
     job_id: str = ""
     votes: int = 0
+    file_name: str = ""  # an uploaded file (its link is `url`): name, type, size in bytes
+    file_type: str = ""
+    file_size: int = 0
 
     @property
     def by(self) -> str:
         return self.author_name or self.author_id
+
+    @property
+    def image(self) -> str:
+        """The link of the entry's picture, to show it as one ("" when it has none)."""
+        uploaded = self.file_type.startswith("image/")
+        linked = not self.file_type and self.kind == "image" and not self.job_id
+        return self.url if uploaded or linked else ""
 
 
 @dataclass(frozen=True)

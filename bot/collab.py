@@ -10,6 +10,7 @@ time anyone touches the poem, so no adapter needs to know about collabs to deliv
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,6 +28,16 @@ MAX_LINE_CHARS = 200
 COLLAB_TTL_S = 30 * 86_400
 LINE_TOKENS = 40
 FORM_LINES = {"villanelle": 19, "cinquain": 5}
+IMAGERY_WORDS = 8
+# Words that carry no picture: an illustration is drawn from the rest, in the poem's order.
+_PLAIN = """a an the and or but nor of to in on at by for with from into onto upon over under
+    as is are was were be been being am it its it's this that these those i you he she we
+    they me my mine your yours our ours their his her hers them us all any no not so then
+    than there here what when where who whom whose which while till until up down out off
+    more most some such each every one ones only just too very can could will would shall
+    should may might must do does did done has have had having let lets like again ever
+    never now yet still how why if else once own same other another back away"""
+PLAIN_WORDS = frozenset(_PLAIN.split())
 
 
 def lines_for(form: str, turns: int) -> int:
@@ -253,3 +264,22 @@ def compiled(collab: Collab, lines: list[Line], verdict: str) -> str:
     body = "\n".join(f"{line.text:<{width}}   — {line.by}" for line in lines)
     authors = ", ".join(dict.fromkeys(line.by for line in lines))
     return f"{title} ({collab.form})\n{body}\nWritten by {authors}. {verdict}."
+
+
+def imagery(collab: Collab, lines: list[Line]) -> str:
+    """An image prompt drawn from the poem: its theme, then its picture words in order."""
+    words: list[str] = []
+    for line in lines:
+        for word in re.findall(r"[a-z][a-z'-]*", line.text.lower()):
+            word = word.strip("'-")
+            if len(word) > 2 and word not in PLAIN_WORDS and word not in words:
+                words.append(word)
+    picked = ", ".join(words[:IMAGERY_WORDS])
+    theme = collab.theme.strip()
+    return f"{theme}: {picked}" if theme and picked else theme or picked or "a poem"
+
+
+def credits(lines: list[Line]) -> str:
+    """Everyone who wrote a line, in order: "Alice, Bob and atelier"."""
+    names = list(dict.fromkeys(line.by for line in lines))
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -25,6 +25,7 @@ from bot.announce import (
     when,
 )
 from bot.brainstorm import split_ideas
+from bot.catalogue import MAX_PROMPT_CHARS
 from bot.challenges import (
     OPEN,
     VOTING,
@@ -34,11 +35,22 @@ from bot.challenges import (
     entry_kind,
     parse_duration,
 )
-from bot.collab import Collab, CollabStore, compiled, lines_for, rhyme_note
+from bot.collab import (
+    Collab,
+    CollabStore,
+    Line,
+    compiled,
+    credits,
+    imagery,
+    lines_for,
+    rhyme_note,
+)
 from bot.errors import UserError
 from bot.gallery import GalleryStore, describe_page
 from bot.jobs import Origin, job_id_for, load_job, load_result
-from bot.parse import Invocation, parse
+from bot.media import media_of
+from bot.outbox import Outbox
+from bot.parse import Invocation, from_options, parse
 from bot.server_settings import ServerSettings
 from bot.styles import Style, StyleStore, split_name
 
@@ -51,6 +63,7 @@ THEME_COUNT = 3
 MAX_ENTRY_CHARS = 1000
 DIGEST_EVERY_S = 7 * 86_400
 DIGEST_TOP = 5
+ONCE_TTL_S = 86_400
 
 
 class Community:
@@ -64,6 +77,7 @@ class Community:
         self.collabs = CollabStore(desk.redis, keys=desk.keys)
         self.gallery = GalleryStore(desk.redis, keys=desk.keys)
         self.styles = StyleStore(desk.redis, keys=desk.keys)
+        self.outbox = Outbox(desk.redis, keys=desk.keys)
 
     async def handle(
         self, inv: Invocation, origin: Origin, *, admin: bool, joined_at: float | None
@@ -189,13 +203,20 @@ class Community:
         challenge = await self.challenges.running(origin.platform, origin.guild_id)
         text, url, job_id, job_kind = inv.prompt.strip(), "", "", ""
         result_id = str(inv.options.get("result", "")).strip()
+        upload = str(inv.options.get("file", "")).strip()
+        media = media_of(upload) if upload else None
         if result_id:
             text, job_kind = await self._own_result(result_id, origin)
             job_id = result_id
+        elif media is not None:  # the text, if any, is said about the file
+            url, job_kind = media.url, {"image": "image", "melody": "music"}[media.kind]
         elif text.startswith(("http://", "https://")) and " " not in text:
             url, text = text, ""
         if not (text or url):
-            raise UserError("Enter text, a link to your file, or result:<id> of your result.")
+            raise UserError(
+                "Enter text, a link to your file, an uploaded file (file:), or result:<id> of "
+                "your result."
+            )
         text = text if len(text) <= MAX_ENTRY_CHARS else text[: MAX_ENTRY_CHARS - 1] + "…"
         entry = await self.challenges.submit(
             challenge,
@@ -208,6 +229,9 @@ class Community:
                 text=text,
                 url=url,
                 job_id=job_id,
+                file_name=media.filename if media else "",
+                file_type=media.content_type if media else "",
+                file_size=media.size if media else 0,
             ),
         )
         if challenge.blind:
@@ -288,14 +312,14 @@ class Community:
         return Reply(announce(change).text, public=True)
 
     async def announcements(self, platform: str, now: float | None = None) -> list[Announcement]:
-        """Phase changes and weekly digests that are due (the adapter's scheduler posts
-        what they say)."""
+        """Phase changes and weekly digests that are due, and any still unposted: the
+        adapter's scheduler posts each, then calls `announced` (at least once, see
+        `bot.outbox`)."""
         now = time.time() if now is None else now
-        made = []
         for challenge_id in await self.challenges.due(platform, now):
             change = await self.challenges.advance(challenge_id, now=now)
             if change is not None:
-                made.append(announce(change))
+                await self.outbox.put(announce(change))
         key = self.keys.digests(platform)
         for server, due_at in await self.redis.zrangebyscore(key, 0, now, withscores=True):
             # Moving the next time forward is the claim: pollers compute the same next time
@@ -307,8 +331,14 @@ class Community:
                 continue
             text = await self.digest_text(platform, server, now)
             if text:
-                made.append(Announcement(platform, settings.digest_channel, text))
-        return made
+                where = settings.digest_channel
+                note = Announcement(platform, where, text, key=f"digest:{server}:{due_at:.0f}")
+                await self.outbox.put(note)
+        return await self.outbox.take(platform)
+
+    async def announced(self, note: Announcement) -> None:
+        """The adapter posted it: it leaves the outbox."""
+        await self.outbox.posted(note)
 
     async def digest_changed(self, platform: str, server: str, settings: ServerSettings) -> None:
         """Opted in (a digest a week from now) or out."""
@@ -394,18 +424,57 @@ class Community:
                 duplicate=reply.duplicate,
             )
         lines, verdict = await self.collabs.finish(collab)
-        return Reply(compiled(collab, lines, verdict), public=True)
+        poem = compiled(collab, lines, verdict)
+        if not inv.options.get("illustrate") or not lines:
+            return Reply(poem, public=True)
+        return await self._illustrate(collab, lines, poem, origin)
 
-    async def thread_opened(self, origin: Origin, collab_id: str) -> None:
-        """The adapter posted a poem's start and opened a thread on it (`origin.thread_id`)."""
+    async def _illustrate(
+        self, collab: Collab, lines: list[Line], poem: str, origin: Origin
+    ) -> Reply:
+        """An /image of the finished poem's imagery, credited to everyone who wrote it; its
+        result is posted where the poem was finished."""
+        from bot.service import Reply, build_job
+
+        prompt = f"{imagery(collab, lines)} (after the poem by {credits(lines)})"
+        try:  # the poem is finished whatever happens to its picture
+            image = from_options(("image",), prompt[:MAX_PROMPT_CHARS], {})
+        except UserError as exc:
+            return Reply(f"{poem}\nNo illustration: {exc}", public=True)
+        server = await self.desk.settings.get(origin.platform, origin.guild_id)
+        delivery = f"{origin.delivery_id}:illustration"
+        job = build_job(
+            image,
+            origin.model_copy(update={"delivery_id": delivery}),
+            model=server.image_model or None,
+        )
+        reply = await self.desk.submit_job(job)
+        if reply.error:
+            return Reply(f"{poem}\nNo illustration: {reply.text}", public=True)
+        return Reply(
+            f"{poem}\nAn illustration from its imagery is on its way: {reply.text}",
+            reply.job_id,
+            reply.kind,
+            public=True,
+            duplicate=reply.duplicate,
+        )
+
+    async def thread_opened(self, origin: Origin, collab_id: str, where: str = "") -> None:
+        """The adapter posted a poem's start and opened a thread on it: `origin.thread_id`
+        in its channel (Slack), or `where`, a thread that is a channel of its own (Discord)."""
         collab = await self.collabs.here(origin.platform, origin.channel_id)
         if collab is not None and collab.id == collab_id:
-            await self.collabs.attach_thread(collab, place(origin))
+            await self.collabs.attach_thread(collab, where or place(origin))
 
     async def reply_in_thread(self, origin: Origin, text: str) -> Reply | None:
-        """A member's reply in a poem's thread is their line; None: no poem lives there."""
-        if await self.collabs.here(origin.platform, place(origin)) is None:
+        """A member's reply in a poem's thread is their line; None: no poem's thread is
+        there (a message in the channel itself is never a line)."""
+        found = await self.collabs.here(origin.platform, place(origin))
+        if found is None or found.thread != place(origin):
             return None
+        once = self.keys.once(origin.platform, f"line:{origin.delivery_id}")
+        if not await self.redis.set(once, "1", nx=True, ex=ONCE_TTL_S):
+            return None  # the platform delivered this message again
         try:
             return await self.collab(parse("/collab line x"), origin, line=text)
         except UserError as exc:

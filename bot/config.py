@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     discord_token_ttl_s: float = Field(
         default=870.0, gt=0, le=900, validation_alias=_env("ATELIER_DISCORD_TOKEN_TTL")
     )  # how long a reply is edited in place; Discord's tokens last 15 minutes
+    discord_message_content: bool = Field(
+        default=False, validation_alias=_env("ATELIER_DISCORD_MESSAGE_CONTENT")
+    )  # the privileged message-content intent (enable it in the developer portal too):
+    # every reply in a poem's thread is a line; off, only replies that mention the bot are
     slack_bot_token: SecretStr | None = Field(
         default=None, validation_alias=_env("SLACK_BOT_TOKEN")
     )

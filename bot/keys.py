@@ -25,7 +25,7 @@
 | `brainstorm-ideas:{id}` | list | the session's ideas in order, each JSON `{text, author_id, author_name}` | as the session |
 | `brainstorm-votes:{id}:{n}` | set | who voted for idea n (one vote per person; a second click withdraws) | as the session |
 | `brainstorm-thread:{platform}:{channel}:{thread}` | string | the session id living in that thread | as the session |
-| `once:{platform}:{delivery}` | string | marks a click or message already handled (votes, added ideas), so a redelivery does nothing | 1 day |
+| `once:{platform}:{delivery}` | string | marks a click or message already handled (votes, added ideas, `line:{delivery}` for a poem's thread replies), so a redelivery does nothing | 1 day |
 | `slack-message:{job_id}` | string | JSON `{channel, ts, thread_ts}` of the Slack message that shows a job, edited with progress and the result | `ATELIER_JOB_TTL` |
 | `workers:{kind}` | sorted set | worker id -> deadline (unix seconds) of its heartbeat: alive while in the future | member removed on clean exit or once stale |
 | `worker:{id}` | hash | a worker's host, pid, model, kinds, started | 3 heartbeats, refreshed by each |
@@ -39,6 +39,8 @@
 | `challenge-board:{platform}:{server}` | sorted set | member -> leaderboard points (3, 2, 1 for the first three places) | kept |
 | `challenge-stats:{platform}:{server}` | hash | `{user}:wins`, `{user}:streak`, `{user}:last` (round last entered), `{user}:name` | kept |
 | `challenge-closed:{platform}:{server}` | sorted set | challenge id -> when it closed, for the weekly digest | kept |
+| `outbox:{platform}` | hash | announcements waiting to be posted (challenge phase changes, digests): dedupe key (`{challenge}:{phase}`, `digest:{server}:{due}`) -> JSON `{channel, text, buttons}`; the adapter deletes a field only after its post | until posted |
+| `outbox-lease:{platform}:{key}` | string | an adapter's short claim while it posts one outbox entry; a crashed poster's entry is posted again once it lapses | `OUTBOX_LEASE_S` (10 s) |
 | `digests:{platform}` | sorted set | server -> unix time of its next weekly digest (servers that set `digest_channel`) | member removed when the setting is cleared |
 | `challenge-themes:{platform}:{server}` | string | the job id of the model's three proposed themes, for `/challenge new pick:n` | 1 day |
 | `collab:{id}` | hash | a poem written together: field `data` (JSON: theme, form, turns, channel, thread, pending model job) | 30 days |
@@ -178,6 +180,12 @@ class Keys:
 
     def digests(self, platform: str) -> str:
         return f"{self.prefix}digests:{platform}"
+
+    def outbox(self, platform: str) -> str:
+        return f"{self.prefix}outbox:{platform}"
+
+    def outbox_lease(self, platform: str, key: str) -> str:
+        return f"{self.prefix}outbox-lease:{platform}:{key}"
 
     def challenge_themes(self, platform: str, server_id: str) -> str:
         return f"{self.prefix}challenge-themes:{platform}:{server_id}"

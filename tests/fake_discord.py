@@ -24,19 +24,23 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fake_discord_faults import Faults, Hold, RateLimit, hang
 from tests.fake_discord_payloads import (
+    ATTACHMENT,
     BOT_PERMISSIONS,
     MANAGE_GUILD,
     MANAGE_MESSAGES,
     MEMBER,
     FakeUser,
     application_payload,
+    attachment_payload,
     channel_payload,
     filled,
     guild_payload,
     member_payload,
     now,
 )
+from tests.fake_discord_threads import ThreadRoutes
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
 CALLBACK_WINDOW_S = 3.0
@@ -67,14 +71,7 @@ class FakeInteraction:
     original_id: int | None = None
     followups: list[int] = field(default_factory=list)
     modal: dict[str, Any] | None = None
-
-
-@dataclass
-class RateLimit:
-    method: str
-    pattern: re.Pattern[str]
-    retry_after: float
-    remaining: int  # how many more requests get a 429
+    channel_id: int = 0  # where it was used (a channel or a thread)
 
 
 @dataclass
@@ -84,7 +81,7 @@ class Session:
     seq: int = 0
 
 
-class FakeDiscord:
+class FakeDiscord(Faults, ThreadRoutes):
     def __init__(self, *, token: str = "fake-bot-token", heartbeat_ms: int = 1000) -> None:
         self.token = token
         self.heartbeat_ms = heartbeat_ms
@@ -104,9 +101,13 @@ class FakeDiscord:
         self.identified = 0
         self.heartbeats = 0
         self.recommended_shards = 1
+        self.intents = 0  # what the bot identified with
+        self.threads: dict[int, dict[str, Any]] = {}  # thread id -> its channel payload
+        self.event_tasks: set[asyncio.Task[None]] = set()
         self._nonces: dict[tuple[int, str], int] = {}
         self._limits: list[RateLimit] = []
         self._failures: list[tuple[str, re.Pattern[str], int, int, list[int]]] = []
+        self._holds: list[Hold] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -149,14 +150,6 @@ class FakeDiscord:
         ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
         return (ms << 22) | (self._counter & 0x3FFFFF)
 
-    def rate_limit(self, method: str, pattern: str, *, retry_after: float, count: int = 1) -> None:
-        """The next `count` requests matching METHOD and the path regex get a 429."""
-        self._limits.append(RateLimit(method, re.compile(pattern), retry_after, count))
-
-    def fail(self, method: str, pattern: str, *, status: int, code: int, count: int = 1) -> None:
-        """The next `count` requests matching METHOD and the path regex get this error."""
-        self._failures.append((method, re.compile(pattern), status, code, [count]))
-
     def calls_to(self, method: str, pattern: str) -> list[Call]:
         regex = re.compile(pattern)
         return [c for c in self.calls if c.method == method and regex.search(c.path)]
@@ -194,24 +187,35 @@ class FakeDiscord:
         *,
         sub: str | None = None,
         focused: str | None = None,
+        channel_id: int | None = None,
     ) -> dict[str, Any]:
         """An APPLICATION_COMMAND interaction for a synced command, typed by its definition;
-        with `focused`, the AUTOCOMPLETE interaction of a member typing that option."""
+        with `focused`, the AUTOCOMPLETE interaction of a member typing that option; with
+        `channel_id`, used in that channel or thread."""
         command = self.commands[name]
         spec = command.get("options", [])
         if sub is not None:
             spec = next(o for o in spec if o["name"] == sub).get("options", [])
+        kinds = {o["name"]: o["type"] for o in spec}
+        uploads = {v["id"]: v for k, v in (options or {}).items() if kinds[k] == ATTACHMENT}
         typed = [
-            {"name": k, "type": next(o["type"] for o in spec if o["name"] == k), "value": v}
+            {"name": k, "type": kinds[k], "value": v["id"] if kinds[k] == ATTACHMENT else v}
             | ({"focused": True} if k == focused else {})
             for k, v in (options or {}).items()
         ]
         if sub is not None:
             typed = [{"name": sub, "type": 1, "options": typed}]
         data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "options": typed}
+        if uploads:  # an attachment option's value is an id; the file is in `resolved`
+            data["resolved"] = {"attachments": uploads}
         if self.synced_guild is not None:
             data["guild_id"] = str(self.synced_guild)
-        return self._interaction(4 if focused else 2, user, data)
+        return self._interaction(4 if focused else 2, user, data, channel_id=channel_id)
+
+    def upload(self, filename: str, content_type: str, size: int) -> dict[str, Any]:
+        """A file a member attached to a slash command (pass it as the option's value)."""
+        aid = self.snowflake()
+        return attachment_payload(aid, self.channel_id, filename, content_type, size)
 
     def click(self, message_id: int, custom_id: str, user: FakeUser) -> dict[str, Any]:
         """A MESSAGE_COMPONENT interaction: a button on a message the bot posted."""
@@ -257,10 +261,15 @@ class FakeDiscord:
         data: dict[str, Any],
         *,
         message: dict[str, Any] | None = None,
+        channel_id: int | None = None,
     ) -> dict[str, Any]:
         iid = self.snowflake()
+        where = channel_id or self.channel_id
+        channel = self.threads.get(where) or channel_payload(where, self.guild_id)
         token = "itok." + secrets.token_urlsafe(32)
-        self.interactions[iid] = FakeInteraction(iid, token, time.time(), user, message)
+        self.interactions[iid] = FakeInteraction(
+            iid, token, time.time(), user, message, channel_id=where
+        )
         payload: dict[str, Any] = {
             "id": str(iid),
             "application_id": str(self.app_id),
@@ -268,8 +277,8 @@ class FakeDiscord:
             "data": data,
             "guild_id": str(self.guild_id),
             "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
-            "channel_id": str(self.channel_id),
-            "channel": channel_payload(self.channel_id, self.guild_id),
+            "channel_id": str(where),
+            "channel": {**channel, "permissions": str(BOT_PERMISSIONS)},
             "member": member_payload(user),
             "token": token,
             "version": 1,
@@ -299,6 +308,7 @@ class FakeDiscord:
                 if frame["d"].get("token") != self.token:
                     await ws.close(code=4004, message=b"Authentication failed.")
                     break
+                self.intents = int(frame["d"].get("intents") or 0)
                 await self._identify(ws, tuple(frame["d"].get("shard") or (0, 1)))
         return ws
 
@@ -317,6 +327,7 @@ class FakeDiscord:
             "shard": [shard_id, count],
         }
         guild = guild_payload(self.guild_id, self.channel_id, self.snowflake())
+        guild["threads"] = list(self.threads.values())  # the active threads, as Discord sends
         for event, data in [("READY", ready), *([("GUILD_CREATE", guild)] * mine)]:
             session.seq += 1
             await ws.send_json({"op": 0, "t": event, "s": session.seq, "d": data})
@@ -329,43 +340,18 @@ class FakeDiscord:
         authorized = request.headers.get("Authorization") == f"Bot {self.token}"
         call = Call(request.method, path, body, files, 0, time.monotonic(), authorized)
         self.calls.append(call)
+        held = self._hold_for(call)
+        if held is not None and not held.record:
+            await hang()
         response = (
             self._limited(request.method, path)
             or self._failing(request.method, path)
             or self._route(call)
         )
         call.status = response.status
+        if held is not None:
+            await hang()
         return response
-
-    def _limited(self, method: str, path: str) -> web.Response | None:
-        for limit in self._limits:
-            if limit.remaining > 0 and limit.method == method and limit.pattern.search(path):
-                limit.remaining -= 1
-                return _json(
-                    {
-                        "message": "You are being rate limited.",
-                        "retry_after": limit.retry_after,
-                        "global": False,
-                    },
-                    status=429,
-                    headers={
-                        "Retry-After": str(int(limit.retry_after + 0.999)),
-                        "X-RateLimit-Limit": "5",
-                        "X-RateLimit-Remaining": "0",
-                        "X-RateLimit-Reset-After": str(limit.retry_after),
-                        "X-RateLimit-Bucket": "fake-bucket",
-                        "X-RateLimit-Scope": "user",
-                        "Via": "1.1 google",
-                    },
-                )
-        return None
-
-    def _failing(self, method: str, path: str) -> web.Response | None:
-        for want, pattern, status, code, left in self._failures:
-            if left[0] > 0 and want == method and pattern.search(path):
-                left[0] -= 1
-                return _error(status, code, "Scripted failure")
-        return None
 
     def _route(self, call: Call) -> web.Response:
         m, p = call.method, call.path
@@ -404,7 +390,7 @@ class FakeDiscord:
                 return _error(404, 10008, "Unknown Message")
             self.deleted.add(int(match[2]))
             return web.Response(status=204)
-        return _error(404, 0, "404: Not Found")
+        return self.thread_route(call) or _error(404, 0, "404: Not Found")
 
     def _sync(self, guild: str | None, call: Call) -> web.Response:
         assert isinstance(call.json, list)
@@ -513,7 +499,9 @@ class FakeDiscord:
         mid = self.snowflake()
         message: dict[str, Any] = {
             "id": str(mid),
-            "channel_id": str(channel_id or self.channel_id),
+            "channel_id": str(
+                channel_id or (interaction.channel_id if interaction else 0) or self.channel_id
+            ),
             "guild_id": str(self.guild_id),
             "author": {**self.bot.payload(), "bot": True},
             "content": "",
@@ -541,6 +529,9 @@ class FakeDiscord:
             }
         if data.get("nonce"):
             message["nonce"] = data["nonce"]
+        if data.get("message_reference"):  # a reply to another message
+            message["type"] = 19
+            message["message_reference"] = {"type": 0, **data["message_reference"]}
         self.messages[mid] = message
         return self._edit(mid, data, files)
 

@@ -155,3 +155,90 @@ def filled(components: list[dict[str, Any]], values: dict[str, str]) -> list[dic
 
 def now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+# Gateway intents (Discord's bits)
+GUILD_MESSAGES = 1 << 9
+MESSAGE_CONTENT = 1 << 15
+
+
+def thread_payload(
+    thread_id: int, guild_id: int, parent_id: int, owner_id: int, name: str
+) -> dict[str, Any]:
+    """A public thread (channel type 11), as Discord returns it when one is started."""
+    return {
+        "id": str(thread_id),
+        "type": 11,
+        "guild_id": str(guild_id),
+        "parent_id": str(parent_id),
+        "owner_id": str(owner_id),
+        "name": name,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "total_message_sent": 0,
+        "flags": 0,
+        "applied_tags": [],
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": now(),
+            "locked": False,
+            "create_timestamp": now(),
+        },
+    }
+
+
+def user_message_payload(
+    message_id: int,
+    channel_id: int,
+    guild_id: int,
+    user: FakeUser,
+    content: str,
+    mentions: list[FakeUser],
+) -> dict[str, Any]:
+    """A member's message, as MESSAGE_CREATE carries it."""
+    member = member_payload(user)
+    del member["user"], member["permissions"]
+    return {
+        "id": str(message_id),
+        "channel_id": str(channel_id),
+        "guild_id": str(guild_id),
+        "author": user.payload(),
+        "member": member,
+        "content": content,
+        "timestamp": now(),
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [u.payload() for u in mentions],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "components": [],
+        "pinned": False,
+        "type": 0,
+        "flags": 0,
+    }
+
+
+ATTACHMENT = 11  # the slash-command option type of an uploaded file
+CDN = "https://cdn.discordapp.com"
+
+
+def attachment_payload(
+    attachment_id: int, channel_id: int, filename: str, content_type: str, size: int
+) -> dict[str, Any]:
+    """An uploaded file, as `data.resolved.attachments` carries it (a signed CDN link)."""
+    signed = "ex=6a1b2c3d&is=6a1a0000&hm=abc123"  # Discord's links expire; these never load
+    url = f"{CDN}/ephemeral-attachments/{channel_id}/{attachment_id}/{filename}?{signed}"
+    return {
+        "id": str(attachment_id),
+        "filename": filename,
+        "size": size,
+        "url": url,
+        "proxy_url": url.replace(CDN, "https://media.discordapp.net"),
+        "content_type": content_type,
+        "ephemeral": True,
+    } | ({"width": 640, "height": 480} if content_type.startswith("image/") else {})

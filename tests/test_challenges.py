@@ -210,6 +210,8 @@ async def test_the_weekly_digest_is_opt_in_and_posted_once(queue: JobQueue) -> N
         "  “the sea”: foam — Bob (2 votes)",
         "  “the sea”: waves — Alice (1 vote)",
     ]
+    await desk.community.announced(notes[0])
+    assert await desk.community.announcements("discord", now=later + 1) == []
     off = mod.model_copy(update={"delivery_id": "digest-off"})
     await desk.handle("/atelier settings key:digest_channel value:none", off, admin=True)
     assert await desk.community.announcements("discord", now=later + 2 * DIGEST_EVERY_S) == []

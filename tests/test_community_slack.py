@@ -188,6 +188,12 @@ async def test_a_poem_written_by_three_members_and_the_model(
                              user="UALICE")  # fmt: skip
     [start] = await until(lambda: posted(fake, "written together"), "the poem's message", app)
     assert "“the river”, 4 lines" in block_text(start)
+    # The adapter ties the thread to the poem just after posting its start: wait for that.
+    thread_key = queue.keys.collab_current("slack", f"{CHANNEL}/{start['ts']}")
+    deadline = time.monotonic() + 10
+    while not await queue.redis.get(thread_key):
+        assert time.monotonic() < deadline, "the poem's thread was never tied to it"
+        await asyncio.sleep(0.05)
 
     async def reply(user: str, text: str, expect: str) -> str:
         await app.client.event(

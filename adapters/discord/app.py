@@ -32,6 +32,7 @@ from .logs import hide_secrets
 from .messages import NO_MENTIONS
 from .replies import ReplyStore
 from .schedule import Scheduler
+from .threads import Threads
 from .views import ActionButton, CommunityButton
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class DiscordAdapter:
         self.queue = queue
         self.replies = ReplyStore(queue.redis, queue.keys, token_ttl_s=settings.discord_token_ttl_s)
         self.handlers = Handlers(FrontDesk(queue), self.replies)
+        self.threads = Threads(self.handlers.desk, read_all=settings.discord_message_content)
+        self.handlers.threads = self.threads
         self._delivery: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._scheduler: asyncio.Task[None] | None = None
@@ -66,6 +69,8 @@ class DiscordAdapter:
     def client(self) -> discord.Client:
         intents = discord.Intents.none()
         intents.guilds = True
+        intents.guild_messages = True  # replies in a poem's thread (text: see threads.py)
+        intents.message_content = self.settings.discord_message_content
         options: dict[str, Any] = {"intents": intents, "allowed_mentions": NO_MENTIONS}
         shards = self.settings.discord_shards
         if shards is None or shards == "1":
@@ -110,6 +115,12 @@ class DiscordAdapter:
         if interaction.type is discord.InteractionType.modal_submit:
             await self.handlers.modal(interaction)
 
+    async def on_message(self, message: discord.Message, me: discord.abc.User | None) -> None:
+        try:
+            await self.threads.on_message(message, me)
+        except Exception:
+            log.exception("handling message %s failed", message.id)
+
     async def _command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
@@ -132,6 +143,9 @@ class AtelierClient(discord.Client):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await self.adapter.on_interaction(interaction)
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(message, self.user)
 
     async def close(self) -> None:
         await self.adapter.close()
@@ -158,6 +172,9 @@ class AtelierShardedClient(discord.AutoShardedClient):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await self.adapter.on_interaction(interaction)
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(message, self.user)
 
     async def close(self) -> None:
         await self.adapter.close()

@@ -97,6 +97,8 @@ def _annotation(opt: Option) -> Any:
         return app_commands.Range[float, opt.min, opt.max]
     if opt.type == "bool":
         return bool
+    if opt.type == "file":
+        return discord.Attachment  # option type 11: an upload, in data.resolved.attachments
     return _text(opt.max_length)  # str, or a choice list too long for Discord (checked later)
 
 

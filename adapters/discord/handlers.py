@@ -8,17 +8,22 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import discord
 
 from bot.errors import UserError
 from bot.jobs import OptionValue, Origin, job_id_for
+from bot.media import Media
 from bot.parse import from_options
 from bot.service import Action, FrontDesk, Reply
 
 from .messages import NO_MENTIONS, clip
 from .replies import ReplyStore
 from .views import community_view, remix_modal, remix_submit
+
+if TYPE_CHECKING:
+    from .threads import Threads
 
 log = logging.getLogger(__name__)
 PLATFORM = "discord"
@@ -30,6 +35,13 @@ def joined_at(interaction: discord.Interaction) -> float | None:
     """When the member joined the server, where Discord says (challenge votes use it)."""
     joined = getattr(interaction.user, "joined_at", None)
     return joined.timestamp() if joined is not None else None
+
+
+def uploaded(value: object) -> OptionValue:
+    """An option's value; an uploaded file as what `bot.media` reads (link, name, type, size)."""
+    if isinstance(value, discord.Attachment):
+        return Media(value.url, value.filename, value.content_type or "", value.size).dumps()
+    return value  # type: ignore[return-value]
 
 
 def origin_of(interaction: discord.Interaction) -> Origin:
@@ -51,6 +63,7 @@ class Handlers:
     def __init__(self, desk: FrontDesk, replies: ReplyStore) -> None:
         self.desk = desk
         self.replies = replies
+        self.threads: Threads | None = None  # set by the adapter (threads.py imports this)
 
     async def slash(
         self,
@@ -59,7 +72,7 @@ class Handlers:
         values: dict[str, OptionValue],
     ) -> None:
         async with self.guard(interaction, "/" + " ".join(path)):
-            given = {k: v for k, v in values.items() if v is not None}
+            given = {k: uploaded(v) for k, v in values.items() if v is not None}
             prompt = str(given.pop("prompt", ""))
             inv = from_options(path, prompt, given)  # bad options: an ephemeral answer
             origin = origin_of(interaction)
@@ -111,6 +124,8 @@ class Handlers:
             view=community_view(reply.buttons) or discord.utils.MISSING,
             allowed_mentions=NO_MENTIONS,
         )
+        if reply.thread and self.threads is not None:  # a poem written together
+            await self.threads.open(interaction, reply)
 
     async def modal(self, interaction: discord.Interaction) -> None:
         """A submitted Remix form (handled from its custom id, also after a restart)."""

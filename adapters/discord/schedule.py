@@ -1,6 +1,8 @@
 """The challenge scheduler's Discord side: poll the deadlines kept in Redis and post what each
 phase change has to say (voting opens with vote buttons, winners at the close) in the
-challenge's channel. The deadlines live in Redis, so a restarted adapter picks them up."""
+challenge's channel. The deadlines and the outbox of unposted announcements live in Redis,
+so a restarted adapter picks them up; each post carries its outbox key as the message nonce,
+so a repost after a crash shows nothing new (see `bot.outbox`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import logging
 
 import discord
 
+from bot.announce import Announcement
+from bot.outbox import nonce
 from bot.service import FrontDesk
 
 from .handlers import PLATFORM
@@ -17,6 +21,7 @@ from .views import community_view
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0
+MAX_EMBEDS = 10
 
 
 class Scheduler:
@@ -30,14 +35,32 @@ class Scheduler:
         while True:
             try:
                 for note in await self.desk.community.announcements(PLATFORM):
-                    channel = self.client.get_partial_messageable(int(note.channel))
-                    await channel.send(
-                        clip(note.text, 2000),
-                        view=community_view(note.buttons) or discord.utils.MISSING,
-                        allowed_mentions=NO_MENTIONS,
-                    )
+                    try:
+                        await self.post(note)
+                    except (discord.Forbidden, discord.NotFound):
+                        # Retrying cannot help (no access, the channel is gone): drop it.
+                        log.warning("cannot post in channel %s; announcement dropped", note.channel)
+                    await self.desk.community.announced(note)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("the challenge scheduler failed; trying again")
             await asyncio.sleep(self.poll_s)
+
+    async def post(self, note: Announcement) -> None:
+        channel = self.client.get_partial_messageable(int(note.channel))
+        await channel.send(
+            clip(note.text, 2000),
+            embeds=pictures(note) or discord.utils.MISSING,
+            view=community_view(note.buttons) or discord.utils.MISSING,
+            allowed_mentions=NO_MENTIONS,
+            nonce=nonce(note.key),
+        )
+
+
+def pictures(note: Announcement) -> list[discord.Embed]:
+    """The entries that are pictures, shown as images (Discord allows 10 embeds a message)."""
+    return [
+        discord.Embed(title=caption, url=url).set_image(url=url)
+        for caption, url in note.images[:MAX_EMBEDS]
+    ]

@@ -25,7 +25,7 @@ from adapters.slack.blocks import (
     text_modal,
     wrap_up_blocks,
 )
-from adapters.slack.community import thread_reply
+from adapters.slack.community import mention_submit, thread_reply
 from adapters.slack.context import PLATFORM, Posted, SlackDeps, slack_error
 from bot.brainstorm import Session, expand_job, idea_number_in, more_job
 
@@ -124,6 +124,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         thread = str(event.get("thread_ts") or "")
         channel = str(event.get("channel", ""))
         session = await deps.store.in_thread(PLATFORM, channel, thread) if thread else None
+        if session is None and await mention_submit(deps, body, event):
+            return  # a file entered in a challenge
         if session is None:
             await say(
                 text="Mention me in a brainstorm's thread (`@atelier more like #3`), or start "

@@ -14,7 +14,10 @@ from slack_bolt.async_app import AsyncApp
 
 from adapters.slack.blocks import Block, button, escape, reply_text, section, split_text
 from adapters.slack.context import PLATFORM, SlackDeps
+from bot.errors import UserError
 from bot.jobs import Origin
+from bot.media import Media
+from bot.parse import parse
 from bot.service import Button, Reply
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,41 @@ async def open_thread(deps: SlackDeps, reply: Reply, origin: Origin) -> None:
     )
     opened = origin.model_copy(update={"thread_id": posted.ts})
     await deps.community.thread_opened(opened, reply.thread)
+
+
+async def mention_submit(deps: SlackDeps, body: dict[str, Any], event: dict[str, Any]) -> bool:
+    """`@atelier submit made:human` with a file shared in the same message enters the file in
+    the running challenge (its permalink, name, type and size). False: not such a mention."""
+    words = re.sub(r"<@[A-Z0-9]+>", " ", str(event.get("text", ""))).split()
+    files = event.get("files") or []
+    if not words or words[0].lower() != "submit" or not files:
+        return False
+    shared = files[0]
+    channel, user = str(event.get("channel", "")), str(event.get("user", ""))
+    origin = deps.origin(
+        delivery_id=f"event:{body.get('event_id', event.get('ts'))}",
+        channel=channel,
+        user=user,
+        team=str(body.get("team_id", "")),
+    )
+    file = Media(
+        str(shared.get("permalink") or shared.get("url_private") or ""),
+        str(shared.get("name") or "file"),
+        str(shared.get("mimetype") or ""),
+        int(shared.get("size") or 0),
+    )
+    try:
+        inv = parse(" ".join(["/challenge", *words]))
+        inv.options["file"] = file.dumps()
+    except UserError as exc:
+        reply = Reply(str(exc), error=True)
+    else:
+        reply = await deps.desk.submit(inv, origin)
+    if reply.public:
+        await deps.post(channel, community_blocks(reply.text, ()), reply_text(reply.text)[:3000])
+    else:
+        await deps.ephemeral(channel, user, reply_text(reply.text))
+    return True
 
 
 async def thread_reply(deps: SlackDeps, origin: Origin, text: str) -> bool:
@@ -116,12 +154,14 @@ class Scheduler:
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:
+                # Slack has no nonce: a crash between the post and `announced` posts again.
                 for note in await self.deps.community.announcements(PLATFORM):
                     await self.deps.client.chat_postMessage(
                         channel=note.channel,
                         text=reply_text(note.text)[:3000],
                         blocks=community_blocks(note.text, note.buttons),
                     )
+                    await self.deps.community.announced(note)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -17,6 +17,7 @@ BOT_SCOPES = (
     "commands",  # the slash commands
     "chat:write",  # post and edit results
     "files:write",  # images and audio (files_upload_v2)
+    "files:read",  # a file shared with `@atelier submit`: its name, type, size, permalink
     "users:read",  # admins may change settings and delete any piece
     "app_mentions:read",  # `@atelier more like #3`
     "channels:history",  # ideas added by replying in a brainstorm thread
