@@ -288,8 +288,8 @@ class Community:
         return Reply(announce(change).text, public=True)
 
     async def announcements(self, platform: str, now: float | None = None) -> list[Announcement]:
-        """Phase changes and weekly digests that are due (the adapter's scheduler posts
-        what they say)."""
+        """Phase changes, weekly digests and moderation notes that are due (the adapter's
+        scheduler posts what they say)."""
         now = time.time() if now is None else now
         made = []
         for challenge_id in await self.challenges.due(platform, now):
@@ -308,6 +308,8 @@ class Community:
             text = await self.digest_text(platform, server, now)
             if text:
                 made.append(Announcement(platform, settings.digest_channel, text))
+        for channel, text in await self.desk.modlog.take(platform):
+            made.append(Announcement(platform, channel, text))
         return made
 
     async def digest_changed(self, platform: str, server: str, settings: ServerSettings) -> None:

@@ -42,6 +42,7 @@
 | `gallery-item:{job_id}` | string | a gallery piece: JSON with prompt, text, model, seed, settings, who asked, remix parent and its author | as the gallery entry (deleted with it) |
 | `styles:{platform}:{server}` | hash | the server's shared styles: name -> JSON `{name, suffix, command, model, author}` | until replaced |
 | `style-uses:{platform}:{server}` | sorted set | style name -> times used | kept |
+| `modlog:{platform}` | list | notes for servers' moderation log channels (refused prompts, withheld or blurred results), each JSON `{channel, text}`; the adapter's scheduler pops and posts them | last 1,000 kept; 7 days from the last note |
 | `discord:reply:{interaction}` | hash | what the Discord adapter needs to edit a deferred reply: `app`, `token` (secret, never logged), `message`, `expires`, `original` (the job whose result took the reply) | until the interaction token expires (`ATELIER_DISCORD_TOKEN_TTL`) |
 """
 
@@ -179,6 +180,9 @@ class Keys:
 
     def style_uses(self, platform: str, server_id: str) -> str:
         return f"{self.prefix}style-uses:{platform}:{server_id}"
+
+    def modlog(self, platform: str) -> str:
+        return f"{self.prefix}modlog:{platform}"
 
     def discord_reply(self, interaction_id: str) -> str:
         return f"{self.prefix}discord:reply:{interaction_id}"

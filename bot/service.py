@@ -15,7 +15,8 @@ from typing import Any
 
 from bot.catalogue import Command, command
 from bot.errors import UserError
-from bot.jobs import Job, JobKind, OptionValue, Origin, job_id_for, load_job
+from bot.jobs import ImagePolicy, Job, JobKind, OptionValue, Origin, job_id_for, load_job
+from bot.moderation import ModLog, refusal_text, screen_prompt
 from bot.parse import Invocation, check_prompt, from_options, parse
 from bot.prompts import build_text_spec
 from bot.queue import JobQueue
@@ -66,6 +67,7 @@ def build_job(
     seed: int | None = None,
     model: str | None = None,
     parent_id: str | None = None,
+    image_safety: ImagePolicy = "strict",
 ) -> Job:
     """A job from a validated invocation. The seed is chosen here, so it can be shown."""
     kind = inv.command.kind
@@ -88,6 +90,7 @@ def build_job(
         text=text,
         origin=origin,
         parent_id=parent_id,
+        image_safety=image_safety,
     )
 
 
@@ -99,6 +102,7 @@ class FrontDesk:
         self.redis: Any = queue.redis
         self.keys = queue.keys
         self.settings = settings or SettingsStore(queue.redis, keys=queue.keys)
+        self.modlog = ModLog(queue.redis, keys=queue.keys)
         self.community = Community(self)
 
     async def handle(
@@ -126,10 +130,17 @@ class FrontDesk:
                 return await self._atelier(inv, origin, admin=admin)
             if inv.path[0] in self.community.COMMANDS:
                 return await self.community.handle(inv, origin, admin=admin, joined_at=joined_at)
-            server = await self._admit(origin, inv.prompt)
-            if inv.command.name == "inspire":
+            name = inv.command.name
+            makes_image = inv.command.kind is JobKind.IMAGE or name == "inspire"
+            server = await self._admit(origin, inv.prompt, name, image=makes_image)
+            if name == "inspire":
                 return await self._inspire(inv, origin, server)
-            job = build_job(inv, origin, model=_model_for(server, inv.command.kind))
+            job = build_job(
+                inv,
+                origin,
+                model=_model_for(server, inv.command.kind),
+                image_safety=server.image_safety,
+            )
             return await self._enqueue(job)
         except UserError as exc:
             return Reply(str(exc), error=True)
@@ -154,7 +165,7 @@ class FrontDesk:
                 options.update({k: inv.options[k] for k in inv.given if k != "seed"})
             cmd = _command_of(parent)
             check_prompt(cmd, f"/{cmd.name}", prompt)
-            await self._admit(origin, prompt)
+            server = await self._admit(origin, prompt, cmd.name, image=cmd.kind is JobKind.IMAGE)
             count = VARIATIONS if action is Action.VARIATIONS else 1
             replies = []
             for i in range(count):
@@ -166,6 +177,7 @@ class FrontDesk:
                     origin.model_copy(update={"delivery_id": delivery}),
                     model=parent.model,
                     parent_id=parent.id,
+                    image_safety=server.image_safety,
                 )
                 replies.append(await self._enqueue(job))
             return replies
@@ -184,8 +196,10 @@ class FrontDesk:
     async def submit_job(self, job: Job) -> Reply:
         """A job an adapter built itself (a brainstorm's Expand): the server's rules apply."""
         try:
-            await self._admit(job.origin, job.prompt)
-            return await self._enqueue(job)
+            server = await self._admit(
+                job.origin, job.prompt, job.command, image=job.kind is JobKind.IMAGE
+            )
+            return await self._enqueue(job.model_copy(update={"image_safety": server.image_safety}))
         except UserError as exc:
             return Reply(str(exc), error=True)
 
@@ -211,6 +225,7 @@ class FrontDesk:
                 part,
                 origin.model_copy(update={"delivery_id": f"{origin.delivery_id}:{name}"}),
                 model=_model_for(server, cmd.kind),
+                image_safety=server.image_safety,
             )
             replies.append(await self._enqueue(job))
         if not replies:
@@ -282,20 +297,24 @@ class FrontDesk:
             queued_text(position, workers), job.id, job.kind, duplicate=not enqueued.created
         )
 
-    async def _admit(self, origin: Origin, prompt: str) -> ServerSettings:
-        """The server's rules for a new job: channel, moderation words, rate limit."""
+    async def _admit(
+        self, origin: Origin, prompt: str, command: str, *, image: bool = False
+    ) -> ServerSettings:
+        """The server's rules for a new job: channel, moderation (the built-in list, the
+        server's words, sexual words for images under the strict policy), rate limit."""
         server = await self.settings.get(origin.platform, origin.guild_id)
         if origin.channel_id and not server.allows_channel(origin.channel_id):
             raise UserError(
                 "Atelier is not enabled in this channel; the server's admins chose "
                 f"{_channels(server)}."
             )
-        word = server.blocked_word(prompt)
-        if word is not None:
-            raise UserError(
-                f"Your prompt contains '{word}', a word this server does not allow. "
-                "Rephrase it and try again."
+        strict = image and server.image_safety == "strict"
+        flag = screen_prompt(prompt, server.moderation_words, image_strict=strict)
+        if flag is not None:
+            await self.modlog.record(
+                origin, server.moderation_log_channel, command, "refused a prompt", flag, prompt
             )
+            raise UserError(refusal_text(flag))
         if origin.guild_id and origin.user_id:
             minute = int(time.time() // 60)
             key = self.keys.rate(origin.platform, origin.guild_id, origin.user_id, minute)
