@@ -141,7 +141,9 @@ async def test_a_prompt_the_classifier_flags_ends_before_generating_and_is_not_r
     assert await queue.redis.xlen(queue.keys.dead) == 0
     assert await queue.depth(JobKind.TEXT) == 0
     [(_, note)] = await ModLog(queue.redis, keys=queue.keys).take("discord")
-    assert "refused a prompt: /poem by bea" in note and "moderation classifier (unsafe 1.00)" in note
+    assert (
+        "refused a prompt: /poem by bea" in note and "moderation classifier (unsafe 1.00)" in note
+    )
 
 
 async def test_a_classifier_that_passes_lets_the_piece_through(
