@@ -27,9 +27,7 @@ SEXUAL = "sexual"
 # Always refused, whatever the server chose.
 HARD: dict[str, tuple[str, ...]] = {
     MINORS: (
-        "loli",
         "lolicon",
-        "shota",
         "shotacon",
         "jailbait",
         "child porn",
@@ -70,6 +68,10 @@ CHILD_WORDS: tuple[str, ...] = (
     "teenager",
     "little girl",
     "little boy",
+    # Alone these are also names and nicknames (Shota, Loli); next to a sexual word, not.
+    "loli",
+    "lolis",
+    "shota",
 )
 
 # Sexual words: the image list under the strict policy, and the partner words of CHILD_WORDS.

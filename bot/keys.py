@@ -19,7 +19,7 @@
 | `brainstorm-ideas:{id}` | list | the session's ideas in order, each JSON `{text, author_id, author_name}` | as the session |
 | `brainstorm-votes:{id}:{n}` | set | who voted for idea n (one vote per person; a second click withdraws) | as the session |
 | `brainstorm-thread:{platform}:{channel}:{thread}` | string | the session id living in that thread | as the session |
-| `once:{platform}:{delivery}` | string | marks a click or message already handled (votes, added ideas), so a redelivery does nothing | 1 day |
+| `once:{platform}:{delivery}` | string | marks a click or message already handled (votes, added ideas; `modlog:{what}:{delivery}` for a moderation note), so a redelivery does nothing | 1 day |
 | `slack-message:{job_id}` | string | JSON `{channel, ts, thread_ts}` of the Slack message that shows a job, edited with progress and the result | `ATELIER_JOB_TTL` |
 | `workers:{kind}` | sorted set | worker id -> deadline (unix seconds) of its heartbeat: alive while in the future | member removed on clean exit or once stale |
 | `worker:{id}` | hash | a worker's host, pid, model, kinds, started | 3 heartbeats, refreshed by each |

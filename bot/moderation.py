@@ -11,6 +11,7 @@ text results. Pure functions, except `ModLog`, which keeps the moderators' notes
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -37,6 +38,7 @@ CATEGORY_NAMES = {
 IMAGE_POLICIES = ("strict", "blur", "off")
 MODLOG_MAX = 1000  # notes kept for the adapters to post; older ones are dropped
 MODLOG_TTL_S = 7 * 24 * 3600
+ONCE_TTL_S = 24 * 3600
 EXCERPT_CHARS = 40
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
@@ -107,27 +109,42 @@ def views(text: str) -> tuple[list[str], ...]:
     return (plain,) if joined == plain else (plain, joined)
 
 
+@functools.lru_cache(maxsize=4096)
+def _term_words(term: str) -> tuple[str, ...]:
+    return tuple(_words(term))
+
+
 def _positions(words: Sequence[str], term: str) -> list[int]:
-    parts = _words(term)
+    """Where the term's words start in `words` (whole words only)."""
+    parts = _term_words(term)
     n = len(parts)
     if not n:
         return []
-    return [i for i in range(len(words) - n + 1) if list(words[i : i + n]) == parts]
+    starts = [i for i, word in enumerate(words) if word == parts[0]]
+    return [i for i in starts if tuple(words[i : i + n]) == parts]
 
 
 def find_term(text: str, terms: Iterable[str]) -> str | None:
     """The first term found in text on whole words after normalising, or None."""
     found = views(text)
+    present = {word for words in found for word in words}
     for term in terms:
-        if any(_positions(words, term) for words in found):
+        first = _term_words(term)[:1]
+        if first and first[0] in present and any(_positions(words, term) for words in found):
             return term
     return None
 
 
+# First words of the child and sexual terms: a text with none of either skips the pairing.
+_FIRST_CHILD = frozenset(_words(term)[0] for term in CHILD_WORDS)
+_FIRST_SEXUAL = frozenset(_words(term)[0] for term in SEXUAL_WORDS)
+
+
 def _child_near_sexual(words: Sequence[str]) -> bool:
-    children = [i for term in CHILD_WORDS for i in _positions(words, term)]
-    if not children:
+    present = set(words)
+    if present.isdisjoint(_FIRST_CHILD) or present.isdisjoint(_FIRST_SEXUAL):
         return False
+    children = [i for term in CHILD_WORDS for i in _positions(words, term)]
     sexual = [i for term in SEXUAL_WORDS for i in _positions(words, term)]
     return any(abs(c - s) <= NEAR_WORDS for c in children for s in sexual)
 
@@ -242,6 +259,11 @@ class ModLog:
         self, origin: Origin, channel: str, command: str, what: str, flag: Flag, excerpt: str
     ) -> None:
         if not channel or not origin.guild_id:
+            return
+        # One note per delivery and outcome: a redelivered command or a reclaimed job that
+        # is stopped again adds nothing.
+        once = self.keys.once(origin.platform, f"modlog:{what}:{origin.delivery_id}")
+        if not await self.redis.set(once, "1", nx=True, ex=ONCE_TTL_S):
             return
         note = {"channel": channel, "text": note_text(origin, command, what, flag, excerpt)}
         key = self.keys.modlog(origin.platform)

@@ -24,7 +24,7 @@ from bot.moderation import (
 
 @pytest.mark.parametrize(
     "prompt",
-    ["a LOLI in a garden", "l0li art", "L.O.L.I", "l o l i", "lollli", "the Jailbait poster"],
+    ["LOLICON art", "l0licon", "L.O.L.I.C.O.N", "s h o t a c o n", "lolllicon", "Jailbait"],
 )
 def test_minors_terms_are_found_through_case_leetspeak_and_spacing(prompt: str) -> None:
     flag = builtin_flag(prompt)
@@ -33,7 +33,7 @@ def test_minors_terms_are_found_through_case_leetspeak_and_spacing(prompt: str) 
 
 @pytest.mark.parametrize(
     "prompt",
-    ["a naked child", "NUDE photos of a young child", "s3xy teen", "toddler, n.u.d.e"],
+    ["a naked child", "NUDE photos of a young child", "s3xy teen", "toddler, n.u.d.e", "lewd loli"],
 )
 def test_a_child_word_near_a_sexual_word_is_the_minors_category(prompt: str) -> None:
     flag = builtin_flag(prompt)
@@ -57,6 +57,11 @@ def test_ordinary_prompts_pass(prompt: str) -> None:
 def test_a_child_and_a_sexual_word_in_different_lines_of_a_poem_pass() -> None:
     assert builtin_flag("a child.\nThe trees stand naked in the winter wind") is None
     assert builtin_flag("a child. The trees stand naked in the wind") is None
+
+
+def test_names_that_are_also_list_words_pass_alone() -> None:
+    assert builtin_flag("a portrait of Shota by the river") is None
+    assert builtin_flag("Loli and her grandmother bake bread") is None
 
 
 def test_extreme_phrases_match_as_phrases() -> None:
@@ -87,15 +92,15 @@ def test_server_words_come_after_the_built_in_list_and_match_whole_words() -> No
     assert screen_prompt("gl00m", words) == Flag(SERVER, term="gloom")
     built_in = screen_prompt("gloom and bestiality", words)
     assert built_in is not None and built_in.source == BUILTIN
-    assert screen_result("a poem about l0lis", ()) is None  # "lolis" is another word
-    assert screen_result("a poem about a loli", ()) is not None
+    assert screen_result("a poem about l0licons", ()) is None  # another word
+    assert screen_result("a poem about lolicon", ()) is not None
 
 
 def test_the_user_is_told_why_and_what_to_do() -> None:
-    minors = refusal_text(Flag(BUILTIN, MINORS, "loli"))
+    minors = refusal_text(Flag(BUILTIN, MINORS, "lolicon"))
     assert minors.startswith("Your prompt was refused: it matches the built-in list")
     assert "sexual content involving minors" in minors and "Rephrase it" in minors
-    assert "loli" not in minors
+    assert "lolicon" not in minors
     strict = refusal_text(Flag(BUILTIN, "sexual", "nude"))
     assert "image_safety: strict" in strict and "/atelier settings key:image_safety" in strict
     word = withheld_text(Flag(SERVER, term="gloom"))
@@ -117,5 +122,5 @@ def test_moderator_notes_clip_the_excerpt_and_leave_it_out_for_minors() -> None:
     assert "this server's moderation word 'gloom'" in note
     excerpt = note.split("Excerpt: ")[1]
     assert len(excerpt) <= 42 and excerpt.endswith("…”")
-    hidden = note_text(origin, "image", "refused a prompt", Flag(BUILTIN, MINORS), "l0li art")
-    assert "Excerpt" not in hidden and "l0li" not in hidden and "involving minors" in hidden
+    hidden = note_text(origin, "image", "refused a prompt", Flag(BUILTIN, MINORS), "l0licon art")
+    assert "Excerpt" not in hidden and "l0licon" not in hidden and "involving minors" in hidden

@@ -29,7 +29,7 @@ async def depth(queue: JobQueue) -> int:
 
 async def test_the_built_in_list_refuses_before_anything_is_queued(queue: JobQueue) -> None:
     desk = FrontDesk(queue)
-    minors = await desk.handle("/poem a l0li in the garden", at(1))
+    minors = await desk.handle("/poem l0licon in the garden", at(1))
     assert minors.error and minors.job_id is None
     assert "built-in list (category: sexual content involving minors)" in minors.text
     assert "Rephrase it" in minors.text
@@ -114,8 +114,10 @@ async def test_refusals_become_moderator_notes_only_where_a_log_channel_is_set(
     assert await log.take("discord") == []  # no channel set: nothing is kept
 
     await desk.handle("/atelier settings key:moderation_log_channel value:#C55", at(3), admin=True)
-    await desk.handle("/poem deep gloom " + "and more words " * 10, at(4, user="u9"))
-    await desk.handle("/image a loli", at(5, user="u8"))
+    long = "/poem deep gloom " + "and more words " * 10
+    await desk.handle(long, at(4, user="u9"))
+    await desk.handle(long, at(4, user="u9"))  # the same delivery again: still one note
+    await desk.handle("/image lolicon", at(5, user="u8"))
     await desk.handle("/poem the calm sea", at(6))  # admitted: no note
     await desk.handle("/poem gloom", at(7, guild="g2"))  # another server: no channel set
     notes = await log.take("discord")
@@ -124,7 +126,7 @@ async def test_refusals_become_moderator_notes_only_where_a_log_channel_is_set(
     assert word.startswith("Atelier refused a prompt: /poem by member-u9 (u9).")
     assert "moderation word 'gloom'" in word and "Excerpt: “deep gloom and more" in word
     assert len(word.split("Excerpt: ")[1]) <= 42  # clipped, never the whole prompt
-    assert "/image by member-u8" in minors and "loli" not in minors
+    assert "/image by member-u8" in minors and "lolicon" not in minors
     assert await log.take("discord") == []  # taken once
     # The adapters' scheduler gets them with the other announcements.
     await desk.handle("/poem gloom again", at(8))

@@ -30,7 +30,7 @@ from worker.moderation import ModelClassifier, TextClassifier, classifier_from
 ROUTE = "console:safety-worker"
 LINES = {
     1: "A quiet harbour folds the dusk away.",
-    2: "The lantern hums, the l0li sleeps.",  # the built-in list's minors category
+    2: "The lantern hums, the l0licon sleeps.",  # the built-in list's minors category
     3: "A lantern swings above the tide.",
 }
 
@@ -122,7 +122,7 @@ async def test_a_text_result_on_the_built_in_list_is_withheld_with_the_reason(
     [(channel, note)] = await ModLog(queue.redis, keys=queue.keys).take("discord")
     assert channel == "MODS"
     assert note.startswith("Atelier withheld a result: /poem by bea (u7).")
-    assert "l0li" not in note and "Excerpt" not in note  # never for the minors category
+    assert "l0licon" not in note and "Excerpt" not in note  # never for the minors category
     assert await queue.redis.xlen(queue.keys.dead) == 0
 
 
