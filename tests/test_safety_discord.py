@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from adapters.discord.messages import result_message
+from bot.jobs import Origin, Provenance, Result
 from tests.fake_discord import FakeDiscord, FakeUser
 from tests.test_discord_adapter import (  # noqa: F401 (fixtures)
     ADMIN,
@@ -68,3 +70,24 @@ async def test_a_refused_prompt_is_noted_in_the_moderation_log_channel(
     assert "category: sexual content" in posted["content"]
     assert "Excerpt: “a nude figure study by the window”" in posted["content"]
     assert not fake.visible_messages()  # nothing public in the member's channel
+
+
+def test_a_blurred_image_stays_behind_its_spoiler_cover() -> None:
+    """Discord hides a file named SPOILER_...; an embed showing it would not."""
+    origin = Origin(platform="discord", route="discord", delivery_id="d1")
+    result = Result(
+        job_id="j" * 24,
+        ok=True,
+        command="image",
+        prompt="a heron",
+        note="Blurred and marked as a spoiler: the model's safety checker flagged it.",
+        provenance=Provenance(model="m", generator="g", seed=1),
+        origin=origin,
+    )
+    spoiler = result_message(result, files=[("SPOILER_atelier-1.png", b"png")])
+    assert spoiler.embed is not None and not spoiler.embed.image.url
+    assert [f.filename for f in spoiler.files()] == ["SPOILER_atelier-1.png"]
+    footer = spoiler.embed.footer.text or ""
+    assert "Blurred and marked as a spoiler" in footer
+    plain = result_message(result, files=[("atelier-1.png", b"png")])
+    assert plain.embed is not None and plain.embed.image.url == "attachment://atelier-1.png"
