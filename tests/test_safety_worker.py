@@ -186,3 +186,21 @@ def test_a_classifier_setting_that_cannot_work_says_what_to_fix(
     with pytest.raises(ConfigError, match="ATELIER_MODERATION_LABELS"):
         wrong_labels.load()
     assert classifier_from(None) is None and classifier_from("") is None
+
+
+def test_the_environment_names_the_classifier_the_worker_gets(
+    monkeypatch: pytest.MonkeyPatch, queue: JobQueue, flagging_model: Path
+) -> None:
+    from bot.cli import _build_worker
+    from bot.config import load_settings
+
+    monkeypatch.setenv("ATELIER_MODERATION_CLASSIFIER", str(flagging_model))
+    monkeypatch.setenv("ATELIER_MODERATION_LABELS", "Unsafe, toxic")
+    monkeypatch.setenv("ATELIER_MODERATION_THRESHOLD", "0.8")
+    monkeypatch.setenv("ATELIER_DEVICE", "cpu")
+    settings = load_settings(image_model=None)
+    worker = _build_worker(settings, queue, "image", 4, 1, "w-env")
+    assert isinstance(worker.classifier, ModelClassifier)
+    assert worker.classifier.labels == {"unsafe", "toxic"} and worker.classifier.threshold == 0.8
+    monkeypatch.setenv("ATELIER_MODERATION_CLASSIFIER", "")
+    assert _build_worker(load_settings(), queue, "image", 4, 1, "w-none").classifier is None
