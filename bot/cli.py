@@ -616,6 +616,14 @@ def _build_worker(
             generators.append(TextGenerator(text_model, device=settings.device))
     if not generators:
         raise ConfigError("Give at least one job kind with --kinds, e.g. --kinds text.")
+    from worker.moderation import classifier_from
+
+    classifier = classifier_from(
+        settings.moderation_classifier,
+        labels=settings.moderation_labels.split(","),
+        threshold=settings.moderation_threshold,
+        device=settings.device,
+    )
     return Worker(
         queue,
         generators,
@@ -624,6 +632,7 @@ def _build_worker(
         concurrency=concurrency,
         heartbeat_s=settings.heartbeat_s,
         max_attempts=settings.max_attempts,
+        classifier=classifier,
     )
 
 

@@ -312,9 +312,9 @@ class Community:
         return Reply(announce(change).text, public=True)
 
     async def announcements(self, platform: str, now: float | None = None) -> list[Announcement]:
-        """Phase changes and weekly digests that are due, and any still unposted: the
-        adapter's scheduler posts each, then calls `announced` (at least once, see
-        `bot.outbox`)."""
+        """Phase changes, weekly digests and moderation notes that are due, and any still
+        unposted: the adapter's scheduler posts each, then calls `announced` (at least once,
+        see `bot.outbox`)."""
         now = time.time() if now is None else now
         for challenge_id in await self.challenges.due(platform, now):
             change = await self.challenges.advance(challenge_id, now=now)
@@ -334,6 +334,10 @@ class Community:
                 where = settings.digest_channel
                 note = Announcement(platform, where, text, key=f"digest:{server}:{due_at:.0f}")
                 await self.outbox.put(note)
+        for i, (channel, text) in enumerate(await self.desk.modlog.take(platform)):
+            # Into the outbox too, so a note taken by an adapter that dies is still posted.
+            key = f"modlog:{time.time_ns()}:{i}"
+            await self.outbox.put(Announcement(platform, channel, text, key=key))
         return await self.outbox.take(platform)
 
     async def announced(self, note: Announcement) -> None:

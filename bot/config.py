@@ -64,6 +64,20 @@ class Settings(BaseSettings):
     music_model: str | None = Field(default=None, validation_alias=_env("ATELIER_MUSIC_MODEL"))
     device: str = Field(default="auto", validation_alias=_env("ATELIER_DEVICE"))
 
+    # Moderation ------------------------------------------------------------------------
+    # A local text-classification model directory, or `module:function` returning
+    # (flagged, reason); the worker checks prompts and text results with it.
+    moderation_classifier: str | None = Field(
+        default=None, validation_alias=_env("ATELIER_MODERATION_CLASSIFIER")
+    )
+    moderation_labels: str = Field(
+        default="toxic,nsfw,unsafe,offensive,hate",
+        validation_alias=_env("ATELIER_MODERATION_LABELS"),
+    )  # the classifier's labels that stop a text (comma-separated, any case)
+    moderation_threshold: float = Field(
+        default=0.5, gt=0, le=1, validation_alias=_env("ATELIER_MODERATION_THRESHOLD")
+    )
+
     # Queue behaviour -------------------------------------------------------------------
     visibility_timeout_s: float = Field(
         default=120.0, gt=0, validation_alias=_env("ATELIER_VISIBILITY_TIMEOUT")
@@ -92,6 +106,7 @@ class Settings(BaseSettings):
         "text_model",
         "image_model",
         "music_model",
+        "moderation_classifier",
         mode="before",
     )
     @classmethod

@@ -18,6 +18,7 @@ from bot.errors import PoisonJob
 
 SCHEMA_VERSION = 1
 OptionValue = str | int | float | bool
+ImagePolicy = Literal["strict", "blur", "off"]  # what a flagged image gets (server setting)
 
 
 class JobKind(StrEnum):
@@ -69,6 +70,9 @@ class Job(_Frozen):
     text: TextSpec | None = None
     origin: Origin
     parent_id: str | None = None  # the job this one regenerates / remixes
+    # The server's image policy when the job was made (`bot.server_settings`): what the
+    # worker does with an image its safety check flags (withhold, blur, or post as is).
+    image_safety: ImagePolicy = "strict"
     created_at: float = Field(default_factory=time.time)
 
     def batch_key(self) -> tuple[str, ...]:

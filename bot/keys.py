@@ -25,7 +25,7 @@
 | `brainstorm-ideas:{id}` | list | the session's ideas in order, each JSON `{text, author_id, author_name}` | as the session |
 | `brainstorm-votes:{id}:{n}` | set | who voted for idea n (one vote per person; a second click withdraws) | as the session |
 | `brainstorm-thread:{platform}:{channel}:{thread}` | string | the session id living in that thread | as the session |
-| `once:{platform}:{delivery}` | string | marks a click or message already handled (votes, added ideas, `line:{delivery}` for a poem's thread replies), so a redelivery does nothing | 1 day |
+| `once:{platform}:{delivery}` | string | marks a click or message already handled (votes, added ideas, `line:{delivery}` for a poem's thread replies, `modlog:{what}:{delivery}` for a moderation note), so a redelivery does nothing | 1 day |
 | `slack-message:{job_id}` | string | JSON `{channel, ts, thread_ts}` of the Slack message that shows a job, edited with progress and the result | `ATELIER_JOB_TTL` |
 | `workers:{kind}` | sorted set | worker id -> deadline (unix seconds) of its heartbeat: alive while in the future | member removed on clean exit or once stale |
 | `worker:{id}` | hash | a worker's host, pid, model, kinds, started | 3 heartbeats, refreshed by each |
@@ -50,6 +50,7 @@
 | `gallery-item:{job_id}` | string | a gallery piece: JSON with prompt, text, model, seed, settings, who asked, remix parent and its author | as the gallery entry (deleted with it) |
 | `styles:{platform}:{server}` | hash | the server's shared styles: name -> JSON `{name, suffix, command, model, author}` | until replaced |
 | `style-uses:{platform}:{server}` | sorted set | style name -> times used | kept |
+| `modlog:{platform}` | list | notes for servers' moderation log channels (refused prompts, withheld or blurred results), each JSON `{channel, text}`; the adapter's scheduler pops and posts them | last 1,000 kept; 7 days from the last note |
 | `discord:reply:{interaction}` | hash | what the Discord adapter needs to edit a deferred reply: `app`, `token` (secret, never logged), `message`, `expires`, `original` (the job whose result took the reply) | until the interaction token expires (`ATELIER_DISCORD_TOKEN_TTL`) |
 """
 
@@ -210,6 +211,9 @@ class Keys:
 
     def style_uses(self, platform: str, server_id: str) -> str:
         return f"{self.prefix}style-uses:{platform}:{server_id}"
+
+    def modlog(self, platform: str) -> str:
+        return f"{self.prefix}modlog:{platform}"
 
     def discord_reply(self, interaction_id: str) -> str:
         return f"{self.prefix}discord:reply:{interaction_id}"

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from bot.errors import UserError
+from bot.jobs import ImagePolicy
 from bot.keys import Keys
+from bot.moderation import IMAGE_POLICIES, find_term
 
 _WORD = re.compile(r"^[\w'-]{2,40}$", re.UNICODE)
 _MODEL = re.compile(r"^[\w./-]{1,200}$")
@@ -40,17 +42,15 @@ class ServerSettings(BaseModel):
     moderation_words: tuple[str, ...] = ()
     gallery_days: int = Field(default=0, ge=0, le=3650)  # 0: the gallery keeps every piece
     digest_channel: str = ""  # "" = no weekly digest
+    image_safety: ImagePolicy = "strict"
+    moderation_log_channel: str = ""  # "" = moderators get no notes
 
     def allows_channel(self, channel_id: str) -> bool:
         return not self.allowed_channels or channel_id in self.allowed_channels
 
     def blocked_word(self, text: str) -> str | None:
-        """The first moderation word found in text (whole words, any case), or None."""
-        lowered = text.lower()
-        for word in self.moderation_words:
-            if re.search(rf"(?<!\w){re.escape(word.lower())}(?!\w)", lowered):
-                return word
-        return None
+        """The first moderation word found in text (whole words, normalised), or None."""
+        return find_term(text, self.moderation_words)
 
 
 def _channels(value: str) -> tuple[str, ...]:
@@ -110,13 +110,27 @@ def _days(value: str) -> int:
     return number
 
 
-def _one_channel(value: str) -> str:
+def _one_channel(value: str, what: str = "the digest") -> str:
     if value.lower() in ("none", "off", "-"):
         return ""
     found = _channels(value)
     if len(found) != 1:
-        raise UserError("Name one channel for the digest (#art), or none to stop it.")
+        raise UserError(f"Name one channel for {what} (#art), or none to stop it.")
     return found[0]
+
+
+def _log_channel(value: str) -> str:
+    return _one_channel(value, "moderation notes")
+
+
+def _image_safety(value: str) -> str:
+    policy = value.strip().lower()
+    if policy not in IMAGE_POLICIES:
+        raise UserError(
+            "image_safety is strict (refuse sexual image prompts, withhold flagged images), "
+            "blur (post flagged images blurred, as spoilers) or off (only the built-in list)."
+        )
+    return policy
 
 
 def _words(value: str) -> tuple[str, ...]:
@@ -192,6 +206,19 @@ SETTINGS: tuple[Setting, ...] = (
         _one_channel,
         "#art, or none",
     ),
+    Setting(
+        "image_safety",
+        "Images: strict (refuse sexual prompts, withhold flagged images), blur (post flagged "
+        "images blurred as spoilers) or off (only the built-in list).",
+        _image_safety,
+        "strict, blur or off",
+    ),
+    Setting(
+        "moderation_log_channel",
+        "Channel where moderators see refused prompts and withheld images (none: off).",
+        _log_channel,
+        "#mod-log, or none",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -210,7 +237,7 @@ def describe(settings: ServerSettings) -> str:
         if isinstance(value, tuple):
             shown = ", ".join(value) or ("all" if s.name == "allowed_channels" else "none")
         else:
-            shown = str(value) or ("none" if s.name == "digest_channel" else "default")
+            shown = str(value) or ("none" if s.name.endswith("_channel") else "default")
         lines.append(f"  {s.name}: {shown}  ({s.help})")
     lines.append("Change one with: /atelier settings key:<name> value:<value>")
     return "\n".join(lines)

@@ -16,7 +16,8 @@ from typing import Any
 from bot.catalogue import Command, command
 from bot.errors import UserError
 from bot.fairness import Admitted, Fairness
-from bot.jobs import Job, JobKind, OptionValue, Origin, job_id_for, load_job
+from bot.jobs import ImagePolicy, Job, JobKind, OptionValue, Origin, job_id_for, load_job
+from bot.moderation import ModLog, refusal_text, screen_prompt
 from bot.parse import Invocation, check_prompt, from_options, parse
 from bot.prompts import build_text_spec
 from bot.queue import JobQueue
@@ -67,6 +68,7 @@ def build_job(
     seed: int | None = None,
     model: str | None = None,
     parent_id: str | None = None,
+    image_safety: ImagePolicy = "strict",
 ) -> Job:
     """A job from a validated invocation. The seed is chosen here, so it can be shown."""
     kind = inv.command.kind
@@ -89,6 +91,7 @@ def build_job(
         text=text,
         origin=origin,
         parent_id=parent_id,
+        image_safety=image_safety,
     )
 
 
@@ -101,6 +104,7 @@ class FrontDesk:
         self.keys = queue.keys
         self.settings = settings or SettingsStore(queue.redis, keys=queue.keys)
         self.fairness = Fairness(queue, self.settings)
+        self.modlog = ModLog(queue.redis, keys=queue.keys)
         self.community = Community(self)
 
     async def handle(
@@ -128,10 +132,17 @@ class FrontDesk:
                 return await self._atelier(inv, origin, admin=admin)
             if inv.path[0] in self.community.COMMANDS:
                 return await self.community.handle(inv, origin, admin=admin, joined_at=joined_at)
-            server = await self._admit(origin, inv.prompt)
-            if inv.command.name == "inspire":
+            name = inv.command.name
+            makes_image = inv.command.kind is JobKind.IMAGE or name == "inspire"
+            server = await self._admit(origin, inv.prompt, name, image=makes_image)
+            if name == "inspire":
                 return await self._inspire(inv, origin, server)
-            job = build_job(inv, origin, model=_model_for(server, inv.command.kind))
+            job = build_job(
+                inv,
+                origin,
+                model=_model_for(server, inv.command.kind),
+                image_safety=server.image_safety,
+            )
             return await self._enqueue(job, server)
         except UserError as exc:
             return Reply(str(exc), error=True)
@@ -156,7 +167,7 @@ class FrontDesk:
                 options.update({k: inv.options[k] for k in inv.given if k != "seed"})
             cmd = _command_of(parent)
             check_prompt(cmd, f"/{cmd.name}", prompt)
-            server = await self._admit(origin, prompt)
+            server = await self._admit(origin, prompt, cmd.name, image=cmd.kind is JobKind.IMAGE)
             count = VARIATIONS if action is Action.VARIATIONS else 1
             replies = []
             for i in range(count):
@@ -168,6 +179,7 @@ class FrontDesk:
                     origin.model_copy(update={"delivery_id": delivery}),
                     model=parent.model,
                     parent_id=parent.id,
+                    image_safety=server.image_safety,
                 )
                 replies.append(await self._enqueue(job, server, first=i == 0))
             return replies
@@ -186,8 +198,12 @@ class FrontDesk:
     async def submit_job(self, job: Job) -> Reply:
         """A job an adapter built itself (a brainstorm's Expand): the server's rules apply."""
         try:
-            server = await self._admit(job.origin, job.prompt)
-            return await self._enqueue(job, server)
+            server = await self._admit(
+                job.origin, job.prompt, job.command, image=job.kind is JobKind.IMAGE
+            )
+            return await self._enqueue(
+                job.model_copy(update={"image_safety": server.image_safety}), server
+            )
         except UserError as exc:
             return Reply(str(exc), error=True)
 
@@ -213,6 +229,7 @@ class FrontDesk:
                 part,
                 origin.model_copy(update={"delivery_id": f"{origin.delivery_id}:{name}"}),
                 model=_model_for(server, cmd.kind),
+                image_safety=server.image_safety,
             )
             replies.append(await self._enqueue(job, server, first=not replies))
         if not replies:
@@ -293,8 +310,11 @@ class FrontDesk:
         server = await self.settings.get(job.origin.platform, job.origin.guild_id)
         return line_text(await self.fairness.place(job), server.server_max_running)
 
-    async def _admit(self, origin: Origin, prompt: str) -> ServerSettings:
-        """The server's rules for a new job: channel and moderation words. Rate limits and
+    async def _admit(
+        self, origin: Origin, prompt: str, command: str, *, image: bool = False
+    ) -> ServerSettings:
+        """The server's rules for a new job: channel and moderation (the built-in list, the
+        server's words, sexual words for images under the strict policy). Rate limits and
         caps are checked as the job is admitted (`bot.fairness`), in one script."""
         server = await self.settings.get(origin.platform, origin.guild_id)
         if origin.channel_id and not server.allows_channel(origin.channel_id):
@@ -302,12 +322,13 @@ class FrontDesk:
                 "Atelier is not enabled in this channel; the server's admins chose "
                 f"{_channels(server)}."
             )
-        word = server.blocked_word(prompt)
-        if word is not None:
-            raise UserError(
-                f"Your prompt contains '{word}', a word this server does not allow. "
-                "Rephrase it and try again."
+        strict = image and server.image_safety == "strict"
+        flag = screen_prompt(prompt, server.moderation_words, image_strict=strict)
+        if flag is not None:
+            await self.modlog.record(
+                origin, server.moderation_log_channel, command, "refused a prompt", flag, prompt
             )
+            raise UserError(refusal_text(flag))
         return server
 
     async def _atelier(self, inv: Invocation, origin: Origin, *, admin: bool) -> Reply:

@@ -23,9 +23,11 @@ from bot import artifacts
 from bot.errors import ConfigError, PoisonJob, UserError
 from bot.fairness import Fairness
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, load_job
+from bot.moderation import ModLog, refusal_text, screen_result, withheld_text
 from bot.queue import Entry, JobQueue
-from bot.server_settings import SettingsStore
+from bot.server_settings import ServerSettings, SettingsStore
 from worker.generators.base import Generator, Output
+from worker.moderation import TextClassifier
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +58,14 @@ class Worker:
         block_ms: int = 1000,
         backoff_s: float = 0.5,
         gather_ms: float | None = None,
+        classifier: TextClassifier | None = None,
     ) -> None:
         self.queue = queue
         self.settings = SettingsStore(queue.redis, keys=queue.keys)
         self.fairness = Fairness(queue, self.settings)  # per-server lines (bot.fairness)
         self.fairness_sweep_s = 5.0
+        self.modlog = ModLog(queue.redis, keys=queue.keys)
+        self.classifier = classifier
         self.generators = {g.kind: g for g in generators}
         self.kinds = list(self.generators)
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -91,6 +96,15 @@ class Worker:
             except Exception as exc:  # a wrong model id or path: say which, do not trace
                 raise ConfigError(
                     f"Could not load the {gen.kind.value} model {gen.model_id!r}: {exc}"
+                ) from exc
+        if self.classifier is not None:
+            try:
+                await asyncio.to_thread(self.classifier.load)
+            except ConfigError:
+                raise
+            except Exception as exc:
+                raise ConfigError(
+                    f"Could not load the moderation classifier {self.classifier.name!r}: {exc}"
                 ) from exc
         for kind in self.kinds:
             await self.queue.ensure_group(kind)
@@ -187,6 +201,7 @@ class Worker:
         for entry in entries:
             self._in_flight[entry.kind].add(entry.entry_id)
         try:
+            admitted = []
             for entry in entries:
                 item = await self._admit(entry)
                 if item is None:
@@ -195,7 +210,9 @@ class Worker:
                 if wrong:
                     await self._publish([item], [Output(error=wrong)], 0.0)
                 else:
-                    groups[item.job.batch_key()].append(item)
+                    admitted.append(item)
+            for item in await self._screen_prompts(admitted):
+                groups[item.job.batch_key()].append(item)
             for items in groups.values():
                 await self._run_batch(items)
         finally:
@@ -217,6 +234,25 @@ class Worker:
             await self._give_up(Item(entry, job, attempts - 1), "crashed its worker")
             return None
         return Item(entry, job, attempts)
+
+    async def _screen_prompts(self, items: list[Item]) -> list[Item]:
+        """The moderation classifier on the prompts, before any generating: a flagged job
+        ends here with the reason (never retried); the rest go on."""
+        if self.classifier is None or not items:
+            return items
+        try:
+            flags = await asyncio.to_thread(self.classifier, [i.job.prompt for i in items])
+        except Exception:  # a broken classifier must not stop the service: say so loudly
+            log.exception("the moderation classifier failed; prompts pass unchecked")
+            return items
+        passed = []
+        for item, flag in zip(items, flags, strict=True):
+            if flag is None:
+                passed.append(item)
+                continue
+            refused = Output(error=refusal_text(flag), flag=flag, action="refused a prompt")
+            await self._publish([item], [refused], 0.0)
+        return passed
 
     def _model_mismatch(self, job: Job) -> str:
         """A job that names a model this worker does not serve gets a clear error."""
@@ -345,25 +381,48 @@ class Worker:
             await self._release(job)
 
     async def _moderate(self, job: Job, out: Output) -> Output:
-        """A piece that contains one of its server's moderation words is withheld."""
-        if out.error or not job.origin.guild_id or not out.text:
-            return out
+        """A text piece is withheld when it matches the built-in list or its server's words,
+        or the classifier flags it. Whatever moderation stopped or changed (here or in the
+        generator: a flagged image) is noted for the server's moderators."""
+        server = await self._server(job)
+        if out.text and not out.error:
+            words = server.moderation_words if server is not None else ()
+            flag = screen_result(out.text, words)
+            if flag is None and self.classifier is not None and job.kind is JobKind.TEXT:
+                try:
+                    [flag] = await asyncio.to_thread(self.classifier, [out.text])
+                except Exception:
+                    log.exception("the moderation classifier failed; the piece passes unchecked")
+            if flag is not None:
+                log.info("withheld the result of %s: %s", job.id, flag.for_moderators())
+                out = Output(
+                    settings=out.settings,
+                    error=withheld_text(flag),
+                    flag=flag,
+                    action="withheld a result",
+                )
+        if out.flag is not None and server is not None:
+            try:
+                await self.modlog.record(
+                    job.origin,
+                    server.moderation_log_channel,
+                    job.command,
+                    out.action or "stopped a piece",
+                    out.flag,
+                    job.prompt,
+                )
+            except Exception:
+                log.warning("could not note job %s for the moderators", job.id, exc_info=True)
+        return out
+
+    async def _server(self, job: Job) -> ServerSettings | None:
+        if not job.origin.guild_id:
+            return None
         try:
-            server = await self.settings.get(job.origin.platform, job.origin.guild_id)
-        except Exception:  # settings unreadable: withhold nothing, say so in the log
+            return await self.settings.get(job.origin.platform, job.origin.guild_id)
+        except Exception:  # settings unreadable: the built-in list still applies; log it
             log.warning("could not read the settings of %s", job.origin.guild_id, exc_info=True)
-            return out
-        word = server.blocked_word(out.text)
-        if word is None:
-            return out
-        log.info("withheld the result of %s: a moderation word of its server", job.id)
-        return Output(
-            settings=out.settings,
-            error=(
-                f"The piece was withheld: it contains '{word}', a word this server does not "
-                "allow. Try again (Regenerate uses a new seed) or change the prompt."
-            ),
-        )
+            return None
 
     async def _give_up(self, item: Item, why: str) -> None:
         job = item.job

@@ -66,7 +66,7 @@ def result_message(
     result: Result, *, mention: str = "", files: Sequence[tuple[str, bytes]] = ()
 ) -> Outgoing:
     """`files`: the result's attachments as (filename, bytes), fetched by the caller; the
-    first PNG is shown inside the embed."""
+    first PNG that is not a spoiler is shown inside the embed."""
     message = render_result(result)
     lead = f"<@{mention}> " if mention else ""
     if message.error:
@@ -82,7 +82,12 @@ def result_message(
     embed = discord.Embed(title=title, description=body, colour=OK_COLOUR)
     if footer:
         embed.set_footer(text=footer)
-    picture = next((name for name, _ in files if name.lower().endswith(".png")), None)
+    # A spoiler file (a flagged image a server posts blurred) stays an attachment: shown
+    # inside the embed it would skip Discord's spoiler cover.
+    picture = next(
+        (n for n, _ in files if n.lower().endswith(".png") and not n.startswith("SPOILER_")),
+        None,
+    )
     if picture:
         embed.set_image(url=f"attachment://{picture}")
     content = f"{lead}your /{result.command} is ready." if mention else None

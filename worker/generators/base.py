@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.jobs import Job, JobKind, OptionValue
+from bot.moderation import Flag
 
 # Called from the generator's thread: (fraction done, partial text per job or None).
 ProgressFn = Callable[[float, Sequence[str] | None], None]
@@ -31,6 +32,10 @@ class Output:
     error: str = ""
     note: str = ""  # a user-facing remark on the piece, e.g. whether its form was met
     files: list[File] = field(default_factory=list)
+    # Set when moderation stopped or changed this piece: why, and what was done (for the
+    # server's moderation log: "withheld a result", "blurred an image", ...).
+    flag: Flag | None = None
+    action: str = ""
 
 
 class Generator(Protocol):

@@ -20,18 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from bot.jobs import Job, JobKind, OptionValue
 from worker.device import resolve_device
 from worker.generators.base import Output, ProgressFn
-from worker.generators.imaging import ImageCheck, png_file, size_of, withheld
+from worker.generators.imaging import ImageCheck, finish_image, size_of, withheld
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
-SAFETY_WITHHELD = (
-    "The model's safety checker withheld this image. Try another prompt or another seed."
-)
+SAFETY_FLAGGED = "the model's safety checker flagged it"
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,10 @@ class DiffusersGenerator:
         )
         self.defaults = defaults_for(model_id)
         self.pipe: Any = None
+        # The pipeline's own safety checker, run here rather than inside the pipeline (which
+        # would black flagged images out): the server's policy decides what happens to them.
+        self.safety_checker: Any = None
+        self.feature_extractor: Any = None
         self._accepts: frozenset[str] = frozenset()
         self.pipeline_calls = 0  # batched pipeline calls made (stats, tests)
 
@@ -123,6 +126,7 @@ class DiffusersGenerator:
         if self.attention_slicing and hasattr(pipe, "enable_attention_slicing"):
             pipe.enable_attention_slicing()
         self.pipe = pipe.to(self.device)
+        self._take_safety_checker()
         self._accepts = frozenset(inspect.signature(self.pipe.__call__).parameters)
         log.info(
             "image model %s (%s) loaded on %s (%s); defaults %s steps, guidance %s",
@@ -133,6 +137,29 @@ class DiffusersGenerator:
             self.defaults.steps,
             self.defaults.guidance,
         )
+
+    def _take_safety_checker(self) -> None:
+        """Stable Diffusion's checker (CLIP features in, a flag per image out) is called
+        after the pipeline; a checker of another shape stays inside its pipeline, whose
+        flags still reach the policy (over its blacked-out images)."""
+        checker = getattr(self.pipe, "safety_checker", None)
+        features = getattr(self.pipe, "feature_extractor", None)
+        if checker is None or features is None or not hasattr(checker, "concept_embeds"):
+            return
+        self.safety_checker = checker.to(self.device)
+        self.feature_extractor = features
+        self.pipe.safety_checker = None
+
+    def _flagged_by_checker(self, images: list[Any]) -> list[bool]:
+        if self.safety_checker is None:
+            return [False] * len(images)
+        clip = self.feature_extractor(images, return_tensors="pt").pixel_values
+        arrays = np.stack([np.asarray(im.convert("RGB"), dtype=np.float32) / 255 for im in images])
+        with torch.inference_mode():
+            _, flags = self.safety_checker(
+                images=arrays, clip_input=clip.to(self.device, self.safety_checker.dtype)
+            )
+        return [bool(f) for f in flags]
 
     def warmup(self) -> None:
         """One tiny, one-step image, so the first real job does not pay for lazy set-up."""
@@ -158,12 +185,17 @@ class DiffusersGenerator:
                 "steps": steps,
                 "guidance": guidance,
             }
-            reason = SAFETY_WITHHELD if flagged else withheld(self.checks, job, image)
-            if reason:
-                outputs.append(Output(settings=settings, error=reason))
-                continue
-            file = png_file(job, image, model=self.model_id, generator=self.name, settings=settings)
-            outputs.append(Output(settings=settings, files=[file]))
+            reason = SAFETY_FLAGGED if flagged else withheld(self.checks, job, image)
+            outputs.append(
+                finish_image(
+                    job,
+                    image,
+                    reason,
+                    model=self.model_id,
+                    generator=self.name,
+                    settings=settings,
+                )
+            )
         return outputs
 
     def _steps(self, job: Job) -> int:
@@ -198,9 +230,10 @@ class DiffusersGenerator:
         with torch.inference_mode():
             out = self.pipe(**kwargs)
         images = list(out.images)
-        # Pipelines with a safety checker report which images it blacked out.
-        flags = getattr(out, "nsfw_content_detected", None) or [False] * len(images)
-        return images, [bool(f) for f in flags]
+        # A checker left inside its pipeline reports which images it blacked out.
+        inside = getattr(out, "nsfw_content_detected", None) or [False] * len(images)
+        ours = self._flagged_by_checker(images)
+        return images, [bool(a) or b for a, b in zip(inside, ours, strict=True)]
 
 
 class _StepReporter:

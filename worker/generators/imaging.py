@@ -1,10 +1,13 @@
 """What every image generator shares: the size option, PNG files with their settings in
 text chunks, and the output checks a picture passes before it is posted.
 
-Output checks are pluggable: any callable `(job, image) -> reason or None`. A reason
-withholds that image and becomes the job's user-facing error. The diffusers generator adds
-the model's own safety checker where the pipeline has one; a per-server policy (which
-checks a server wants) is not built yet and would choose among these hooks.
+Output checks are pluggable: any callable `(job, image) -> reason or None`, the reason a
+short phrase ("the nudity detector flagged it"). The diffusers generator adds the model's
+own safety checker where the pipeline has one. What happens to a flagged image is the
+server's policy, carried by the job (`Job.image_safety`, see `finish_image`): `strict`
+withholds it with the reason, `blur` posts it heavily blurred as a spoiler with a note,
+`off` posts it as made with a note. Every flagged image is also noted for the server's
+moderators (`Output.flag`).
 """
 
 from __future__ import annotations
@@ -13,15 +16,24 @@ import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 
-from PIL import Image
+from PIL import Image, ImageFilter
 from PIL.PngImagePlugin import PngInfo
 
 from bot.jobs import Job, OptionValue
-from worker.generators.base import File
+from bot.moderation import (
+    IMAGE_CHECK,
+    Flag,
+    image_blurred_note,
+    image_shown_note,
+    image_withheld_text,
+)
+from worker.generators.base import File, Output
 
 DEFAULT_SIZE = "768x768"
 MAX_SIDE = 2048
 PNG_KEY = "atelier"  # the text chunk with the full settings as JSON
+SPOILER_PREFIX = "SPOILER_"  # Discord shows a file named so behind a spoiler cover
+BLUR_FRACTION = 0.08  # blur radius as a share of the longer side: shapes gone, colours left
 
 ImageCheck = Callable[[Job, Image.Image], str | None]
 
@@ -45,6 +57,50 @@ def withheld(checks: Sequence[ImageCheck], job: Job, image: Image.Image) -> str:
         if reason:
             return reason
     return ""
+
+
+def finish_image(
+    job: Job,
+    image: Image.Image,
+    reason: str,
+    *,
+    model: str,
+    generator: str,
+    settings: dict[str, OptionValue],
+    note: str = "",
+) -> Output:
+    """The output for one image: as made when nothing flagged it (`reason` empty), else what
+    the job's server policy says. The provenance settings say what was done."""
+    if not reason:
+        file = png_file(job, image, model=model, generator=generator, settings=settings)
+        return Output(settings=settings, note=note, files=[file])
+    flag = Flag(IMAGE_CHECK, detail=reason)
+    policy = job.image_safety
+    if policy == "strict":
+        error = image_withheld_text(reason)
+        return Output(settings=settings, error=error, flag=flag, action="withheld an image")
+    if policy == "blur":
+        settings = {**settings, "safety": "flagged, blurred"}
+        radius = max(image.size) * BLUR_FRACTION
+        shown = image.convert("RGB").filter(ImageFilter.GaussianBlur(radius))
+        file = png_file(job, shown, model=model, generator=generator, settings=settings)
+        file = File(SPOILER_PREFIX + file.filename, file.content_type, file.data, file.description)
+        return Output(
+            settings=settings,
+            note=image_blurred_note(reason),
+            files=[file],
+            flag=flag,
+            action="posted a flagged image, blurred",
+        )
+    settings = {**settings, "safety": "flagged, shown (policy off)"}
+    file = png_file(job, image, model=model, generator=generator, settings=settings)
+    return Output(
+        settings=settings,
+        note=image_shown_note(reason),
+        files=[file],
+        flag=flag,
+        action="posted a flagged image as made (image_safety: off)",
+    )
 
 
 def png_file(

@@ -12,7 +12,7 @@ from PIL import Image
 
 from bot.jobs import Job, JobKind, OptionValue
 from worker.generators.base import Output, ProgressFn
-from worker.generators.imaging import ImageCheck, png_file, size_of, withheld
+from worker.generators.imaging import ImageCheck, finish_image, size_of, withheld
 from worker.sketch import render
 
 SKETCH_MODEL_ID = "atelier-sketch"
@@ -54,9 +54,12 @@ class SketchGenerator:
         if sketch.palette.words:
             settings["palette"] = " ".join(sketch.palette.words)
         image = Image.fromarray(sketch.pixels)
-        reason = withheld(self.checks, job, image)
-        if reason:
-            return Output(settings=settings, error=reason)
-        file = png_file(job, image, model=self.model_id, generator=self.name, settings=settings)
-        note = STEPS_NOTE if "steps" in job.options else ""
-        return Output(settings=settings, note=note, files=[file])
+        return finish_image(
+            job,
+            image,
+            withheld(self.checks, job, image),
+            model=self.model_id,
+            generator=self.name,
+            settings=settings,
+            note=STEPS_NOTE if "steps" in job.options else "",
+        )
