@@ -76,6 +76,8 @@ async def test_strict_refuses_sexual_image_prompts_and_every_job_carries_the_pol
     queue: JobQueue,
 ) -> None:
     desk = FrontDesk(queue)
+    # No worker finishes these jobs: let the member hold more than the default three.
+    await desk.settings.set("discord", "g1", "member_max_running", "10")
     refused = await desk.handle("/image a NUDE figure study", at(1))
     assert refused.error and "category: sexual content" in refused.text
     assert "image_safety: strict" in refused.text
