@@ -84,9 +84,10 @@ async def test_jobs_lost_with_a_dropped_connection_run_long_before_the_timeout(
             await probe.enqueue(job)
         assert len(await deliver_without_running(probe, "w-lost")) == 3
         started = time.monotonic()
-        for client in await redis_client.client_list():
-            if client.get("name") == name:
-                await redis_client.client_kill_filter(_id=client["id"])
+        mine = [c["id"] for c in await redis_client.client_list() if c.get("name") == name]
+        assert mine  # the worker's connections, dropped under it
+        for client_id in mine:
+            await redis_client.client_kill_filter(_id=client_id)
         gen.gate.set()
 
         results = await wait_results(probe, 4, timeout=VISIBILITY_S / 4)
