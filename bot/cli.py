@@ -129,7 +129,11 @@ def worker(
     batch_size: Annotated[int, typer.Option(min=1, max=256, help="Jobs per generate call.")] = 16,
     concurrency: Annotated[int, typer.Option(min=1, max=16, help="Batches read at once.")] = 1,
     worker_id: Annotated[
-        str | None, typer.Option(help="Consumer name (default: host-pid).")
+        str | None,
+        typer.Option(
+            help="Consumer name, stable per deployment slot (default: ATELIER_WORKER_ID, "
+            "else host-pid-random)."
+        ),
     ] = None,
 ) -> None:
     """A worker process against a shared Redis (ATELIER_REDIS_URL)."""
@@ -137,7 +141,8 @@ def worker(
     async def body(settings: Settings) -> int:
         redis = connect(settings, embedded_ok=False, what="atelier worker")
         queue = make_queue(redis, settings)
-        w = _build_worker(settings, queue, kinds, batch_size, concurrency, worker_id)
+        name = worker_id or settings.worker_id
+        w = _build_worker(settings, queue, kinds, batch_size, concurrency, name)
         _on_signals(w.stop)
         try:
             await w.run()

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         default=1000, ge=1, validation_alias=_env("ATELIER_MAX_QUEUE_LENGTH")
     )
     heartbeat_s: float = Field(default=5.0, gt=0, validation_alias=_env("ATELIER_HEARTBEAT"))
+    # A worker's consumer name. Stable per deployment slot (a pod's name), a restarted worker
+    # runs its predecessor's pending jobs at once; unset, each process gets a name of its own.
+    worker_id: str | None = Field(default=None, validation_alias=_env("ATELIER_WORKER_ID"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias=_env("ATELIER_LOG_LEVEL")
     )
@@ -107,6 +110,7 @@ class Settings(BaseSettings):
         "image_model",
         "music_model",
         "moderation_classifier",
+        "worker_id",
         mode="before",
     )
     @classmethod

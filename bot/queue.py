@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from bot.errors import UserError
 from bot.jobs import Job, JobKind, Progress, Result, dump
@@ -61,6 +61,17 @@ class Enqueued:
     entry_id: str
     created: bool  # False: a duplicate delivery; nothing new was enqueued
     state: str
+
+
+@dataclass(frozen=True)
+class Finish:
+    """One job's end for `JobQueue.finish_many`: its entry, its result, and the dead-letter
+    record when it was given up."""
+
+    kind: JobKind
+    entry_id: str
+    result: Result
+    dead_letter: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -196,14 +207,44 @@ class JobQueue:
                 self.keys.jobs(kind), WORKER_GROUP, consumer, 0, list(entry_ids), justid=True
             )
 
+    async def read_own(
+        self, kinds: Sequence[JobKind], consumer: str, count: int = 100
+    ) -> list[Entry]:
+        """Entries already delivered to `consumer` and not acked (XREADGROUP from id 0, page
+        by page): jobs whose delivery never reached the worker (a reply lost with a dropped
+        connection) or that a predecessor of the same name held when it died. An entry
+        deleted from its stream while still pending has nothing left to run: it is acked."""
+        found: list[Entry] = []
+        after = {self.keys.jobs(k): "0" for k in kinds}
+        while after:
+            reply = await self.redis.xreadgroup(WORKER_GROUP, consumer, after, count=count)
+            after = {}
+            for stream, items in reply or []:
+                kind = self._kind_of(stream)
+                gone = [entry_id for entry_id, fields in items if not fields]
+                if gone:
+                    await self.redis.xack(self.keys.jobs(kind), WORKER_GROUP, *gone)
+                found += [Entry(kind, entry_id, fields) for entry_id, fields in items if fields]
+                if len(items) == count:  # maybe more: read on after the last one
+                    after[self.keys.jobs(kind)] = items[-1][0]
+        return found
+
     async def start_attempt(self, job: Job, worker_id: str) -> int:
         """Count an attempt before generating: a worker killed mid-job still counts one."""
-        key = self.keys.job(job.id)
+        [attempts] = await self.start_attempts([job], worker_id)
+        return attempts
+
+    async def start_attempts(self, jobs: Sequence[Job], worker_id: str) -> list[int]:
+        """`start_attempt` for a whole batch in one round trip; the attempt count of each."""
+        if not jobs:
+            return []
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hincrby(key, "attempts", 1)
-            pipe.hset(key, mapping={"state": "running", "worker": worker_id})
-            attempts, _ = await pipe.execute()
-        return int(attempts)
+            for job in jobs:
+                key = self.keys.job(job.id)
+                pipe.hincrby(key, "attempts", 1)
+                pipe.hset(key, mapping={"state": "running", "worker": worker_id})
+            replies = await pipe.execute()
+        return [int(n) for n in replies[::2]]
 
     async def finish(
         self,
@@ -215,29 +256,53 @@ class JobQueue:
     ) -> bool:
         """Store and publish the result and ack the entry, atomically. False: the job had
         already finished (a reclaimed duplicate); nothing was published again."""
-        state = "done" if result.ok else ("dead" if dead_letter else "failed")
-        published = await self._finish(
-            keys=[
-                self.keys.job(result.job_id),
-                self.keys.jobs(kind),
-                self.keys.results(result.origin.route),
-                self.keys.result(result.job_id),
-                self.keys.dead,
-            ],
-            args=[
-                WORKER_GROUP,
-                entry_id,
-                dump(result),
-                self.job_ttl_s,
-                state,
-                json.dumps(dead_letter) if dead_letter else "",
-                result.job_id,
-                RESULTS_MAXLEN,
-                DEAD_MAXLEN,
-                f"{time.time():.3f}",
-            ],
-        )
-        return bool(int(published))
+        [published] = await self.finish_many([Finish(kind, entry_id, result, dead_letter)])
+        return published
+
+    async def finish_many(self, finishes: Sequence[Finish]) -> list[bool]:
+        """`finish` for a whole batch: one round trip, one atomic script per job. Each
+        script refuses a second publish, so running one again (below) is harmless."""
+        if not finishes:
+            return []
+        calls = [self._finish_call(f) for f in finishes]
+        replies = await self._evalsha_all(calls)
+        if any(isinstance(r, NoScriptError) for r in replies):  # a restarted, empty Redis
+            await self.redis.script_load(_FINISH)
+            replies = await self._evalsha_all(calls)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return [bool(int(reply)) for reply in replies]
+
+    async def _evalsha_all(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                pipe.evalsha(self._finish.sha, len(keys), *keys, *args)
+            return await pipe.execute(raise_on_error=False)  # type: ignore[no-any-return]
+
+    def _finish_call(self, f: Finish) -> tuple[list[str], list[Any]]:
+        result = f.result
+        state = "done" if result.ok else ("dead" if f.dead_letter else "failed")
+        keys = [
+            self.keys.job(result.job_id),
+            self.keys.jobs(f.kind),
+            self.keys.results(result.origin.route),
+            self.keys.result(result.job_id),
+            self.keys.dead,
+        ]
+        args = [
+            WORKER_GROUP,
+            f.entry_id,
+            dump(result),
+            self.job_ttl_s,
+            state,
+            json.dumps(f.dead_letter) if f.dead_letter else "",
+            result.job_id,
+            RESULTS_MAXLEN,
+            DEAD_MAXLEN,
+            f"{time.time():.3f}",
+        ]
+        return keys, args
 
     async def bury(self, kind: JobKind, entry_id: str, fields: dict[str, str], reason: str) -> None:
         """Dead-letter an entry that has no usable job (malformed), and ack it."""
@@ -250,13 +315,17 @@ class JobQueue:
             pipe.xdel(self.keys.jobs(kind), entry_id)
             await pipe.execute()
 
-    async def publish_progress(self, progress: Progress) -> None:
-        await self.redis.xadd(
-            self.keys.results(progress.origin.route),
-            {"type": "progress", "job": progress.job_id, "data": dump(progress)},
-            maxlen=RESULTS_MAXLEN,
-            approximate=True,
-        )
+    async def publish_progress(self, *progress: Progress) -> None:
+        """Progress events, a whole batch's in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for p in progress:
+                pipe.xadd(
+                    self.keys.results(p.origin.route),
+                    {"type": "progress", "job": p.job_id, "data": dump(p)},
+                    maxlen=RESULTS_MAXLEN,
+                    approximate=True,
+                )
+            await pipe.execute()
 
     async def heartbeat(
         self, kinds: Sequence[JobKind], worker_id: str, info: dict[str, str], interval_s: float
@@ -269,6 +338,10 @@ class JobQueue:
             pipe.hset(self.keys.worker(worker_id), mapping=info)
             pipe.expire(self.keys.worker(worker_id), max(int(3 * interval_s), 1))
             await pipe.execute()
+
+    async def worker_ttl_ms(self, worker_id: str) -> int:
+        """Milliseconds left on a worker's heartbeat record; 0 once it is gone."""
+        return max(int(await self.redis.pttl(self.keys.worker(worker_id))), 0)
 
     async def retire(self, kinds: Sequence[JobKind], worker_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -14,10 +14,10 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
-from bot.jobs import JobKind, Origin, load_result
+from bot.jobs import JobKind, Origin, Result, load_job, load_result
 from bot.keys import Keys
 from bot.parse import parse
-from bot.queue import JobQueue
+from bot.queue import Finish, JobQueue
 from bot.service import build_job
 from tests.conftest import _free_port, atelier_env
 from tests.test_processes import spawn, wait_workers
@@ -127,4 +127,37 @@ async def test_a_restarted_redis_loses_no_accepted_job(
         "pending": 0, "min": None, "max": None, "consumers": []
     }  # fmt: skip
     assert worker.poll() is None  # the worker never died: it reconnected
+    await client.aclose()
+
+
+async def test_a_batch_finishes_in_one_pipeline_after_a_restart_emptied_the_script_cache(
+    aof: AofRedis,
+) -> None:
+    """`finish_many` sends the finish script by hash; a restarted Redis no longer knows it,
+    so the queue loads it again and runs the batch, each job still published once."""
+    client = Redis.from_url(aof.url, decode_responses=True)
+    queue = JobQueue(client, keys=Keys("t:"))
+    ids = await enqueue(queue, 0, 3)
+    entries = await queue.read([JobKind.TEXT], "w", count=3, block_ms=100)
+    jobs = [load_job(e.fields["job"]) for e in entries]
+    assert await queue.start_attempts(jobs, "w") == [1, 1, 1]
+    await client.aclose()
+    aof.stop()
+    aof.start()
+
+    client = Redis.from_url(aof.url, decode_responses=True)
+    queue = JobQueue(client, keys=Keys("t:"))
+    assert await client.script_exists(queue._finish.sha) == [False]
+    finishes = [
+        Finish(
+            JobKind.TEXT,
+            entry.entry_id,
+            Result(job_id=j.id, ok=True, command="poem", prompt=j.prompt, origin=j.origin),
+        )
+        for entry, j in zip(entries, jobs, strict=True)
+    ]
+    assert await queue.finish_many(finishes) == [True, True, True]
+    assert await queue.finish_many(finishes) == [False, False, False]  # a reclaimed twin
+    assert await results(client) == dict.fromkeys(ids, 1)
+    assert (await client.xpending(queue.keys.jobs(JobKind.TEXT), "workers"))["pending"] == 0
     await client.aclose()

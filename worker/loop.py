@@ -24,7 +24,7 @@ from bot.errors import ConfigError, PoisonJob, UserError
 from bot.fairness import Fairness
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, load_job
 from bot.moderation import ModLog, refusal_text, screen_result, withheld_text
-from bot.queue import Entry, JobQueue
+from bot.queue import Entry, Finish, JobQueue
 from bot.server_settings import ServerSettings, SettingsStore
 from worker.generators.base import Generator, Output
 from worker.moderation import TextClassifier
@@ -86,6 +86,10 @@ class Worker:
         self.ready = asyncio.Event()
         self._gpu = asyncio.Lock()  # one generate call at a time per worker process
         self._in_flight: dict[JobKind, set[str]] = defaultdict(set)
+        # Every call that hands entries to this consumer (read, reclaim, re-read) holds them
+        # before it lets go of this lock, so "pending for us but not held" means "lost".
+        self._deliveries = asyncio.Lock()
+        self._lost = asyncio.Event()  # a loop error: look for lost deliveries now
 
     # Lifecycle -------------------------------------------------------------------------
     async def run(self) -> None:
@@ -108,6 +112,7 @@ class Worker:
                 ) from exc
         for kind in self.kinds:
             await self.queue.ensure_group(kind)
+        await self._wait_for_predecessor()
         await self._beat()
         self.ready.set()
         log.info("worker %s ready for %s", self.id, ", ".join(k.value for k in self.kinds))
@@ -133,14 +138,35 @@ class Worker:
 
     async def _consume(self) -> None:
         while not self.stopping.is_set():
+            entries: list[Entry] = []
             try:
-                entries = await self.queue.read(self.kinds, self.id, self.batch_size, self.block_ms)
+                entries = await self._read(self.batch_size, self.block_ms)
                 await self.process(await self._gather(entries))
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis blip or a bug: log, pause, keep serving
                 log.exception("worker loop error; retrying in 1 s")
+                self._lost.set()  # what this read was given is re-read, not left to the timeout
                 await asyncio.sleep(1.0)
+            finally:
+                self._release(entries)
+
+    async def _read(self, count: int, block_ms: int) -> list[Entry]:
+        async with self._deliveries:
+            entries = await self.queue.read(self.kinds, self.id, count, block_ms)
+            self._hold(entries)
+        return entries
+
+    def _hold(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            self._in_flight[entry.kind].add(entry.entry_id)
+
+    def _release(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            self._in_flight[entry.kind].discard(entry.entry_id)
+
+    def _unheld(self, entries: Sequence[Entry]) -> list[Entry]:
+        return [e for e in entries if e.entry_id not in self._in_flight[e.kind]]
 
     async def _gather(self, entries: list[Entry]) -> list[Entry]:
         """Jobs sent together reach the stream over a few milliseconds, and the blocked read
@@ -148,7 +174,7 @@ class Worker:
         burst shares one batch instead of one job going first alone."""
         deadline = time.monotonic() + self.gather_ms / 1000
         while entries and len(entries) < self.batch_size and time.monotonic() < deadline:
-            more = await self.queue.read(self.kinds, self.id, self.batch_size - len(entries), 10)
+            more = await self._read(self.batch_size - len(entries), 10)
             if not more:
                 break
             entries.extend(more)
@@ -174,17 +200,45 @@ class Worker:
         }
         await self.queue.heartbeat(self.kinds, self.id, info, self.heartbeat_s)
 
+    async def _wait_for_predecessor(self) -> None:
+        """A worker started under the name of one that died (a stable ATELIER_WORKER_ID: a
+        restarted pod) runs that one's pending jobs at once instead of after the visibility
+        timeout, but only once the other is surely gone: its heartbeat record lapses within
+        three beats of its death. A record that keeps being renewed is a live process
+        using the same name, and sharing a name would run its jobs twice: stop."""
+        ttl = await self.queue.worker_ttl_ms(self.id)
+        if ttl <= 0:
+            return
+        log.info("worker %s: waiting %.1f s for the last one of this name", self.id, ttl / 1000)
+        while ttl > 0:
+            await asyncio.sleep(min(ttl / 1000 + 0.05, 0.25))
+            left = await self.queue.worker_ttl_ms(self.id)
+            if left > ttl:
+                raise ConfigError(
+                    f"Another worker is running as {self.id!r}. Give each worker a name of its "
+                    "own (--worker-id or ATELIER_WORKER_ID), or leave it unset."
+                )
+            ttl = left
+
     async def _reclaims(self) -> None:
-        interval = max(min(self.queue.visibility_timeout_s / 4, 30.0), 0.2)
+        """This worker's own lost deliveries (at start, after a loop error, and every
+        interval), then other workers' jobs left longer than the visibility timeout."""
+        interval = max(min(self.queue.visibility_timeout_s / 4, self.heartbeat_s, 30.0), 0.2)
         while not self.stopping.is_set():
+            self._lost.clear()
             try:
-                await asyncio.wait_for(self.stopping.wait(), timeout=interval)
-                return
-            except TimeoutError:
-                pass
+                await self._rerun_own()
+            except Exception:
+                log.warning("re-reading this worker's pending jobs failed", exc_info=True)
             for kind in self.kinds:
+                if self.stopping.is_set():
+                    return
                 try:
-                    entries = await self.queue.reclaim(kind, self.id, self.batch_size)
+                    async with self._deliveries:
+                        entries = self._unheld(
+                            await self.queue.reclaim(kind, self.id, self.batch_size)
+                        )
+                        self._hold(entries)
                     if entries:
                         log.warning(
                             "reclaimed %d %s job(s) left by a dead worker", len(entries), kind.value
@@ -192,20 +246,38 @@ class Worker:
                         await self.process(entries)
                 except Exception:
                     log.warning("reclaim failed", exc_info=True)
+            stop = asyncio.create_task(self.stopping.wait())
+            lost = asyncio.create_task(self._lost.wait())
+            await asyncio.wait({stop, lost}, timeout=interval, return_when="FIRST_COMPLETED")
+            stop.cancel()
+            lost.cancel()
+
+    async def _rerun_own(self) -> None:
+        """Entries pending for this consumer that no task of this process holds were lost
+        on the way (a dropped connection, a predecessor's crash): run them now."""
+        async with self._deliveries:
+            entries = self._unheld(await self.queue.read_own(self.kinds, self.id))
+            self._hold(entries)
+        if not entries:
+            return
+        log.warning("running %d job(s) delivered to %s but never run", len(entries), self.id)
+        try:
+            for start in range(0, len(entries), self.batch_size):
+                if self.stopping.is_set():
+                    return
+                await self.process(entries[start : start + self.batch_size])
+        finally:
+            self._release(entries)
 
     # Jobs ------------------------------------------------------------------------------
     async def process(self, entries: Sequence[Entry]) -> None:
         groups: dict[tuple[str, ...], list[Item]] = defaultdict(list)
         # In flight from now on: heartbeats keep these entries from being reclaimed while
         # they wait for the model as well as while they generate.
-        for entry in entries:
-            self._in_flight[entry.kind].add(entry.entry_id)
+        self._hold(entries)
         try:
             admitted = []
-            for entry in entries:
-                item = await self._admit(entry)
-                if item is None:
-                    continue
+            for item in await self._admit(entries):
                 wrong = self._model_mismatch(item.job)
                 if wrong:
                     await self._publish([item], [Output(error=wrong)], 0.0)
@@ -216,24 +288,30 @@ class Worker:
             for items in groups.values():
                 await self._run_batch(items)
         finally:
-            for entry in entries:
-                self._in_flight[entry.kind].discard(entry.entry_id)
+            self._release(entries)
 
-    async def _admit(self, entry: Entry) -> Item | None:
-        """Parse an entry and count the attempt; bury poison and over-tried jobs."""
-        try:
-            job = load_job(entry.fields.get("job", ""))
-            if job.kind is not entry.kind or job.kind not in self.generators:
-                raise PoisonJob(f"a {job.kind.value} job in the {entry.kind.value} stream")
-        except PoisonJob as exc:
-            log.error("dead-lettering malformed entry %s: %s", entry.entry_id, exc)
-            await self.queue.bury(entry.kind, entry.entry_id, entry.fields, str(exc))
-            return None
-        attempts = await self.queue.start_attempt(job, self.id)
-        if attempts > self.max_attempts:
-            await self._give_up(Item(entry, job, attempts - 1), "crashed its worker")
-            return None
-        return Item(entry, job, attempts)
+    async def _admit(self, entries: Sequence[Entry]) -> list[Item]:
+        """Parse entries and count their attempts (one round trip for all); bury poison and
+        over-tried jobs."""
+        parsed: list[tuple[Entry, Job]] = []
+        for entry in entries:
+            try:
+                job = load_job(entry.fields.get("job", ""))
+                if job.kind is not entry.kind or job.kind not in self.generators:
+                    raise PoisonJob(f"a {job.kind.value} job in the {entry.kind.value} stream")
+            except PoisonJob as exc:
+                log.error("dead-lettering malformed entry %s: %s", entry.entry_id, exc)
+                await self.queue.bury(entry.kind, entry.entry_id, entry.fields, str(exc))
+                continue
+            parsed.append((entry, job))
+        counts = await self.queue.start_attempts([job for _, job in parsed], self.id)
+        items = []
+        for (entry, job), attempts in zip(parsed, counts, strict=True):
+            if attempts > self.max_attempts:
+                await self._give_up(Item(entry, job, attempts - 1), "crashed its worker")
+            else:
+                items.append(Item(entry, job, attempts))
+        return items
 
     async def _screen_prompts(self, items: list[Item]) -> list[Item]:
         """The moderation classifier on the prompts, before any generating: a flagged job
@@ -329,25 +407,28 @@ class Worker:
         self, jobs: list[Job], fraction: float, partials: Sequence[str] | None
     ) -> None:
         try:
-            for i, job in enumerate(jobs):
-                partial = partials[i] if partials else ""
-                await self.queue.publish_progress(
+            await self.queue.publish_progress(
+                *(
                     Progress(
                         job_id=job.id,
                         fraction=fraction,
-                        partial_text=partial[-1500:],
+                        partial_text=(partials[i] if partials else "")[-1500:],
                         origin=job.origin,
                     )
+                    for i, job in enumerate(jobs)
                 )
+            )
         except Exception:
             log.debug("progress publish failed", exc_info=True)
 
     async def _publish(self, items: list[Item], outputs: list[Output], took: float) -> None:
         batch_id = uuid.uuid4().hex[:12]
         gen = self.generators[items[0].job.kind]
+        finishes = []
+        servers: dict[tuple[str, str], ServerSettings | None] = {}  # read once per batch
         for item, out in zip(items, outputs, strict=True):
             job = item.job
-            out = await self._moderate(job, out)
+            out = await self._moderate(job, out, servers)
             provenance = Provenance(
                 model=gen.model_id,
                 generator=gen.name,
@@ -376,15 +457,21 @@ class Worker:
                 origin=job.origin,
                 attempts=item.attempts,
             )
-            # Shielded: a SIGTERM or cancel must not cut the bookkeeping after a job in half.
-            await asyncio.shield(self.queue.finish(job.kind, item.entry.entry_id, result))
-            await self._release(job)
+            finishes.append(Finish(job.kind, item.entry.entry_id, result))
+        # One round trip for the batch. Shielded: a SIGTERM or cancel must not cut the
+        # bookkeeping after a job in half.
+        await asyncio.shield(self.queue.finish_many(finishes))
+        for item in items:
+            await self._free_slot(item.job)
 
-    async def _moderate(self, job: Job, out: Output) -> Output:
+    async def _moderate(
+        self, job: Job, out: Output, servers: dict[tuple[str, str], ServerSettings | None]
+    ) -> Output:
         """A text piece is withheld when it matches the built-in list or its server's words,
         or the classifier flags it. Whatever moderation stopped or changed (here or in the
-        generator: a flagged image) is noted for the server's moderators."""
-        server = await self._server(job)
+        generator: a flagged image) is noted for the server's moderators. `servers`: the
+        settings read so far in this batch (each server's once)."""
+        server = await self._server(job, servers)
         if out.text and not out.error:
             words = server.moderation_words if server is not None else ()
             flag = screen_result(out.text, words)
@@ -415,14 +502,20 @@ class Worker:
                 log.warning("could not note job %s for the moderators", job.id, exc_info=True)
         return out
 
-    async def _server(self, job: Job) -> ServerSettings | None:
+    async def _server(
+        self, job: Job, servers: dict[tuple[str, str], ServerSettings | None]
+    ) -> ServerSettings | None:
         if not job.origin.guild_id:
             return None
+        where = (job.origin.platform, job.origin.guild_id)
+        if where in servers:
+            return servers[where]
         try:
-            return await self.settings.get(job.origin.platform, job.origin.guild_id)
+            servers[where] = await self.settings.get(*where)
         except Exception:  # settings unreadable: the built-in list still applies; log it
             log.warning("could not read the settings of %s", job.origin.guild_id, exc_info=True)
             return None
+        return servers[where]
 
     async def _give_up(self, item: Item, why: str) -> None:
         job = item.job
@@ -447,9 +540,9 @@ class Worker:
         await asyncio.shield(
             self.queue.finish(job.kind, item.entry.entry_id, result, dead_letter=record)
         )
-        await self._release(job)
+        await self._free_slot(job)
 
-    async def _release(self, job: Job) -> None:
+    async def _free_slot(self, job: Job) -> None:
         """Free the finished job's slot and admit its server's next job in line. Should this
         fail (or the process die first), the fairness sweep does it within seconds."""
         try:
