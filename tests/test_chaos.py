@@ -23,8 +23,9 @@ from redis.asyncio import Redis
 
 from bot.jobs import JobKind
 from bot.keys import ADAPTER_GROUP, WORKER_GROUP, Keys
+from bot.server_settings import SettingsStore
 from tests.conftest import _free_port, atelier_env
-from tests.fake_slack import FakeSlack, SignedClient, block_text
+from tests.fake_slack import TEAM, FakeSlack, SignedClient, block_text
 from tests.test_processes import spawn
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(240)]
@@ -118,6 +119,11 @@ async def test_two_worker_kills_during_200_commands_lose_and_repeat_nothing(
         spawn(procs, env, "slack", "--port", str(port), log=app_log)
         client = SignedClient(f"http://127.0.0.1:{port}/slack/events", SECRET, fake)
         await until(lambda: _answers(client), "the Slack adapter", [app_log], timeout=60)
+        # One workspace sends all 200: lift its caps so the whole flood is in the stream at
+        # once (the fairness limits have their own tests, tests/test_fairness.py).
+        workspace = SettingsStore(redis_client, keys=keys)
+        await workspace.set("slack", TEAM, "server_max_running", "1000")
+        await workspace.set("slack", TEAM, "server_jobs_per_minute", "6000")
 
         async def send(n: int) -> int:
             status, _, _ = await client.command(
