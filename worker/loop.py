@@ -23,6 +23,8 @@ from bot import artifacts
 from bot.errors import ConfigError, PoisonJob, UserError
 from bot.fairness import Fairness
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, load_job
+from bot.logs import job_scope
+from bot.metrics import Metrics
 from bot.moderation import ModLog, refusal_text, screen_result, withheld_text
 from bot.queue import Entry, JobQueue
 from bot.server_settings import ServerSettings, SettingsStore
@@ -59,8 +61,10 @@ class Worker:
         backoff_s: float = 0.5,
         gather_ms: float | None = None,
         classifier: TextClassifier | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.queue = queue
+        self.metrics = metrics or Metrics()
         self.settings = SettingsStore(queue.redis, keys=queue.keys)
         self.fairness = Fairness(queue, self.settings)  # per-server lines (bot.fairness)
         self.fairness_sweep_s = 5.0
@@ -299,12 +303,13 @@ class Worker:
                 await self._publish([item], [Output(error=str(exc))], 0.0)
                 return
             except Exception:
-                log.exception(
-                    "job %s failed (attempt %d of %d)",
-                    item.job.id,
-                    item.attempts,
-                    self.max_attempts,
-                )
+                with job_scope(item.job.id, kind=item.job.kind.value, worker=self.id):
+                    log.exception(
+                        "job %s failed (attempt %d of %d)",
+                        item.job.id,
+                        item.attempts,
+                        self.max_attempts,
+                    )
                 continue
             await self._publish([item], outputs, took)
             return
@@ -323,7 +328,9 @@ class Worker:
             outputs = await asyncio.to_thread(gen.generate, jobs, progress)
         if len(outputs) != len(jobs):
             raise RuntimeError(f"{gen.name} returned {len(outputs)} outputs for {len(jobs)} jobs")
-        return outputs, time.perf_counter() - started
+        took = time.perf_counter() - started
+        self.metrics.batch_generated(kind, len(jobs), took)
+        return outputs, took
 
     async def _progress(
         self, jobs: list[Job], fraction: float, partials: Sequence[str] | None
@@ -346,39 +353,47 @@ class Worker:
         batch_id = uuid.uuid4().hex[:12]
         gen = self.generators[items[0].job.kind]
         for item, out in zip(items, outputs, strict=True):
-            job = item.job
-            out = await self._moderate(job, out)
-            provenance = Provenance(
-                model=gen.model_id,
-                generator=gen.name,
-                seed=job.seed,
-                settings=out.settings,
-                device=gen.device,
-                duration_s=round(took, 3),
-                batch_id=batch_id,
-                batch_size=len(items),
-                worker=self.id,
-            )
-            files = [(f.filename, f.content_type, f.data, f.description) for f in out.files]
-            attachments = await artifacts.store(
-                self.queue.redis, self.queue.keys, job.id, files, ttl_s=self.queue.job_ttl_s
-            )
-            result = Result(
-                job_id=job.id,
-                ok=not out.error,
-                command=job.command,
-                prompt=job.prompt,
-                text=out.text,
-                error=out.error,
-                note=out.note,
-                provenance=provenance,
-                attachments=attachments,
-                origin=job.origin,
-                attempts=item.attempts,
-            )
-            # Shielded: a SIGTERM or cancel must not cut the bookkeeping after a job in half.
-            await asyncio.shield(self.queue.finish(job.kind, item.entry.entry_id, result))
-            await self._release(job)
+            with job_scope(item.job.id, kind=item.job.kind.value, worker=self.id):
+                await self._publish_one(item, out, gen, batch_id, len(items), took)
+
+    async def _publish_one(
+        self, item: Item, out: Output, gen: Generator, batch_id: str, batch_size: int, took: float
+    ) -> None:
+        job = item.job
+        out = await self._moderate(job, out)
+        provenance = Provenance(
+            model=gen.model_id,
+            generator=gen.name,
+            seed=job.seed,
+            settings=out.settings,
+            device=gen.device,
+            duration_s=round(took, 3),
+            batch_id=batch_id,
+            batch_size=batch_size,
+            worker=self.id,
+        )
+        files = [(f.filename, f.content_type, f.data, f.description) for f in out.files]
+        attachments = await artifacts.store(
+            self.queue.redis, self.queue.keys, job.id, files, ttl_s=self.queue.job_ttl_s
+        )
+        result = Result(
+            job_id=job.id,
+            ok=not out.error,
+            command=job.command,
+            prompt=job.prompt,
+            text=out.text,
+            error=out.error,
+            note=out.note,
+            provenance=provenance,
+            attachments=attachments,
+            origin=job.origin,
+            attempts=item.attempts,
+        )
+        # Shielded: a SIGTERM or cancel must not cut the bookkeeping after a job in half.
+        await asyncio.shield(self.queue.finish(job.kind, item.entry.entry_id, result))
+        await self._release(job)
+        self.metrics.job_finished(job, result)
+        log.info("job %s %s (attempt %d)", job.id, "done" if result.ok else "failed", item.attempts)
 
     async def _moderate(self, job: Job, out: Output) -> Output:
         """A text piece is withheld when it matches the built-in list or its server's words,
@@ -425,6 +440,10 @@ class Worker:
             return None
 
     async def _give_up(self, item: Item, why: str) -> None:
+        with job_scope(item.job.id, kind=item.job.kind.value, worker=self.id):
+            await self._bury_job(item, why)
+
+    async def _bury_job(self, item: Item, why: str) -> None:
         job = item.job
         log.error("dead-lettering job %s after %d attempt(s): %s", job.id, item.attempts, why)
         result = Result(
@@ -448,6 +467,7 @@ class Worker:
             self.queue.finish(job.kind, item.entry.entry_id, result, dead_letter=record)
         )
         await self._release(job)
+        self.metrics.job_finished(job, result, dead=True)
 
     async def _release(self, job: Job) -> None:
         """Free the finished job's slot and admit its server's next job in line. Should this
