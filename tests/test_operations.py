@@ -31,12 +31,14 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def get(port: int, path: str) -> tuple[int, str]:
-    """A GET on the process's health port: (status, body)."""
+    """A GET on the process's health port: (status, body); status 0 when nothing listens."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
             return answer.status, answer.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode()
+    except urllib.error.URLError:
+        return 0, "not listening"
 
 
 async def eventually(check: Callable[[], bool], what: str, timeout: float = 30) -> None:

@@ -217,11 +217,7 @@ async def run_discord(
     count_rate_limits(adapter.metrics)
     if health is not None:
         health.ready_when(
-            lambda: (
-                None
-                if client.is_ready() and not client.is_closed()
-                else "not connected to the Discord gateway (yet)"
-            )
+            lambda: None if gateway_up(client) else "not connected to the Discord gateway"
         )
 
     closing: list[asyncio.Task[None]] = []
@@ -238,9 +234,19 @@ async def run_discord(
     return 0
 
 
+def gateway_up(client: discord.Client) -> bool:
+    """Ready, and every gateway connection open (a dropped one is being resumed)."""
+    if not client.is_ready() or client.is_closed():
+        return False
+    if isinstance(client, discord.AutoShardedClient):
+        return all(not shard.is_closed() for shard in client.shards.values())
+    ws = client.ws
+    return ws is not None and bool(ws.open)
+
+
 class _RateLimits(logging.Filter):
-    """discord.py waits out a 429 on its own and logs it from `discord.http`; that line is
-    the one place a 429 shows, so it is counted here."""
+    """discord.py waits out a 429 on its own and logs a warning; that line is the one place
+    a 429 shows, so it is counted here."""
 
     def __init__(self, metrics: Metrics) -> None:
         super().__init__()
@@ -253,7 +259,9 @@ class _RateLimits(logging.Filter):
 
 
 def count_rate_limits(metrics: Metrics) -> None:
-    logger = logging.getLogger("discord.http")
-    for old in [f for f in logger.filters if isinstance(f, _RateLimits)]:
-        logger.removeFilter(old)
-    logger.addFilter(_RateLimits(metrics))
+    # REST calls log from discord.http; interaction replies go through webhooks.
+    for name in ("discord.http", "discord.webhook.async_"):
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, _RateLimits)]:
+            logger.removeFilter(old)
+        logger.addFilter(_RateLimits(metrics))
