@@ -23,7 +23,7 @@ from bot.keys import Keys
 from bot.parse import parse
 from bot.queue import JobQueue
 from bot.service import build_job
-from tests.conftest import _free_port, atelier_env
+from tests.conftest import _free_port, atelier_cmd, atelier_env
 from tests.private_redis import PrivateRedis
 from tests.test_processes import spawn, wait_workers
 
@@ -143,3 +143,34 @@ async def test_health_server_answers_not_ready_and_unknown_paths(redis_server: s
     finally:
         await server.close()
         await client.aclose()
+
+
+async def test_up_serves_health_and_metrics_too(
+    prefix: str, tiny_gpt2: Path, tmp_path: Path
+) -> None:
+    """`atelier up` (embedded store, console): one health port for the worker inside it."""
+    port = _free_port()
+    env = atelier_env(None, prefix, tiny_gpt2, ATELIER_METRICS_PORT=str(port))
+    log = tmp_path / "up.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(  # noqa: ASYNC220 (returns at once)
+            atelier_cmd("up"),
+            env=env,
+            cwd=tmp_path,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        await eventually(lambda: get(port, "/readyz") == (200, "ok\n"), "atelier up ready", 90)
+        metrics = get(port, "/metrics")[1]
+        assert sample(metrics, "atelier_workers_alive", kind="text") == 1
+        assert sample(metrics, "atelier_redis_up") == 1
+        assert proc.stdin is not None
+        proc.stdin.close()  # end of input: the console ends, then the worker
+        assert await asyncio.to_thread(proc.wait, 60) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
