@@ -83,3 +83,6 @@ def setup_logging(level: str, fmt: str = "plain") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Python warnings (a library's deprecation notice) become records too, so a JSON log
+    # stays one object per line.
+    logging.captureWarnings(fmt == "json")
