@@ -78,6 +78,7 @@ def setup_logging(level: str, fmt: str = "plain") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(PLAIN))
     handler.addFilter(JobFields())
+    handler.setLevel(level)  # here too: a logger may be opened below the level for counting
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

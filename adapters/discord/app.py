@@ -262,6 +262,8 @@ def count_rate_limits(metrics: Metrics) -> None:
     # REST calls log from discord.http; interaction replies go through webhooks.
     for name in ("discord.http", "discord.webhook.async_"):
         logger = logging.getLogger(name)
+        if not logger.isEnabledFor(logging.WARNING):  # ATELIER_LOG_LEVEL=ERROR: count anyway
+            logger.setLevel(logging.WARNING)  # (the handler still prints ERROR and up only)
         for old in [f for f in logger.filters if isinstance(f, _RateLimits)]:
             logger.removeFilter(old)
         logger.addFilter(_RateLimits(metrics))
