@@ -73,3 +73,10 @@ def test_compose_checks_readiness_and_runs_redis_with_aof() -> None:
     command = services["redis"]["command"]
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--appendfsync") + 1] == "everysec"
+
+
+def test_images_expose_the_health_port_and_the_worker_builds_for_cpu_or_cuda() -> None:
+    for name in ("Dockerfile.adapter", "Dockerfile.worker"):
+        assert f"EXPOSE {DEFAULT_PORT}" in (DEPLOY / name).read_text(), name
+    worker = (DEPLOY / "Dockerfile.worker").read_text()
+    assert "ARG DEVICE=cuda" in worker and "ATELIER_DEVICE=${DEVICE}" in worker
