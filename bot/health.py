@@ -1,8 +1,8 @@
 """`/healthz`, `/readyz` and `/metrics` for every long-running process, on
 ATELIER_METRICS_PORT (default 9108; 0 turns the server off).
 
-- `/healthz`: 200 while the process's event loop answers and its main tasks run (liveness:
-  restart the process when this fails).
+- `/healthz`: 200 while the process's event loop answers (liveness: restart the process when
+  this fails). Generation and model loading run in threads, so a busy worker still answers.
 - `/readyz`: 200 when Redis answers and the process is ready for work: the worker has loaded
   its models, an adapter is connected to its platform. Otherwise 503, with one reason per
   line (readiness: send no traffic).
@@ -36,22 +36,15 @@ class Health:
     def __init__(self, queue: Any, metrics: Metrics | None = None) -> None:
         self.queue = queue
         self.metrics = metrics or Metrics()
-        self._live: list[Check] = []
         self._ready: list[Check] = []
-
-    def live_when(self, check: Check) -> None:
-        self._live.append(check)
 
     def ready_when(self, check: Check) -> None:
         self._ready.append(check)
 
-    async def problems(self, *, ready: bool) -> list[str]:
-        reasons = [r for r in [await _run(c) for c in self._live] if r]
-        if ready:
-            reasons += [
-                r for r in [await self._redis(), *[await _run(c) for c in self._ready]] if r
-            ]
-        return reasons
+    async def not_ready(self) -> list[str]:
+        """Why the process should get no work now: empty when it is ready."""
+        reasons = [await self._redis(), *[await _run(check) for check in self._ready]]
+        return [r for r in reasons if r]
 
     async def _redis(self) -> str | None:
         try:
@@ -62,8 +55,10 @@ class Health:
 
     async def answer(self, path: str) -> tuple[int, str, bytes]:
         """(status, content type, body) for a GET of `path`."""
-        if path in ("/healthz", "/readyz"):
-            reasons = await self.problems(ready=path == "/readyz")
+        if path == "/healthz":  # answering at all shows the event loop is alive
+            return 200, "text/plain; charset=utf-8", b"ok\n"
+        if path == "/readyz":
+            reasons = await self.not_ready()
             body = "\n".join(reasons) if reasons else "ok"
             return (503 if reasons else 200), "text/plain; charset=utf-8", (body + "\n").encode()
         if path == "/metrics":
