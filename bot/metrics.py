@@ -10,6 +10,7 @@ same values: aggregate them with `max by (kind)`, not `sum`.
 | --- | --- | --- | --- |
 | `atelier_queue_depth` | gauge | kind | jobs waiting for a worker (not yet read) |
 | `atelier_queue_pending` | gauge | kind | jobs read by a worker and not yet acked (in progress) |
+| `atelier_queue_in_lines` | gauge | kind | jobs waiting in servers' own lines (fair scheduling), not yet in the stream |
 | `atelier_workers_alive` | gauge | kind | workers whose heartbeat is current |
 | `atelier_dead_letters` | gauge | | entries in the dead-letter stream |
 | `atelier_redis_up` | gauge | | 1 if Redis answered the last scrape |
@@ -48,6 +49,9 @@ class Metrics:
         )
         self.queue_pending = Gauge(
             "atelier_queue_pending", "Jobs read by a worker, not yet acked", ["kind"], registry=r
+        )
+        self.in_lines = Gauge(
+            "atelier_queue_in_lines", "Jobs waiting in servers' lines", ["kind"], registry=r
         )
         self.workers_alive = Gauge(
             "atelier_workers_alive", "Workers with a current heartbeat", ["kind"], registry=r
@@ -118,6 +122,9 @@ class Metrics:
                 stream = queue.keys.jobs(kind)
                 self.queue_depth.labels(kind.value).set(await queue.depth(kind))
                 self.queue_pending.labels(kind.value).set(await _pending(queue.redis, stream))
+                self.in_lines.labels(kind.value).set(
+                    await queue.redis.zcard(queue.keys.lines(kind))
+                )
                 self.workers_alive.labels(kind.value).set(await queue.workers_alive(kind))
             self.dead_letters.set(await queue.redis.xlen(queue.keys.dead))
         except Exception as exc:  # the scrape still answers, with Redis marked down

@@ -102,7 +102,7 @@ async def test_discord_adapter_is_alive_but_not_ready_while_discord_is_away(
     adapters: list[Adapter],  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    discord = await FakeDiscord().start()  # this test stops it halfway
+    discord = await FakeDiscord().start()  # this test takes it away halfway
     port = _free_port()
     try:
         adapter = await start_adapter(
@@ -110,13 +110,19 @@ async def test_discord_adapter_is_alive_but_not_ready_while_discord_is_away(
             ATELIER_METRICS_PORT=str(port),
         )  # fmt: skip
         await eventually(lambda: get(port, "/readyz") == (200, "ok\n"), "the adapter ready")
+        # Discord goes away: no new connections, then the gateway session drops.
+        assert discord._runner is not None
+        for site in list(discord._runner.sites):
+            await site.stop()
+        for session in list(discord.sessions.values()):
+            await session.ws.close()
+        await eventually(lambda: get(port, "/readyz")[0] == 503, "not ready")
+        status, body = await aget(port, "/readyz")
+        assert status == 503 and "not connected to the Discord gateway" in body
+        assert await aget(port, "/healthz") == (200, "ok\n")
+        assert await asyncio.to_thread(adapter.stop) == 0, adapter.text()
     finally:
         await discord.stop()
-    await eventually(lambda: get(port, "/readyz")[0] == 503, "not ready")
-    status, body = await aget(port, "/readyz")
-    assert status == 503 and "not connected to the Discord gateway" in body
-    assert await aget(port, "/healthz") == (200, "ok\n")
-    assert await asyncio.to_thread(adapter.stop) == 0, adapter.text()
 
 
 async def test_sigterm_posts_the_results_in_hand_exits_0_and_loses_nothing(
