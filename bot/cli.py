@@ -18,9 +18,11 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from bot.config import Settings, load_settings
-from bot.connections import connect, make_queue
+from bot.connections import check_redis, connect, make_queue
 from bot.errors import ConfigError
+from bot.health import Health, serve_health
 from bot.jobs import JobKind
+from bot.logs import setup_logging
 
 app = typer.Typer(
     help="Atelier: a Discord and Slack bot for collaborative art, on open models.",
@@ -58,9 +60,18 @@ def up(
 
     async def body(settings: Settings) -> int:
         model = _text_model(settings)
-        redis = connect(settings, embedded_ok=True)
+        redis = await _connect(settings, embedded_ok=True)
         queue = make_queue(redis, settings)
-        worker = _build_worker(settings, queue, _up_kinds(settings), batch_size, 1, None)
+        async with serve_health(settings, queue) as health:
+            return await serve_all(settings, redis, queue, health, model)
+
+    async def serve_all(
+        settings: Settings, redis: Any, queue: Any, health: Health, model: str
+    ) -> int:
+        worker = _build_worker(
+            settings, queue, _up_kinds(settings), batch_size, 1, None, metrics=health.metrics
+        )
+        _worker_health(health, worker)
         worker_task = asyncio.create_task(worker.run())
         stoppers: list[Callable[[], None]] = [worker.stop]
 
@@ -76,7 +87,7 @@ def up(
             ready.cancel()
             worker_task.result()  # raises the load error
         try:
-            platforms = _platform_adapters(settings, queue, slack_port, stoppers)
+            platforms = _platform_adapters(settings, queue, slack_port, stoppers, health)
             if platforms:
                 results = await asyncio.gather(*platforms, return_exceptions=True)
                 for outcome in results:
@@ -105,20 +116,21 @@ def _platform_adapters(
     queue: Any,
     slack_port: int | None,
     stoppers: list[Callable[[], None]],
+    health: Health,
 ) -> list[Coroutine[Any, Any, int]]:
     """The adapters whose tokens are set, to run beside the worker in `atelier up`."""
     running: list[Coroutine[Any, Any, int]] = []
     if settings.discord_token is not None:
         from adapters.discord.app import run_discord
 
-        running.append(run_discord(settings, queue, on_signals=stoppers.append))
+        running.append(run_discord(settings, queue, on_signals=stoppers.append, health=health))
         typer.echo("Atelier is starting the Discord adapter.", err=True)
     if settings.slack_bot_token is not None:
         from adapters.slack.app import serve
 
         stop = asyncio.Event()
         stoppers.append(stop.set)
-        running.append(serve(settings, queue, port=slack_port, stop=stop))
+        running.append(serve(settings, queue, port=slack_port, stop=stop, health=health))
         typer.echo("Atelier is starting the Slack adapter.", err=True)
     return running
 
@@ -139,13 +151,17 @@ def worker(
     """A worker process against a shared Redis (ATELIER_REDIS_URL)."""
 
     async def body(settings: Settings) -> int:
-        redis = connect(settings, embedded_ok=False, what="atelier worker")
+        redis = await _connect(settings, embedded_ok=False, what="atelier worker")
         queue = make_queue(redis, settings)
-        name = worker_id or settings.worker_id
-        w = _build_worker(settings, queue, kinds, batch_size, concurrency, name)
-        _on_signals(w.stop)
         try:
-            await w.run()
+            async with serve_health(settings, queue) as health:
+                w = _build_worker(
+                    settings, queue, kinds, batch_size, concurrency,
+                    worker_id or settings.worker_id, metrics=health.metrics,
+                )  # fmt: skip
+                _worker_health(health, w)
+                _on_signals(w.stop)
+                await w.run()
         finally:
             await redis.aclose()
         return 0
@@ -164,7 +180,7 @@ def chat(
     async def body(settings: Settings) -> int:
         from adapters.console.chat import run_console
 
-        redis = connect(settings, embedded_ok=False, what="atelier chat")
+        redis = await _connect(settings, embedded_ok=False, what="atelier chat")
         try:
             return await run_console(
                 make_queue(redis, settings), ttl_s=settings.job_ttl_s, wait_s=wait
@@ -183,9 +199,11 @@ def discord_adapter() -> None:
     async def body(settings: Settings) -> int:
         from adapters.discord.app import run_discord
 
-        redis = connect(settings, embedded_ok=False, what="atelier discord")
+        redis = await _connect(settings, embedded_ok=False, what="atelier discord")
+        queue = make_queue(redis, settings)
         try:
-            return await run_discord(settings, make_queue(redis, settings), on_signals=_on_signals)
+            async with serve_health(settings, queue) as health:
+                return await run_discord(settings, queue, on_signals=_on_signals, health=health)
         finally:
             await redis.aclose()
 
@@ -349,11 +367,13 @@ def slack(
     async def body(settings: Settings) -> int:
         from adapters.slack.app import serve
 
-        redis = connect(settings, embedded_ok=False, what="atelier slack")
+        redis = await _connect(settings, embedded_ok=False, what="atelier slack")
         stop = asyncio.Event()
         _on_signals(stop.set)
+        queue = make_queue(redis, settings)
         try:
-            return await serve(settings, make_queue(redis, settings), port=port, stop=stop)
+            async with serve_health(settings, queue) as health:
+                return await serve(settings, queue, port=port, stop=stop, health=health)
         finally:
             await redis.aclose()
 
@@ -594,6 +614,8 @@ def _build_worker(
     batch_size: int,
     concurrency: int,
     worker_id: str | None,
+    *,
+    metrics: Any = None,
 ) -> Any:
     from worker.loop import Worker
 
@@ -638,7 +660,17 @@ def _build_worker(
         heartbeat_s=settings.heartbeat_s,
         max_attempts=settings.max_attempts,
         classifier=classifier,
+        metrics=metrics,
     )
+
+
+def _worker_health(health: Health, worker: Any) -> None:
+    def ready() -> str | None:
+        if worker.stopping.is_set():
+            return "the worker is stopping (finishing its batch)"
+        return None if worker.ready.is_set() else "the worker is loading its models"
+
+    health.ready_when(ready)
 
 
 def _image_generator(settings: Settings) -> Any:
@@ -650,6 +682,16 @@ def _image_generator(settings: Settings) -> Any:
     from worker.generators.image import DiffusersGenerator
 
     return DiffusersGenerator(settings.image_model, device=settings.device)
+
+
+async def _connect(settings: Settings, *, embedded_ok: bool, what: str = "this command") -> Any:
+    redis = connect(settings, embedded_ok=embedded_ok, what=what)
+    try:
+        await check_redis(redis, settings)
+    except BaseException:
+        await redis.aclose()
+        raise
+    return redis
 
 
 def _on_signals(stop: Callable[[], None]) -> None:
@@ -664,11 +706,7 @@ def _run(body: Callable[[Settings], Coroutine[Any, Any, int]]) -> None:
     except Exception as exc:  # pydantic's message names the variable
         typer.echo(f"error: invalid configuration: {exc}", err=True)
         raise typer.Exit(2) from None
-    logging.basicConfig(
-        level=settings.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(settings.log_level, settings.log_format)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         code: int = asyncio.run(body(settings))

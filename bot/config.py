@@ -95,6 +95,15 @@ class Settings(BaseSettings):
         default="INFO", validation_alias=_env("ATELIER_LOG_LEVEL")
     )
 
+    # Operations ------------------------------------------------------------------------
+    log_format: Literal["plain", "json"] = Field(
+        default="plain", validation_alias=_env("ATELIER_LOG_FORMAT")
+    )  # json: one object per line with time, level, logger, message and the job's id
+    metrics_port: int = Field(
+        default=9108, ge=0, le=65535, validation_alias=_env("ATELIER_METRICS_PORT")
+    )  # /healthz, /readyz and /metrics; 0 turns the server off
+    metrics_host: str = Field(default="0.0.0.0", validation_alias=_env("ATELIER_METRICS_HOST"))
+
     @field_validator(
         "redis_url",
         "discord_token",

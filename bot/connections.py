@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from urllib.parse import urlsplit
+
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -12,6 +16,8 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.keys import Keys
 from bot.queue import JobQueue
+
+log = logging.getLogger(__name__)
 
 
 def connect(settings: Settings, *, embedded_ok: bool, what: str = "this command") -> Redis:
@@ -52,3 +58,45 @@ def make_queue(redis: Redis, settings: Settings) -> JobQueue:
         max_queue_length=settings.max_queue_length,
         visibility_timeout_s=settings.visibility_timeout_s,
     )
+
+
+async def check_redis(redis: Redis, settings: Settings) -> None:
+    """Fail at start, in words, when the server refuses our credentials or its certificate
+    is not trusted: retrying would not help. A server that is down is not an error here; the
+    process starts and reconnects with backoff. Messages name the host, never the URL."""
+    if settings.redis_url is None:
+        return
+    where = _where(settings.redis_url.get_secret_value())
+    try:
+        await redis.ping()
+    except AuthenticationError:
+        raise ConfigError(
+            f"Redis at {where} refused the password in ATELIER_REDIS_URL: check the "
+            "`:password@` part of the URL (or `user:password@` with ACL users)."
+        ) from None
+    except ResponseError as exc:
+        if "NOAUTH" not in str(exc):
+            raise
+        raise ConfigError(
+            f"Redis at {where} needs a password: put it in ATELIER_REDIS_URL as "
+            "redis://:PASSWORD@host:port/0 (or rediss:// for TLS)."
+        ) from None
+    except RedisConnectionError as exc:
+        text = str(exc)
+        if "SSL" in text or "CERTIFICATE" in text.upper() or "wrong version number" in text:
+            raise ConfigError(
+                f"TLS to Redis at {where} failed ({_ssl_reason(text)}): use rediss:// for a TLS "
+                "port, redis:// otherwise, and add ?ssl_ca_certs=/path/to/ca.pem to "
+                "ATELIER_REDIS_URL when the server's certificate is signed by your own CA."
+            ) from None
+        log.warning("Redis at %s does not answer yet; retrying in the background", where)
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+
+
+def _ssl_reason(text: str) -> str:
+    start = text.find("[SSL")
+    return text[start:].split("]", 1)[0] + "]" if start >= 0 else "TLS handshake failed"

@@ -155,6 +155,7 @@ def atelier_env(
         HF_HUB_OFFLINE="1",
         ATELIER_REDIS_PREFIX=prefix,
         ATELIER_LOG_LEVEL="INFO",
+        ATELIER_METRICS_PORT="0",  # tests that probe /healthz or /metrics pick a free port
         PYTHONUNBUFFERED="1",
     )
     if redis_url:

@@ -23,6 +23,8 @@ from bot import artifacts
 from bot.errors import ConfigError, PoisonJob, UserError
 from bot.fairness import Fairness
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, load_job
+from bot.logs import job_scope
+from bot.metrics import Metrics
 from bot.moderation import ModLog, refusal_text, screen_result, withheld_text
 from bot.queue import Entry, Finish, JobQueue
 from bot.server_settings import ServerSettings, SettingsStore
@@ -59,8 +61,10 @@ class Worker:
         backoff_s: float = 0.5,
         gather_ms: float | None = None,
         classifier: TextClassifier | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.queue = queue
+        self.metrics = metrics or Metrics()
         self.settings = SettingsStore(queue.redis, keys=queue.keys)
         self.fairness = Fairness(queue, self.settings)  # per-server lines (bot.fairness)
         self.fairness_sweep_s = 5.0
@@ -377,12 +381,13 @@ class Worker:
                 await self._publish([item], [Output(error=str(exc))], 0.0)
                 return
             except Exception:
-                log.exception(
-                    "job %s failed (attempt %d of %d)",
-                    item.job.id,
-                    item.attempts,
-                    self.max_attempts,
-                )
+                with job_scope(item.job.id, kind=item.job.kind.value, worker=self.id):
+                    log.exception(
+                        "job %s failed (attempt %d of %d)",
+                        item.job.id,
+                        item.attempts,
+                        self.max_attempts,
+                    )
                 continue
             await self._publish([item], outputs, took)
             return
@@ -401,7 +406,9 @@ class Worker:
             outputs = await asyncio.to_thread(gen.generate, jobs, progress)
         if len(outputs) != len(jobs):
             raise RuntimeError(f"{gen.name} returned {len(outputs)} outputs for {len(jobs)} jobs")
-        return outputs, time.perf_counter() - started
+        took = time.perf_counter() - started
+        self.metrics.batch_generated(kind, len(jobs), took)
+        return outputs, took
 
     async def _progress(
         self, jobs: list[Job], fraction: float, partials: Sequence[str] | None
@@ -427,42 +434,48 @@ class Worker:
         finishes = []
         servers: dict[tuple[str, str], ServerSettings | None] = {}  # read once per batch
         for item, out in zip(items, outputs, strict=True):
-            job = item.job
-            out = await self._moderate(job, out, servers)
-            provenance = Provenance(
-                model=gen.model_id,
-                generator=gen.name,
-                seed=job.seed,
-                settings=out.settings,
-                device=gen.device,
-                duration_s=round(took, 3),
-                batch_id=batch_id,
-                batch_size=len(items),
-                worker=self.id,
-            )
-            files = [(f.filename, f.content_type, f.data, f.description) for f in out.files]
-            attachments = await artifacts.store(
-                self.queue.redis, self.queue.keys, job.id, files, ttl_s=self.queue.job_ttl_s
-            )
-            result = Result(
-                job_id=job.id,
-                ok=not out.error,
-                command=job.command,
-                prompt=job.prompt,
-                text=out.text,
-                error=out.error,
-                note=out.note,
-                provenance=provenance,
-                attachments=attachments,
-                origin=job.origin,
-                attempts=item.attempts,
-            )
-            finishes.append(Finish(job.kind, item.entry.entry_id, result))
+            with job_scope(item.job.id, kind=item.job.kind.value, worker=self.id):
+                job = item.job
+                out = await self._moderate(job, out, servers)
+                provenance = Provenance(
+                    model=gen.model_id,
+                    generator=gen.name,
+                    seed=job.seed,
+                    settings=out.settings,
+                    device=gen.device,
+                    duration_s=round(took, 3),
+                    batch_id=batch_id,
+                    batch_size=len(items),
+                    worker=self.id,
+                )
+                files = [(f.filename, f.content_type, f.data, f.description) for f in out.files]
+                attachments = await artifacts.store(
+                    self.queue.redis, self.queue.keys, job.id, files, ttl_s=self.queue.job_ttl_s
+                )
+                result = Result(
+                    job_id=job.id,
+                    ok=not out.error,
+                    command=job.command,
+                    prompt=job.prompt,
+                    text=out.text,
+                    error=out.error,
+                    note=out.note,
+                    provenance=provenance,
+                    attachments=attachments,
+                    origin=job.origin,
+                    attempts=item.attempts,
+                )
+                finishes.append(Finish(job.kind, item.entry.entry_id, result))
         # One round trip for the batch. Shielded: a SIGTERM or cancel must not cut the
         # bookkeeping after a job in half.
         await asyncio.shield(self.queue.finish_many(finishes))
-        for item in items:
-            await self._free_slot(item.job)
+        for item, finish in zip(items, finishes, strict=True):
+            job, result = item.job, finish.result
+            with job_scope(job.id, kind=job.kind.value, worker=self.id):
+                await self._free_slot(job)
+                self.metrics.job_finished(job, result)
+                state = "done" if result.ok else "failed"
+                log.info("job %s %s (attempt %d)", job.id, state, item.attempts)
 
     async def _moderate(
         self, job: Job, out: Output, servers: dict[tuple[str, str], ServerSettings | None]
@@ -518,6 +531,10 @@ class Worker:
         return servers[where]
 
     async def _give_up(self, item: Item, why: str) -> None:
+        with job_scope(item.job.id, kind=item.job.kind.value, worker=self.id):
+            await self._bury_job(item, why)
+
+    async def _bury_job(self, item: Item, why: str) -> None:
         job = item.job
         log.error("dead-lettering job %s after %d attempt(s): %s", job.id, item.attempts, why)
         result = Result(
@@ -541,6 +558,7 @@ class Worker:
             self.queue.finish(job.kind, item.entry.entry_id, result, dead_letter=record)
         )
         await self._free_slot(job)
+        self.metrics.job_finished(job, result, dead=True)
 
     async def _free_slot(self, job: Job) -> None:
         """Free the finished job's slot and admit its server's next job in line. Should this

@@ -20,6 +20,8 @@ from discord.gateway import DiscordWebSocket
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.health import Health
+from bot.metrics import Metrics
 from bot.queue import JobQueue
 from bot.results import ResultInbox
 from bot.service import FrontDesk
@@ -37,6 +39,7 @@ from .views import ActionButton, CommunityButton
 
 log = logging.getLogger(__name__)
 CONSUMER = "discord-adapter"
+DRAIN_S = 10.0  # on SIGTERM, how long the results in hand may take to post
 
 
 def quiet_voice_warnings() -> None:
@@ -55,14 +58,16 @@ def point_at(api_base: str | None, gateway_url: str | None) -> None:
 class DiscordAdapter:
     """Everything the adapter wires together, built once per process."""
 
-    def __init__(self, settings: Settings, queue: JobQueue) -> None:
+    def __init__(self, settings: Settings, queue: JobQueue, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.queue = queue
+        self.metrics = metrics or Metrics()
         self.replies = ReplyStore(queue.redis, queue.keys, token_ttl_s=settings.discord_token_ttl_s)
         self.handlers = Handlers(FrontDesk(queue), self.replies)
         self.threads = Threads(self.handlers.desk, read_all=settings.discord_message_content)
         self.handlers.threads = self.threads
         self._delivery: asyncio.Task[None] | None = None
+        self._deliverer: Delivery | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._scheduler: asyncio.Task[None] | None = None
 
@@ -101,11 +106,24 @@ class DiscordAdapter:
             keys=self.queue.keys,
             ttl_s=self.settings.job_ttl_s,
         )
-        self._delivery = asyncio.create_task(Delivery(client, inbox, self.replies).run())
+        self._deliverer = Delivery(client, inbox, self.replies, metrics=self.metrics)
+        self._delivery = asyncio.create_task(self._deliverer.run())
         self._watchdog = asyncio.create_task(Watchdog(self.queue, ROUTE).run())
         self._scheduler = asyncio.create_task(Scheduler(client, self.handlers.desk).run())
 
     async def close(self) -> None:
+        # The results in hand are posted before the connection closes; nothing read is lost
+        # either way (unacked results are read again at the next start).
+        if self._deliverer is not None and self._delivery is not None:
+            self._deliverer.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._delivery), DRAIN_S)
+            except TimeoutError:
+                log.warning(
+                    "results still posting after %.0f s; the next start retries them", DRAIN_S
+                )
+            except Exception:
+                pass  # the delivery task's own errors are logged where they happen
         for task in (self._delivery, self._watchdog, self._scheduler):
             if task is not None:
                 task.cancel()
@@ -182,7 +200,11 @@ class AtelierShardedClient(discord.AutoShardedClient):
 
 
 async def run_discord(
-    settings: Settings, queue: JobQueue, *, on_signals: Callable[[Callable[[], None]], None]
+    settings: Settings,
+    queue: JobQueue,
+    *,
+    on_signals: Callable[[Callable[[], None]], None],
+    health: Health | None = None,
 ) -> int:
     if settings.discord_token is None:
         raise ConfigError("atelier discord needs DISCORD_TOKEN (the bot token of your app).")
@@ -190,8 +212,13 @@ async def run_discord(
     hide_secrets(token)
     quiet_voice_warnings()
     point_at(settings.discord_api_base, settings.discord_gateway_url)
-    adapter = DiscordAdapter(settings, queue)
+    adapter = DiscordAdapter(settings, queue, health.metrics if health else None)
     client = adapter.client()
+    count_rate_limits(adapter.metrics)
+    if health is not None:
+        health.ready_when(
+            lambda: None if gateway_up(client) else "not connected to the Discord gateway"
+        )
 
     closing: list[asyncio.Task[None]] = []
 
@@ -205,3 +232,38 @@ async def run_discord(
     except discord.LoginFailure:
         raise ConfigError("Discord refused DISCORD_TOKEN; check the bot token.") from None
     return 0
+
+
+def gateway_up(client: discord.Client) -> bool:
+    """Ready, and every gateway connection open (a dropped one is being resumed)."""
+    if not client.is_ready() or client.is_closed():
+        return False
+    if isinstance(client, discord.AutoShardedClient):
+        return all(not shard.is_closed() for shard in client.shards.values())
+    ws = client.ws
+    return ws is not None and bool(ws.open)
+
+
+class _RateLimits(logging.Filter):
+    """discord.py waits out a 429 on its own and logs a warning; that line is the one place
+    a 429 shows, so it is counted here."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__()
+        self.metrics = metrics
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "rate limited" in str(record.msg):
+            self.metrics.platform_rate_limited("discord")
+        return True
+
+
+def count_rate_limits(metrics: Metrics) -> None:
+    # REST calls log from discord.http; interaction replies go through webhooks.
+    for name in ("discord.http", "discord.webhook.async_"):
+        logger = logging.getLogger(name)
+        if not logger.isEnabledFor(logging.WARNING):  # ATELIER_LOG_LEVEL=ERROR: count anyway
+            logger.setLevel(logging.WARNING)  # (the handler still prints ERROR and up only)
+        for old in [f for f in logger.filters if isinstance(f, _RateLimits)]:
+            logger.removeFilter(old)
+        logger.addFilter(_RateLimits(metrics))

@@ -20,6 +20,8 @@ from bot import artifacts
 from bot.gallery import GalleryStore
 from bot.jobs import Progress, Result, load_job
 from bot.keys import DELIVERY_CLAIM_S
+from bot.logs import job_scope
+from bot.metrics import Metrics
 from bot.results import Event, ResultInbox
 
 from .messages import NO_MENTIONS, Outgoing, clip, progress_message, requester_only, result_message
@@ -39,18 +41,26 @@ class Delivery:
         replies: ReplyStore,
         *,
         progress_every_s: float = PROGRESS_EVERY_S,
+        metrics: Metrics | None = None,
     ) -> None:
         self.client = client
+        self.metrics = metrics or Metrics()
+        self._stopping = asyncio.Event()
         self.inbox = inbox
         self.replies = replies
         self.progress_every_s = progress_every_s
         self._last_progress: dict[str, float] = {}
         self.gallery = GalleryStore(inbox.redis, keys=inbox.keys)
 
+    def stop(self) -> None:
+        """Finish the results in hand, then return (SIGTERM). Results not read yet stay in
+        the stream, and ones read but not posted stay pending for the next start."""
+        self._stopping.set()
+
     async def run(self) -> None:
         await self.inbox.ensure_group()
         next_retry = 0.0
-        while True:
+        while not self._stopping.is_set():
             try:
                 # Unacked events first (after a restart), then again now and then: a result
                 # Discord could not take (an outage) is retried once its claim has lapsed.
@@ -58,7 +68,8 @@ class Delivery:
                 if pending:
                     next_retry = time.monotonic() + RETRY_EVERY_S
                 for event in await self.inbox.read(pending=pending, block_ms=1000):
-                    await self.handle(event)
+                    with job_scope(event.job_id):
+                        await self.handle(event)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -85,10 +96,15 @@ class Delivery:
         except (discord.DiscordServerError, aiohttp.ClientError, OSError):
             # Discord or the network is down: left pending, retried after the claim lapses.
             log.warning("posting job %s failed; will retry", event.job_id, exc_info=True)
+            self.metrics.posted("discord", "retry")
             return
         except Exception:
             # Marked delivered anyway: a result Discord refuses is not retried forever.
             log.exception("could not post the result of job %s", event.job_id)
+            self.metrics.posted("discord", "failed")
+        else:
+            self.metrics.posted("discord", "ok")
+            log.info("posted the result of job %s", event.job_id)
         await self.inbox.delivered(event.job_id, event.entry_id)
         self._last_progress.pop(event.job_id, None)
         try:  # after it is marked delivered: a gallery hiccup never posts a result twice

@@ -217,7 +217,7 @@ class Handlers:
     async def _apologise(self, interaction: discord.Interaction, what: str) -> None:
         """Called inside an except block: the trace goes to the log, a job id to the user."""
         ref = job_id_for(PLATFORM, str(interaction.id))
-        log.exception("%s failed (job %s)", what, ref)
+        log.exception("%s failed (job %s)", what, ref, extra={"job_id": ref})
         await self.tell(
             interaction,
             f"Sorry, something went wrong on our side (job {ref}). Please try again in a moment.",

@@ -25,6 +25,8 @@ from adapters.slack.context import ROUTE, SlackDeps
 from adapters.slack.delivery import Delivery
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.health import Health
+from bot.metrics import Metrics
 from bot.queue import JobQueue
 from bot.results import ResultInbox
 from bot.service import FrontDesk
@@ -35,7 +37,21 @@ RATE_LIMIT_RETRIES = 3
 log = logging.getLogger(__name__)
 
 
-def web_client(settings: Settings) -> AsyncWebClient:
+class CountedRateLimits(AsyncRateLimitErrorRetryHandler):
+    """Waits out a 429 after its Retry-After, as the stock handler does, and counts it."""
+
+    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metrics = metrics
+
+    async def _can_retry_async(self, **kwargs: Any) -> bool:
+        limited = await super()._can_retry_async(**kwargs)
+        if limited:
+            self.metrics.platform_rate_limited("slack")
+        return limited
+
+
+def web_client(settings: Settings, metrics: Metrics | None = None) -> AsyncWebClient:
     if settings.slack_bot_token is None:
         raise ConfigError("atelier slack needs SLACK_BOT_TOKEN (the app's xoxb- bot token).")
     kwargs: dict[str, Any] = {"token": settings.slack_bot_token.get_secret_value()}
@@ -43,7 +59,7 @@ def web_client(settings: Settings) -> AsyncWebClient:
         kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
     client = AsyncWebClient(**kwargs)
     client.retry_handlers.append(
-        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
+        CountedRateLimits(metrics or Metrics(), max_retry_count=RATE_LIMIT_RETRIES)
     )
     client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=2))
     return client
@@ -76,14 +92,26 @@ def build_app(settings: Settings, deps: SlackDeps, *, socket_mode: bool) -> Asyn
 
 
 async def serve(
-    settings: Settings, queue: JobQueue, *, port: int | None, stop: asyncio.Event
+    settings: Settings,
+    queue: JobQueue,
+    *,
+    port: int | None,
+    stop: asyncio.Event,
+    health: Health | None = None,
 ) -> int:
-    """Run the Slack adapter until `stop` is set."""
+    """Run the Slack adapter until `stop` is set; then post the results in hand and return."""
     socket_mode = settings.slack_app_token is not None
     if not socket_mode and port is None:
         raise ConfigError("Give --port for HTTP mode, or set SLACK_APP_TOKEN for Socket Mode.")
     desk = FrontDesk(queue)
-    deps = SlackDeps(desk, web_client(settings), job_ttl_s=settings.job_ttl_s)
+    metrics = health.metrics if health else Metrics()
+    deps = SlackDeps(desk, web_client(settings, metrics), job_ttl_s=settings.job_ttl_s)
+    connected = asyncio.Event()
+    if health is not None:
+        mode = "Socket Mode connection" if socket_mode else "HTTP listener"
+        health.ready_when(
+            lambda: None if connected.is_set() and not stop.is_set() else f"Slack {mode} not up"
+        )
     app = build_app(settings, deps, socket_mode=socket_mode)
     inbox = ResultInbox(
         queue.redis,
@@ -92,17 +120,17 @@ async def serve(
         keys=queue.keys,
         ttl_s=settings.job_ttl_s,
     )
-    delivery = Delivery(deps, inbox)
+    delivery = Delivery(deps, inbox, metrics)
     delivering = asyncio.create_task(delivery.run())
     watching = asyncio.create_task(Watchdog(queue, ROUTE).run(stop))
     scheduler = community.Scheduler(deps)
     scheduling = asyncio.create_task(scheduler.run())
     try:
         if socket_mode:
-            await _socket_mode(app, settings, deps, stop)
+            await _socket_mode(app, settings, deps, stop, connected)
         else:
             assert port is not None
-            await _http(app, port, stop)
+            await _http(app, port, stop, connected)
     finally:
         delivery.stop()
         watching.cancel()
@@ -115,11 +143,12 @@ async def serve(
     return 0
 
 
-async def _http(app: AsyncApp, port: int, stop: asyncio.Event) -> None:
+async def _http(app: AsyncApp, port: int, stop: asyncio.Event, connected: asyncio.Event) -> None:
     runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port))
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", port).start()
     log.info("Slack adapter listening on port %d at %s (HTTP mode)", port, EVENTS_PATH)
+    connected.set()
     try:
         await stop.wait()
     finally:
@@ -127,7 +156,11 @@ async def _http(app: AsyncApp, port: int, stop: asyncio.Event) -> None:
 
 
 async def _socket_mode(
-    app: AsyncApp, settings: Settings, deps: SlackDeps, stop: asyncio.Event
+    app: AsyncApp,
+    settings: Settings,
+    deps: SlackDeps,
+    stop: asyncio.Event,
+    connected: asyncio.Event,
 ) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -137,6 +170,7 @@ async def _socket_mode(
     )
     await handler.connect_async()  # type: ignore[no-untyped-call]
     log.info("Slack adapter connected (Socket Mode)")
+    connected.set()
     try:
         await stop.wait()
     finally:

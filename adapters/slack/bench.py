@@ -180,6 +180,7 @@ def _env(
         ATELIER_REDIS_PREFIX=prefix,
         ATELIER_SLACK_API_URL=api_url,
         ATELIER_LOG_LEVEL="WARNING",
+        ATELIER_METRICS_PORT="0",  # two children on one host: no health port to share
         SLACK_BOT_TOKEN=TOKEN,
         SLACK_SIGNING_SECRET=secret,
         HF_HUB_OFFLINE="1",

@@ -31,6 +31,8 @@ from adapters.slack.context import PLATFORM, Posted, SlackDeps
 from bot import artifacts
 from bot.brainstorm import EXPAND, MODEL_AUTHOR, MORE_IDEAS, Session, parse_ref, split_ideas
 from bot.jobs import Result
+from bot.logs import job_scope
+from bot.metrics import Metrics
 from bot.render import progress_text, render_result
 from bot.results import Event, ResultInbox
 
@@ -42,9 +44,10 @@ MESSAGE_WAIT_S = 5.0  # a result can beat the post of its job's message: wait th
 
 
 class Delivery:
-    def __init__(self, deps: SlackDeps, inbox: ResultInbox) -> None:
+    def __init__(self, deps: SlackDeps, inbox: ResultInbox, metrics: Metrics | None = None) -> None:
         self.deps = deps
         self.inbox = inbox
+        self.metrics = metrics or Metrics()
         self._last_edit: dict[str, float] = {}  # message ts -> when it was last edited
         self._stopping = asyncio.Event()
 
@@ -58,7 +61,8 @@ class Delivery:
         while not self._stopping.is_set():
             try:
                 for event in await self.inbox.read(pending=pending, block_ms=500):
-                    await self.handle(event)
+                    with job_scope(event.job_id):
+                        await self.handle(event)
                 pending = time.monotonic() - last_pending > RETRY_PENDING_S
                 if pending:
                     last_pending = time.monotonic()
@@ -87,8 +91,10 @@ class Delivery:
                 log.warning(
                     "giving up on the result of %s: %s", result.job_id, exc.response.get("error")
                 )
+                self.metrics.posted("slack", "failed")
                 await self.inbox.ack(event.entry_id)
                 return
+            self.metrics.posted("slack", "retry")
             # Left pending and unclaimed: the loop reads its pending entries again later.
             await self.deps.redis.delete(self.deps.keys.delivering(result.job_id))
             log.warning(
@@ -96,6 +102,8 @@ class Delivery:
             )
             return
         await self.inbox.delivered(result.job_id, event.entry_id)
+        self.metrics.posted("slack", "ok")
+        log.info("posted the result of job %s", result.job_id)
         try:  # after it is marked delivered: a gallery hiccup never posts a result twice
             await self.deps.community.gallery.record(result)
         except Exception:
