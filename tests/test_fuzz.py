@@ -107,7 +107,8 @@ def test_the_front_desk_enqueues_only_valid_commands(queue: JobQueue, text: str)
         if reply.error:
             assert added == 0 and reply.job_id is None
         else:
-            assert added == (1 if reply.job_id else 0)
+            # One job per command, or a pack's (an /inspire makes three).
+            assert added == ((1 + len(reply.more_jobs)) if reply.job_id else 0)
 
     # The queue's client belongs to the test's loop; a fresh loop per example would not fit it.
     asyncio.get_event_loop().run_until_complete(check())
