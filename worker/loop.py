@@ -111,24 +111,29 @@ class Worker:
         """Finish the batch in hand, then exit (SIGTERM)."""
         self.stopping.set()
 
-    async def _consume(self) -> None:
+    async def _consume(self, kinds: Sequence[JobKind] | None = None) -> None:
+        kinds = list(kinds or self.kinds)
         while not self.stopping.is_set():
             try:
-                entries = await self.queue.read(self.kinds, self.id, self.batch_size, self.block_ms)
-                await self.process(await self._gather(entries))
+                entries = await self.queue.read(kinds, self.id, self.batch_size, self.block_ms)
+                await self.process(await self._gather(entries, kinds))
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis blip or a bug: log, pause, keep serving
                 log.exception("worker loop error; retrying in 1 s")
                 await asyncio.sleep(1.0)
 
-    async def _gather(self, entries: list[Entry]) -> list[Entry]:
+    async def _gather(
+        self, entries: list[Entry], kinds: Sequence[JobKind] | None = None
+    ) -> list[Entry]:
         """Jobs sent together reach the stream over a few milliseconds, and the blocked read
         wakes on the first: keep reading while more keep coming (up to gather_ms), so a
         burst shares one batch instead of one job going first alone."""
         deadline = time.monotonic() + self.gather_ms / 1000
         while entries and len(entries) < self.batch_size and time.monotonic() < deadline:
-            more = await self.queue.read(self.kinds, self.id, self.batch_size - len(entries), 10)
+            more = await self.queue.read(
+                list(kinds or self.kinds), self.id, self.batch_size - len(entries), 10
+            )
             if not more:
                 break
             entries.extend(more)
