@@ -450,6 +450,10 @@ def bench_text(
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=512, help="The worker's batch.")] = 64,
     naive: Annotated[bool, typer.Option(help="Also run the naive bot.")] = True,
+    static: Annotated[bool, typer.Option(help="Also run the static-batch worker.")] = True,
+    arrival_ms: Annotated[
+        float, typer.Option(min=0, help="Requests arrive this far apart (0: all at once).")
+    ] = 0.0,
     matmul_s: Annotated[float, typer.Option(help="Seconds per matmul-peak measurement.")] = 1.0,
     redis_url: RedisOption = None,
 ) -> None:
@@ -474,6 +478,8 @@ def bench_text(
                 device=settings.device,
                 batch_size=batch_size,
                 naive=naive,
+                static=static,
+                arrival_ms=arrival_ms,
                 matmul_s=matmul_s,
             )
         finally:

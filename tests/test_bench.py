@@ -59,10 +59,11 @@ def test_bench_text_tiny(redis_server: str, tiny_gpt2: Path) -> None:
     assert set(report["matmul_peak_gflops"]) == {"fp32", "bf16"}
     assert [(row["n"], row["repeats"]) for row in report["rows"]] == [(1, 8), (3, 3)]
     for row in report["rows"]:
-        for side in ("worker", "naive"):
+        for side in ("worker", "static", "naive"):
             assert {"tokens", "tokens_per_s", "p50_ms", "p95_ms", "wall_s"} <= set(row[side])
             assert 0 < row[side]["tokens"] <= 6 * row["n"] * row["repeats"]
         assert row["speedup"] > 0 and row["worker_peak_fraction"] > 0
+        assert row["static_speedup"] > 0
 
 
 def test_bench_text_builds_a_model_from_a_config(tiny_gpt2: Path, tmp_path: Path) -> None:
