@@ -131,13 +131,22 @@ def worker(
     worker_id: Annotated[
         str | None, typer.Option(help="Consumer name (default: host-pid).")
     ] = None,
+    batching: Annotated[
+        str,
+        typer.Option(
+            help="Text jobs: 'continuous' (new jobs join the running batch at the next "
+            "token) or 'static' (each batch generates whole before the next is read)."
+        ),
+    ] = "continuous",
 ) -> None:
     """A worker process against a shared Redis (ATELIER_REDIS_URL)."""
 
     async def body(settings: Settings) -> int:
         redis = connect(settings, embedded_ok=False, what="atelier worker")
         queue = make_queue(redis, settings)
-        w = _build_worker(settings, queue, kinds, batch_size, concurrency, worker_id)
+        w = _build_worker(
+            settings, queue, kinds, batch_size, concurrency, worker_id, batching=batching
+        )
         _on_signals(w.stop)
         try:
             await w.run()
@@ -595,8 +604,14 @@ def _build_worker(
     batch_size: int,
     concurrency: int,
     worker_id: str | None,
+    *,
+    batching: str = "continuous",
 ) -> Any:
+    from worker.continuous_loop import ContinuousWorker
     from worker.loop import Worker
+
+    if batching not in ("continuous", "static"):
+        raise ConfigError(f"Unknown batching '{batching}': use continuous or static.")
 
     generators = []
     for name in [k.strip() for k in kinds.split(",") if k.strip()]:
@@ -622,7 +637,10 @@ def _build_worker(
             generators.append(TextGenerator(text_model, device=settings.device))
     if not generators:
         raise ConfigError("Give at least one job kind with --kinds, e.g. --kinds text.")
-    return Worker(
+    # Continuous batching applies to text jobs on a local model; every other kind (and a
+    # text model served elsewhere) keeps the static path inside ContinuousWorker too.
+    worker_class = ContinuousWorker if batching == "continuous" else Worker
+    return worker_class(
         queue,
         generators,
         worker_id=worker_id,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -27,6 +28,7 @@ from worker.loop import Item, Worker
 
 log = logging.getLogger(__name__)
 TEXT = JobKind.TEXT
+STEPS_FOR_S = 0.25  # at most this long in the generation thread before looking around
 
 
 class ContinuousWorker(Worker):
@@ -37,6 +39,7 @@ class ContinuousWorker(Worker):
         self._items: dict[int, Item] = {}  # id(job) -> its item, from admission to publish
         self._joined: dict[int, float] = {}  # id(job) -> when it joined the batch
         self._new: list[Item] = []  # admitted, not yet handed to the batcher
+        self._arrivals = threading.Event()  # set while _new is not empty (read by the thread)
         self._wake = asyncio.Event()  # new jobs, or stopping
         self._room = asyncio.Event()  # a job finished: the reader may admit more
         self._tasks: set[asyncio.Task[None]] = set()
@@ -76,6 +79,9 @@ class ContinuousWorker(Worker):
                     self._in_flight[TEXT].add(entry.entry_id)
                 for entry in entries:
                     await self._admit_text(entry)
+                if self._new:  # the whole read joins at one step
+                    self._arrivals.set()
+                    self._wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis blip or a bug: log, pause, keep serving
@@ -95,7 +101,6 @@ class ContinuousWorker(Worker):
             return
         self._items[id(item.job)] = item
         self._new.append(item)
-        self._wake.set()
 
     # Stepping --------------------------------------------------------------------------
     async def _step_text(self) -> None:
@@ -109,12 +114,15 @@ class ContinuousWorker(Worker):
                 await _wait(self._wake, 0.2)
                 continue
             new, self._new = self._new, []
+            self._arrivals.clear()
             now = time.monotonic()
             for item in new:
                 self._joined[id(item.job)] = now
             try:
                 async with self._gpu:
-                    step = await asyncio.to_thread(_advance, batcher, [i.job for i in new])
+                    step = await asyncio.to_thread(
+                        _advance, batcher, [i.job for i in new], self._arrivals
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -125,8 +133,8 @@ class ContinuousWorker(Worker):
 
     def _hand_out(self, step: Step) -> None:
         """Publish what the step finished and report progress, without holding up the next."""
-        for job, fraction, partial in step.progress:
-            self._spawn(self._progress([job], fraction, None if partial is None else [partial]))
+        if step.progress:  # one task, one connection: sent in turn, as the static path does
+            self._spawn(self._report(step.progress))
         if not step.finished:
             return
         now = time.monotonic()
@@ -136,9 +144,15 @@ class ContinuousWorker(Worker):
         self._spawn(self._publish_done(items, outputs, took))
         self._room.set()
 
+    async def _report(self, progress: list[tuple[Job, float, str | None]]) -> None:
+        for job, fraction, partial in progress:
+            await self._progress([job], fraction, None if partial is None else [partial])
+
     async def _publish_done(self, items: list[Item], outputs: list[Output], took: float) -> None:
         try:
             await self._publish(items, outputs, took)
+        except Exception:  # Redis down: the entries stay pending and are reclaimed later
+            log.exception("could not publish %d finished job(s)", len(items))
         finally:
             for item in items:
                 self._in_flight[TEXT].discard(item.entry.entry_id)
@@ -166,12 +180,20 @@ class ContinuousWorker(Worker):
         task.add_done_callback(self._tasks.discard)
 
 
-def _advance(batcher: ContinuousBatcher, jobs: list[Job]) -> Step:
-    """In the generation thread: add the new jobs, run one step."""
-    answered = batcher.add(jobs)
-    step = batcher.step()
-    step.finished[:0] = answered
-    return step
+def _advance(batcher: ContinuousBatcher, jobs: list[Job], arrivals: threading.Event) -> Step:
+    """In the generation thread: add the new jobs, then step until there is something to
+    hand out (a finished job, progress), a new job is waiting to join, or STEPS_FOR_S has
+    passed. Handing back every step would cost two thread switches a token, which on a busy
+    machine (more runnable threads than cores) can take longer than the step."""
+    out = Step(finished=batcher.add(jobs))
+    deadline = time.monotonic() + STEPS_FOR_S
+    while not batcher.idle:
+        step = batcher.step()
+        out.finished += step.finished
+        out.progress += step.progress
+        if out.finished or out.progress or arrivals.is_set() or time.monotonic() > deadline:
+            break
+    return out
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
