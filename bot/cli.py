@@ -463,6 +463,12 @@ def bench_text(
     arrival_ms: Annotated[
         float, typer.Option(min=0, help="Requests arrive this far apart (0: all at once).")
     ] = 0.0,
+    repeats: Annotated[
+        int, typer.Option(min=1, help="Rounds per N at least (small N run more anyway).")
+    ] = 1,
+    first_tokens: Annotated[
+        int, typer.Option(min=0, max=4096, help="Tokens for the first request (0: as the rest).")
+    ] = 0,
     matmul_s: Annotated[float, typer.Option(help="Seconds per matmul-peak measurement.")] = 1.0,
     redis_url: RedisOption = None,
 ) -> None:
@@ -489,6 +495,8 @@ def bench_text(
                 naive=naive,
                 static=static,
                 arrival_ms=arrival_ms,
+                repeats=repeats,
+                first_tokens=first_tokens,
                 matmul_s=matmul_s,
             )
         finally:

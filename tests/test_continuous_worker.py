@@ -9,6 +9,9 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
+from bot.errors import ConfigError
 from bot.jobs import Job, Origin, Progress, Result, load_result
 from bot.keys import WORKER_GROUP
 from bot.parse import parse
@@ -142,3 +145,19 @@ async def test_a_failing_job_in_a_running_batch_is_isolated_and_dead_lettered(
     [(_, dead)] = await queue.dead_letters()
     assert json.loads(dead["data"])["job"]["id"] == jobs[1].id
     assert worker.batcher is not None and worker.batcher.steps > 0
+
+
+def test_the_cli_worker_batches_text_continuously_unless_told_otherwise(
+    queue: JobQueue, tiny_gpt2: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli import _build_worker
+    from bot.config import Settings
+    from worker.loop import Worker
+
+    monkeypatch.setenv("ATELIER_TEXT_MODEL", str(tiny_gpt2))
+    settings = Settings()
+    default = _build_worker(settings, queue, "text", 8, 1, None)
+    static = _build_worker(settings, queue, "text", 8, 1, None, batching="static")
+    assert type(default) is ContinuousWorker and type(static) is Worker
+    with pytest.raises(ConfigError, match="use continuous or static"):
+        _build_worker(settings, queue, "text", 8, 1, None, batching="rolling")

@@ -76,14 +76,16 @@ class Side:
         }
 
 
-def bench_jobs(n: int, new_tokens: int, run: str) -> list[Job]:
-    """N free-verse poem jobs with fixed seeds and an exact token budget."""
+def bench_jobs(n: int, new_tokens: int, run: str, first_tokens: int = 0) -> list[Job]:
+    """N free-verse poem jobs with fixed seeds and an exact token budget (`first_tokens`, when
+    set, for the first one: a long job ahead of the others)."""
     jobs = []
     for i in range(n):
         origin = Origin(platform="bench", route=f"bench:{run}", delivery_id=f"{run}-{n}-{i}")
         job = build_job(parse(f"/poem {TOPICS[i % len(TOPICS)]} seed:{1000 + i}"), origin)
         assert job.text is not None
-        spec = job.text.model_copy(update={"max_new_tokens": new_tokens})
+        budget = first_tokens if i == 0 and first_tokens else new_tokens
+        spec = job.text.model_copy(update={"max_new_tokens": budget})
         jobs.append(job.model_copy(update={"text": spec}))
     return jobs
 
@@ -178,10 +180,10 @@ class NaiveBot:
         return side
 
 
-def repeats_for(n: int) -> int:
+def repeats_for(n: int, at_least: int = 1) -> int:
     """Small rounds run several times (at least 8 requests each side), so one unlucky
-    request on a busy machine does not make the figure."""
-    return max(1, -(-8 // n))
+    request on a busy machine does not make the figure; `at_least` rounds in any case."""
+    return max(at_least, -(-8 // n))
 
 
 def merge(sides: Sequence[Side]) -> Side:
@@ -251,6 +253,8 @@ async def bench_text(
     naive: bool = True,
     static: bool = True,
     arrival_ms: float = 0.0,
+    repeats: int = 1,
+    first_tokens: int = 0,
     matmul_s: float = 1.0,
 ) -> dict[str, Any]:
     """For every N, the continuous worker's round, the static worker's and the naive bot's,
@@ -293,8 +297,8 @@ async def bench_text(
         peak = peaks.get(peak_name, 0.0)
         for n in counts:
             w_sides, s_sides, n_sides = [], [], []
-            for rep in range(repeats_for(n)):
-                jobs = bench_jobs(n, new_tokens, f"{run}-{n}-{rep}")
+            for rep in range(repeats_for(n, repeats)):  # the sides take turns each round
+                jobs = bench_jobs(n, new_tokens, f"{run}-{n}-{rep}", first_tokens)
                 w_sides.append(await _one_round(queue, gen, jobs, arrival_s))
                 if static_gen is not None:
                     s_sides.append(await _one_round(static_queue, static_gen, jobs, arrival_s))
@@ -333,6 +337,7 @@ async def bench_text(
         "new_tokens": new_tokens,
         "batch_size": batch_size,
         "arrival_ms": arrival_ms,
+        "first_tokens": first_tokens,
         "matmul_peak_gflops": {k: round(v / 1e9, 1) for k, v in peaks.items()},
         "rows": rows,
     }
