@@ -6,8 +6,9 @@ N prompts with the same sampling settings and token budget:
   way most bots and the classic examples do;
 - Atelier enqueues the N jobs on the real queue (Redis streams, the same `JobQueue` the
   adapters use) and an in-process worker generates and publishes the results: the
-  continuous-batching `ContinuousWorker` ("worker", the default) and, on a queue of its
-  own, the static-batch `Worker` ("static").
+  continuous-batching `ContinuousWorker` ("worker" in the JSON, "continuous" in the table)
+  and, on a queue of its own, the static-batch `Worker` ("static", `atelier worker`'s
+  default).
 Each request's latency runs from its arrival to its answer (the naive bot's return, the
 worker's result read back from the result stream). Tokens are the ones actually generated
 (up to each row's end-of-text), counted on every side the same way. The machine's matmul
@@ -359,15 +360,15 @@ def text_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "N": row["n"],
                 "naive tok/s": nv.get("tokens_per_s"),
                 "static tok/s": st.get("tokens_per_s"),
-                "worker tok/s": w["tokens_per_s"],
+                "continuous tok/s": w["tokens_per_s"],
                 "static x": row.get("static_speedup"),
-                "worker x": row.get("speedup"),
+                "continuous x": row.get("speedup"),
                 "naive p50 ms": nv.get("p50_ms"),
                 "naive p95 ms": nv.get("p95_ms"),
                 "static p50 ms": st.get("p50_ms"),
                 "static p95 ms": st.get("p95_ms"),
-                "worker p50 ms": w["p50_ms"],
-                "worker p95 ms": w["p95_ms"],
+                "continuous p50 ms": w["p50_ms"],
+                "continuous p95 ms": w["p95_ms"],
                 "peak %": None
                 if row["worker_peak_fraction"] is None
                 else round(100 * row["worker_peak_fraction"], 2),
