@@ -269,7 +269,7 @@ async def bench_text(
     run = uuid.uuid4().hex[:8]
     prefix = f"atelier-bench-{run}:"
     queue = JobQueue(redis, keys=Keys(prefix))
-    # Two workers on queues of their own: continuous batching (the default) and static
+    # Two workers on queues of their own: continuous batching and static
     # batches (read a batch, generate it whole, publish).
     workers: list[Worker] = [
         ContinuousWorker(queue, [gen], batch_size=batch_size, heartbeat_s=5.0, block_ms=200)
