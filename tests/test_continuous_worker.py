@@ -147,6 +147,31 @@ async def test_a_failing_job_in_a_running_batch_is_isolated_and_dead_lettered(
     assert worker.batcher is not None and worker.batcher.steps > 0
 
 
+async def test_other_kinds_keep_the_static_path_beside_continuous_text(
+    queue: JobQueue, tiny_gpt2: Path
+) -> None:
+    from worker.generators.sketch import SketchGenerator
+
+    text = make_job(0, "/poem a lantern seed:7", tokens=12)
+    image = make_job(1, "/image a crimson lighthouse in fog seed:8")
+    for job in (text, image):
+        await queue.enqueue(job)
+    gen = TextGenerator(str(tiny_gpt2), device="cpu")
+    worker = ContinuousWorker(
+        queue, [gen, SketchGenerator()], batch_size=4, concurrency=2, block_ms=100
+    )
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(worker.ready.wait(), timeout=60)
+    entries = await wait_for(queue, done=2)
+    worker.stop()
+    await asyncio.wait_for(task, timeout=60)
+
+    results = {e.job_id: e for kind, e in entries if isinstance(e, Result)}
+    assert results[text.id].ok and results[image.id].ok
+    assert len(results[image.id].attachments) == 1
+    assert worker.batcher is not None and worker.batcher.steps > 0 and gen.generate_calls == 0
+
+
 def test_the_cli_worker_batches_text_statically_unless_told_otherwise(
     queue: JobQueue, tiny_gpt2: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

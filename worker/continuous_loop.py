@@ -36,6 +36,8 @@ class ContinuousWorker(Worker):
         super().__init__(*args, **kwargs)
         self.batcher: ContinuousBatcher | None = None
         self._text_loop = False  # the continuous loop runs once, whatever the concurrency
+        self._static_text = False  # the text model cannot be scheduled: static batches
+        self._deciding = asyncio.Lock()
         self._items: dict[int, Item] = {}  # id(job) -> its item, from admission to publish
         self._joined: dict[int, float] = {}  # id(job) -> when it joined the batch
         self._new: list[Item] = []  # admitted, not yet handed to the batcher
@@ -45,23 +47,34 @@ class ContinuousWorker(Worker):
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def _consume(self, kinds: Sequence[JobKind] | None = None) -> None:
+        """Called `concurrency` times: the first runs the continuous text loop (and a static
+        loop for the other kinds), the rest static loops for the other kinds only."""
         others = [k for k in self.kinds if k is not TEXT]
-        if self._text_loop or TEXT not in self.generators:
+        if TEXT not in self.generators or not await self._continuous():
+            await super()._consume(self.kinds)
+            return
+        if self._text_loop:
             if others:
                 await super()._consume(others)
             return
         self._text_loop = True
-        gen = self.generators[TEXT]
-        if not isinstance(gen, TextGenerator) or not await asyncio.to_thread(supports, gen):
-            log.info("text model %s keeps the static batch path", gen.model_id)
-            await super()._consume(self.kinds)
-            return
-        self.batcher = ContinuousBatcher(gen)
         log.info("text jobs use continuous batching (up to %d jobs)", self.batch_size)
         loops = [self._read_text(), self._step_text()]
         if others:
             loops.append(super()._consume(others))
         await asyncio.gather(*loops)
+
+    async def _continuous(self) -> bool:
+        """Whether the text model suits the scheduler (decided once, by the first caller)."""
+        async with self._deciding:
+            if self.batcher is None and not self._static_text:
+                gen = self.generators[TEXT]
+                if isinstance(gen, TextGenerator) and await asyncio.to_thread(supports, gen):
+                    self.batcher = ContinuousBatcher(gen)
+                else:
+                    log.info("text model %s keeps the static batch path", gen.model_id)
+                    self._static_text = True
+        return self.batcher is not None
 
     # Reading ---------------------------------------------------------------------------
     async def _read_text(self) -> None:
