@@ -17,7 +17,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from bot.jobs import Job, JobKind
@@ -28,7 +28,7 @@ from worker.loop import Item, Worker
 
 log = logging.getLogger(__name__)
 TEXT = JobKind.TEXT
-STEPS_FOR_S = 0.25  # at most this long in the generation thread before looking around
+STEPS_FOR_S = 1.0  # at most this long in the generation thread before looking around
 
 
 class ContinuousWorker(Worker):
@@ -119,6 +119,11 @@ class ContinuousWorker(Worker):
     async def _step_text(self) -> None:
         batcher = self.batcher
         assert batcher is not None
+        loop = asyncio.get_running_loop()
+
+        def report(progress: list[tuple[Job, float, str | None]]) -> None:  # from the thread
+            loop.call_soon_threadsafe(self._spawn, self._report(progress))
+
         while True:
             if not self._new and batcher.idle:
                 if self.stopping.is_set():
@@ -134,7 +139,7 @@ class ContinuousWorker(Worker):
             try:
                 async with self._gpu:
                     step = await asyncio.to_thread(
-                        _advance, batcher, [i.job for i in new], self._arrivals
+                        _advance, batcher, [i.job for i in new], self._arrivals, report
                     )
             except asyncio.CancelledError:
                 raise
@@ -146,8 +151,6 @@ class ContinuousWorker(Worker):
 
     def _hand_out(self, step: Step) -> None:
         """Publish what the step finished and report progress, without holding up the next."""
-        if step.progress:  # one task, one connection: sent in turn, as the static path does
-            self._spawn(self._report(step.progress))
         if not step.finished:
             return
         now = time.monotonic()
@@ -193,18 +196,25 @@ class ContinuousWorker(Worker):
         task.add_done_callback(self._tasks.discard)
 
 
-def _advance(batcher: ContinuousBatcher, jobs: list[Job], arrivals: threading.Event) -> Step:
-    """In the generation thread: add the new jobs, then step until there is something to
-    hand out (a finished job, progress), a new job is waiting to join, or STEPS_FOR_S has
-    passed. Handing back every step would cost two thread switches a token, which on a busy
-    machine (more runnable threads than cores) can take longer than the step."""
+def _advance(
+    batcher: ContinuousBatcher,
+    jobs: list[Job],
+    arrivals: threading.Event,
+    report: Callable[[list[tuple[Job, float, str | None]]], None],
+) -> Step:
+    """In the generation thread: add the new jobs, then step until a job finished, a new
+    one is waiting to join, or STEPS_FOR_S has passed. Progress goes out through `report`
+    without leaving the thread. Handing back every step would cost two thread switches a
+    token, which on a busy machine (more runnable threads than cores) can take longer than
+    the step itself."""
     out = Step(finished=batcher.add(jobs))
     deadline = time.monotonic() + STEPS_FOR_S
     while not batcher.idle:
         step = batcher.step()
         out.finished += step.finished
-        out.progress += step.progress
-        if out.finished or out.progress or arrivals.is_set() or time.monotonic() > deadline:
+        if step.progress:
+            report(step.progress)
+        if out.finished or arrivals.is_set() or time.monotonic() > deadline:
             break
     return out
 
