@@ -134,11 +134,10 @@ def worker(
     batching: Annotated[
         str,
         typer.Option(
-            help="Text jobs: 'static' (each batch generates whole before the next is read) "
-            "or 'continuous' (new jobs join the running batch at the next token; lower "
-            "latency for mixed lengths, see docs/benchmarks.md)."
+            help="Text jobs: 'continuous' (new jobs join the running batch at the next "
+            "token) or 'static' (each batch generates whole before the next is read)."
         ),
-    ] = "static",
+    ] = "continuous",
 ) -> None:
     """A worker process against a shared Redis (ATELIER_REDIS_URL)."""
 
@@ -614,7 +613,7 @@ def _build_worker(
     concurrency: int,
     worker_id: str | None,
     *,
-    batching: str = "static",
+    batching: str = "continuous",
 ) -> Any:
     from worker.continuous_loop import ContinuousWorker
     from worker.loop import Worker
@@ -646,9 +645,9 @@ def _build_worker(
             generators.append(TextGenerator(text_model, device=settings.device))
     if not generators:
         raise ConfigError("Give at least one job kind with --kinds, e.g. --kinds text.")
-    # Static by default: on the 2-core benchmark machine it was as fast or faster for jobs
-    # that arrive together (docs/benchmarks.md). Continuous batching applies to text jobs on
-    # a local model; every other kind (and a model served elsewhere) keeps the static path.
+    # Continuous by default: as fast as static batches for jobs that arrive together, and
+    # faster when lengths mix (docs/benchmarks.md). It applies to text jobs on a local
+    # model; every other kind (and a model served elsewhere) keeps the static path.
     worker_class = ContinuousWorker if batching == "continuous" else Worker
     return worker_class(
         queue,

@@ -172,7 +172,7 @@ async def test_other_kinds_keep_the_static_path_beside_continuous_text(
     assert worker.batcher is not None and worker.batcher.steps > 0 and gen.generate_calls == 0
 
 
-def test_the_cli_worker_batches_text_statically_unless_told_otherwise(
+def test_the_cli_worker_batches_text_continuously_unless_told_otherwise(
     queue: JobQueue, tiny_gpt2: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot.cli import _build_worker
@@ -182,7 +182,7 @@ def test_the_cli_worker_batches_text_statically_unless_told_otherwise(
     monkeypatch.setenv("ATELIER_TEXT_MODEL", str(tiny_gpt2))
     settings = Settings()
     default = _build_worker(settings, queue, "text", 8, 1, None)
-    continuous = _build_worker(settings, queue, "text", 8, 1, None, batching="continuous")
-    assert type(default) is Worker and type(continuous) is ContinuousWorker
+    static = _build_worker(settings, queue, "text", 8, 1, None, batching="static")
+    assert type(default) is ContinuousWorker and type(static) is Worker
     with pytest.raises(ConfigError, match="use continuous or static"):
         _build_worker(settings, queue, "text", 8, 1, None, batching="rolling")

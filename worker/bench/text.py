@@ -6,9 +6,9 @@ N prompts with the same sampling settings and token budget:
   way most bots and the classic examples do;
 - Atelier enqueues the N jobs on the real queue (Redis streams, the same `JobQueue` the
   adapters use) and an in-process worker generates and publishes the results: the
-  continuous-batching `ContinuousWorker` ("worker" in the JSON, "continuous" in the table)
-  and, on a queue of its own, the static-batch `Worker` ("static", `atelier worker`'s
-  default).
+  continuous-batching `ContinuousWorker` (`atelier worker`'s default; "worker" in the
+  JSON, "continuous" in the table) and, on a queue of its own, the static-batch `Worker`
+  ("static").
 Each request's latency runs from its arrival to its answer (the naive bot's return, the
 worker's result read back from the result stream). Tokens are the ones actually generated
 (up to each row's end-of-text), counted on every side the same way. The machine's matmul
