@@ -57,8 +57,11 @@ async def wait_for(queue: JobQueue, done: int = 0, progress_of: str = "", timeou
 
 
 async def test_a_job_arriving_mid_batch_joins_it_and_is_published_first(
-    queue: JobQueue, endless_gpt2: Path
+    queue: JobQueue, endless_gpt2: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Progress every 50 ms instead of every second, so that a fast machine, which finishes
+    # the long job in about a second, still reports partial text on the way.
+    monkeypatch.setattr("worker.continuous.PROGRESS_EVERY_S", 0.05)
     gen = TextGenerator(str(endless_gpt2), device="cpu")
     worker = ContinuousWorker(queue, [gen], batch_size=8, heartbeat_s=0.5, block_ms=100)
     task = asyncio.create_task(worker.run())
@@ -94,7 +97,7 @@ async def test_a_job_arriving_mid_batch_joins_it_and_is_published_first(
     mine = [e for kind, e in entries if isinstance(e, Progress) and e.job_id == long.id]
     fractions = [p.fraction for p in mine]
     assert fractions == sorted(fractions) and fractions[-1] < 1.0
-    assert any(p.partial_text for p in mine), mine
+    assert len(mine) >= 3 and any(p.partial_text for p in mine), mine
     # A partial text is the job's own text so far (the last 1,500 characters; its last
     # token may be half a character).
     chunks = [p.partial_text[-24:-4] for p in mine if len(p.partial_text) > 24]
