@@ -147,6 +147,13 @@ def worker(
             "else host-pid-random)."
         ),
     ] = None,
+    batching: Annotated[
+        str,
+        typer.Option(
+            help="Text jobs: 'continuous' (new jobs join the running batch at the next "
+            "token) or 'static' (each batch generates whole before the next is read)."
+        ),
+    ] = "continuous",
 ) -> None:
     """A worker process against a shared Redis (ATELIER_REDIS_URL)."""
 
@@ -158,6 +165,7 @@ def worker(
                 w = _build_worker(
                     settings, queue, kinds, batch_size, concurrency,
                     worker_id or settings.worker_id, metrics=health.metrics,
+                    batching=batching,
                 )  # fmt: skip
                 _worker_health(health, w)
                 _on_signals(w.stop)
@@ -475,6 +483,16 @@ def bench_text(
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=512, help="The worker's batch.")] = 64,
     naive: Annotated[bool, typer.Option(help="Also run the naive bot.")] = True,
+    static: Annotated[bool, typer.Option(help="Also run the static-batch worker.")] = True,
+    arrival_ms: Annotated[
+        float, typer.Option(min=0, help="Requests arrive this far apart (0: all at once).")
+    ] = 0.0,
+    repeats: Annotated[
+        int, typer.Option(min=1, help="Rounds per N at least (small N run more anyway).")
+    ] = 1,
+    first_tokens: Annotated[
+        int, typer.Option(min=0, max=4096, help="Tokens for the first request (0: as the rest).")
+    ] = 0,
     matmul_s: Annotated[float, typer.Option(help="Seconds per matmul-peak measurement.")] = 1.0,
     redis_url: RedisOption = None,
 ) -> None:
@@ -499,6 +517,10 @@ def bench_text(
                 device=settings.device,
                 batch_size=batch_size,
                 naive=naive,
+                static=static,
+                arrival_ms=arrival_ms,
+                repeats=repeats,
+                first_tokens=first_tokens,
                 matmul_s=matmul_s,
             )
         finally:
@@ -616,8 +638,13 @@ def _build_worker(
     worker_id: str | None,
     *,
     metrics: Any = None,
+    batching: str = "continuous",
 ) -> Any:
+    from worker.continuous_loop import ContinuousWorker
     from worker.loop import Worker
+
+    if batching not in ("continuous", "static"):
+        raise ConfigError(f"Unknown batching '{batching}': use continuous or static.")
 
     generators = []
     for name in [k.strip() for k in kinds.split(",") if k.strip()]:
@@ -651,7 +678,11 @@ def _build_worker(
         threshold=settings.moderation_threshold,
         device=settings.device,
     )
-    return Worker(
+    # Continuous by default: as fast as static batches for jobs that arrive together, and
+    # faster when lengths mix (docs/benchmarks.md). It applies to text jobs on a local
+    # model; every other kind (and a model served elsewhere) keeps the static path.
+    worker_class = ContinuousWorker if batching == "continuous" else Worker
+    return worker_class(
         queue,
         generators,
         worker_id=worker_id,

@@ -59,10 +59,43 @@ def test_bench_text_tiny(redis_server: str, tiny_gpt2: Path) -> None:
     assert set(report["matmul_peak_gflops"]) == {"fp32", "bf16"}
     assert [(row["n"], row["repeats"]) for row in report["rows"]] == [(1, 8), (3, 3)]
     for row in report["rows"]:
-        for side in ("worker", "naive"):
+        for side in ("worker", "static", "naive"):
             assert {"tokens", "tokens_per_s", "p50_ms", "p95_ms", "wall_s"} <= set(row[side])
             assert 0 < row[side]["tokens"] <= 6 * row["n"] * row["repeats"]
         assert row["speedup"] > 0 and row["worker_peak_fraction"] > 0
+        assert row["static_speedup"] > 0
+
+
+def test_bench_text_spaces_requests_and_puts_a_long_one_first(
+    redis_server: str, endless_gpt2: Path
+) -> None:
+    report = run_bench(
+        "text",
+        "--n",
+        "3",
+        "--new-tokens",
+        "4",
+        "--first-tokens",
+        "12",
+        "--arrival-ms",
+        "30",
+        "--repeats",
+        "2",
+        "--no-naive",
+        "--model",
+        str(endless_gpt2),
+        "--matmul-s",
+        "0.05",
+        "--redis-url",
+        redis_server,
+    )
+    assert report["arrival_ms"] == 30 and report["first_tokens"] == 12
+    [row] = report["rows"]
+    assert row["repeats"] == 3 and "naive" not in row  # 8 requests a side at least
+    # At most the budgets (12 + 4 + 4 a round): a row also stops at a sampled pad token.
+    for side in ("worker", "static"):
+        assert 0 < row[side]["tokens"] <= 3 * (12 + 4 + 4)
+        assert row[side]["wall_s"] >= 3 * 0.06  # each round's last request arrives 60 ms in
 
 
 def test_bench_text_builds_a_model_from_a_config(tiny_gpt2: Path, tmp_path: Path) -> None:

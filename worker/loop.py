@@ -140,12 +140,13 @@ class Worker:
         """Finish the batch in hand, then exit (SIGTERM)."""
         self.stopping.set()
 
-    async def _consume(self) -> None:
+    async def _consume(self, kinds: Sequence[JobKind] | None = None) -> None:
+        kinds = list(kinds or self.kinds)
         while not self.stopping.is_set():
             entries: list[Entry] = []
             try:
-                entries = await self._read(self.batch_size, self.block_ms)
-                await self.process(await self._gather(entries))
+                entries = await self._read(self.batch_size, self.block_ms, kinds)
+                await self.process(await self._gather(entries, kinds))
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis blip or a bug: log, pause, keep serving
@@ -155,9 +156,12 @@ class Worker:
             finally:
                 self._release(entries)
 
-    async def _read(self, count: int, block_ms: int) -> list[Entry]:
+    async def _read(
+        self, count: int, block_ms: int, kinds: Sequence[JobKind] | None = None
+    ) -> list[Entry]:
+        """New entries, held from the moment they are delivered (see `_rerun_own`)."""
         async with self._deliveries:
-            entries = await self.queue.read(self.kinds, self.id, count, block_ms)
+            entries = await self.queue.read(list(kinds or self.kinds), self.id, count, block_ms)
             self._hold(entries)
         return entries
 
@@ -172,13 +176,15 @@ class Worker:
     def _unheld(self, entries: Sequence[Entry]) -> list[Entry]:
         return [e for e in entries if e.entry_id not in self._in_flight[e.kind]]
 
-    async def _gather(self, entries: list[Entry]) -> list[Entry]:
+    async def _gather(
+        self, entries: list[Entry], kinds: Sequence[JobKind] | None = None
+    ) -> list[Entry]:
         """Jobs sent together reach the stream over a few milliseconds, and the blocked read
         wakes on the first: keep reading while more keep coming (up to gather_ms), so a
         burst shares one batch instead of one job going first alone."""
         deadline = time.monotonic() + self.gather_ms / 1000
         while entries and len(entries) < self.batch_size and time.monotonic() < deadline:
-            more = await self._read(self.batch_size - len(entries), 10)
+            more = await self._read(self.batch_size - len(entries), 10, kinds)
             if not more:
                 break
             entries.extend(more)

@@ -60,33 +60,7 @@ class RowSampler(LogitsProcessor):
         logits = self._penalise(input_ids.cpu(), logits)
         if self.guide is not None:
             logits = self.guide.mask(input_ids.cpu(), logits)
-        logits = logits / self.temperatures[:, None]
-        probs = torch.softmax(logits, dim=-1)
-        # One uniform draw per row from that row's own generator: inverse-CDF sampling.
-        draws = torch.stack([torch.rand(1, generator=g) for g in self.generators]).view(-1, 1)
-        tokens = torch.empty(len(self.generators), 1, dtype=torch.long)
-        # Sorting the whole vocabulary every step costs more than a small model's forward
-        # pass. The nucleus usually lies within the most likely few hundred or thousand
-        # tokens: take those (topk returns them sorted) and widen only for the rows whose
-        # head does not reach top_p, sorting in full last. Either way a row gets the token a
-        # full sort would give it.
-        todo = torch.ones(len(self.generators), dtype=torch.bool)
-        for head in (*NUCLEUS_HEADS, probs.shape[-1]):
-            rows = todo.nonzero().view(-1)
-            if head >= probs.shape[-1]:
-                head_probs, head_order = torch.sort(probs[rows], dim=-1, descending=True)
-                done = torch.ones(len(rows), dtype=torch.bool)
-            else:
-                head_probs, head_order = torch.topk(probs[rows], head, dim=-1)
-                done = head_probs.sum(dim=-1) >= self.top_ps[rows]
-            picked = rows[done]
-            if len(picked):
-                tokens[picked] = _nucleus(
-                    head_probs[done], head_order[done], self.top_ps[picked], draws[picked]
-                )
-                todo[picked] = False
-            if not bool(todo.any()):
-                break
+        tokens = choose(logits, self.temperatures, self.top_ps, self.generators)
         chosen = torch.full_like(scores, float("-inf"))
         chosen.scatter_(1, tokens.to(scores.device), 0.0)
         if self.on_step is not None:
@@ -101,10 +75,55 @@ class RowSampler(LogitsProcessor):
         for row, start in enumerate(self.starts):
             if start > 0:
                 ids[row, :start] = ids[row, start]  # a duplicate of a real token: no effect
-        picked = logits.gather(1, ids)
-        pen = self.penalties[:, None]
-        picked = torch.where(picked < 0, picked * pen, picked / pen)
-        return logits.scatter(1, ids, picked)
+        return penalise(ids, logits, self.penalties)
+
+
+def penalise(ids: torch.Tensor, logits: torch.Tensor, penalties: torch.Tensor) -> torch.Tensor:
+    """Repetition penalty: each row's logits of the tokens in its `ids` (rows, length) are
+    divided (positive) or multiplied (negative) by its penalty. Padding in `ids` must repeat
+    one of the row's real tokens."""
+    if bool((penalties == 1.0).all()):
+        return logits
+    picked = logits.gather(1, ids)
+    pen = penalties[:, None]
+    picked = torch.where(picked < 0, picked * pen, picked / pen)
+    return logits.scatter(1, ids, picked)
+
+
+def choose(
+    logits: torch.Tensor,
+    temperatures: torch.Tensor,
+    top_ps: torch.Tensor,
+    generators: Sequence[torch.Generator],
+) -> torch.Tensor:
+    """One token per row, (rows, 1): temperature, then nucleus sampling with one uniform draw
+    from the row's own generator (inverse CDF)."""
+    probs = torch.softmax(logits / temperatures[:, None], dim=-1)
+    draws = torch.stack([torch.rand(1, generator=g) for g in generators]).view(-1, 1)
+    tokens = torch.empty(len(generators), 1, dtype=torch.long)
+    # Sorting the whole vocabulary every step costs more than a small model's forward
+    # pass. The nucleus usually lies within the most likely few hundred or thousand
+    # tokens: take those (topk returns them sorted) and widen only for the rows whose
+    # head does not reach top_p, sorting in full last. Either way a row gets the token a
+    # full sort would give it.
+    todo = torch.ones(len(generators), dtype=torch.bool)
+    for head in (*NUCLEUS_HEADS, probs.shape[-1]):
+        rows = todo.nonzero().view(-1)
+        if head >= probs.shape[-1]:
+            head_probs, head_order = torch.sort(probs[rows], dim=-1, descending=True)
+            done = torch.ones(len(rows), dtype=torch.bool)
+        else:
+            head_probs, head_order = torch.topk(probs[rows], head, dim=-1)
+            done = head_probs.sum(dim=-1) >= top_ps[rows]
+        picked = rows[done]
+        if len(picked):
+            tokens[picked] = _nucleus(
+                head_probs[done], head_order[done], top_ps[picked], draws[picked]
+            )
+            todo[picked] = False
+        if not bool(todo.any()):
+            break
+    return tokens
 
 
 class RowBudget(StoppingCriteria):

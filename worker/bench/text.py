@@ -1,16 +1,19 @@
 """`atelier bench text`: the naive bot against Atelier's worker, on the same model.
 
-For each N (requests that arrive together), both sides get the same N prompts with the same
-sampling settings and token budget:
+For each N (requests that arrive together, or `arrival_ms` apart), every side gets the same
+N prompts with the same sampling settings and token budget:
 - the naive bot answers them one by one with `transformers.pipeline("text-generation")`, the
   way most bots and the classic examples do;
 - Atelier enqueues the N jobs on the real queue (Redis streams, the same `JobQueue` the
-  adapters use) and an in-process `Worker` batches, generates and publishes the results.
-Each request's latency runs from the moment all N arrived to its answer (the naive bot's
-return, the worker's result read back from the result stream). Tokens are the ones actually
-generated (up to each row's end-of-text), counted on both sides the same way. The machine's
-matmul peak is measured in the same run, so the worker's share of it (2 x parameters FLOPs
-per generated token) is read against this machine at this moment, not a datasheet.
+  adapters use) and an in-process worker generates and publishes the results: the
+  continuous-batching `ContinuousWorker` (`atelier worker`'s default; "worker" in the
+  JSON, "continuous" in the table) and, on a queue of its own, the static-batch `Worker`
+  ("static").
+Each request's latency runs from its arrival to its answer (the naive bot's return, the
+worker's result read back from the result stream). Tokens are the ones actually generated
+(up to each row's end-of-text), counted on every side the same way. The machine's matmul
+peak is measured in the same run, so the worker's share of it (2 x parameters FLOPs per
+generated token) is read against this machine at this moment, not a datasheet.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from bot.parse import parse
 from bot.queue import JobQueue
 from bot.service import build_job
 from worker.bench.matmul import matmul_peak
+from worker.continuous_loop import ContinuousWorker
 from worker.device import resolve_device
 from worker.generators.text import TextGenerator
 from worker.loop import Worker
@@ -73,14 +77,16 @@ class Side:
         }
 
 
-def bench_jobs(n: int, new_tokens: int, run: str) -> list[Job]:
-    """N free-verse poem jobs with fixed seeds and an exact token budget."""
+def bench_jobs(n: int, new_tokens: int, run: str, first_tokens: int = 0) -> list[Job]:
+    """N free-verse poem jobs with fixed seeds and an exact token budget (`first_tokens`, when
+    set, for the first one: a long job ahead of the others)."""
     jobs = []
     for i in range(n):
         origin = Origin(platform="bench", route=f"bench:{run}", delivery_id=f"{run}-{n}-{i}")
         job = build_job(parse(f"/poem {TOPICS[i % len(TOPICS)]} seed:{1000 + i}"), origin)
         assert job.text is not None
-        spec = job.text.model_copy(update={"max_new_tokens": new_tokens})
+        budget = first_tokens if i == 0 and first_tokens else new_tokens
+        spec = job.text.model_copy(update={"max_new_tokens": budget})
         jobs.append(job.model_copy(update={"text": spec}))
     return jobs
 
@@ -160,20 +166,25 @@ class NaiveBot:
         prompt_len = len(tok(spec.completion)["input_ids"])
         return count_new(out[0]["generated_token_ids"][prompt_len:], self.stops)
 
-    def round(self, jobs: Sequence[Job]) -> Side:
+    def round(self, jobs: Sequence[Job], arrival_s: float = 0.0) -> Side:
+        """Requests arrive `arrival_s` apart (0: all at once); each one's latency runs from
+        its own arrival."""
         side = Side()
         started = time.perf_counter()
-        for job in jobs:
+        for i, job in enumerate(jobs):
+            wait = started + i * arrival_s - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
             side.tokens += self.answer(job)
-            side.latencies_s.append(time.perf_counter() - started)
+            side.latencies_s.append(time.perf_counter() - started - i * arrival_s)
         side.wall_s = time.perf_counter() - started
         return side
 
 
-def repeats_for(n: int) -> int:
+def repeats_for(n: int, at_least: int = 1) -> int:
     """Small rounds run several times (at least 8 requests each side), so one unlucky
-    request on a busy machine does not make the figure."""
-    return max(1, -(-8 // n))
+    request on a busy machine does not make the figure; `at_least` rounds in any case."""
+    return max(at_least, -(-8 // n))
 
 
 def merge(sides: Sequence[Side]) -> Side:
@@ -185,14 +196,16 @@ def merge(sides: Sequence[Side]) -> Side:
     return out
 
 
-async def _one_round(queue: JobQueue, gen: TextGenerator, jobs: Sequence[Job]) -> Side:
+async def _one_round(
+    queue: JobQueue, gen: TextGenerator, jobs: Sequence[Job], arrival_s: float = 0.0
+) -> Side:
     route = jobs[0].origin.route
     stream = queue.keys.results(route)
     tokens_before = gen.generated_tokens
     side = Side()
     started = time.perf_counter()
-    for job in jobs:
-        await queue.enqueue(job)
+    arrived = {job.id: started + i * arrival_s for i, job in enumerate(jobs)}
+    sending = asyncio.create_task(_send(queue, jobs, started, arrival_s))
     seen: set[str] = set()
     last = "0"
     while len(seen) < len(jobs):
@@ -208,10 +221,19 @@ async def _one_round(queue: JobQueue, gen: TextGenerator, jobs: Sequence[Job]) -
                     raise RuntimeError(f"bench job failed: {result.error}")
                 if result.job_id not in seen:
                     seen.add(result.job_id)
-                    side.latencies_s.append(now - started)
+                    side.latencies_s.append(now - arrived[result.job_id])
+    await sending
     side.wall_s = time.perf_counter() - started
     side.tokens = gen.generated_tokens - tokens_before
     return side
+
+
+async def _send(queue: JobQueue, jobs: Sequence[Job], started: float, arrival_s: float) -> None:
+    for i, job in enumerate(jobs):
+        wait = started + i * arrival_s - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await queue.enqueue(job)
 
 
 async def _forget(redis: Redis, prefix: str) -> None:
@@ -230,37 +252,59 @@ async def bench_text(
     device: str = "auto",
     batch_size: int = 64,
     naive: bool = True,
+    static: bool = True,
+    arrival_ms: float = 0.0,
+    repeats: int = 1,
+    first_tokens: int = 0,
     matmul_s: float = 1.0,
 ) -> dict[str, Any]:
-    """For every N, the worker's round then the naive bot's, back to back (so both see the
-    same load); small N repeated. Returns the report (rows plus the machine's peaks)."""
+    """For every N, the continuous worker's round, the static worker's and the naive bot's,
+    back to back (so all see the same load); small N repeated. Requests arrive together, or
+    `arrival_ms` apart. Returns the report (rows plus the machine's peaks)."""
     dev, dtype = resolve_device(device)
     peaks = {name: matmul_peak(dev, dt, seconds=matmul_s) for name, dt in _peak_dtypes(dev)}
+    arrival_s = arrival_ms / 1000
     gen = TextGenerator(str(model), device=dev)
     bot = NaiveBot(model, dev, dtype) if naive else None
     run = uuid.uuid4().hex[:8]
     prefix = f"atelier-bench-{run}:"
     queue = JobQueue(redis, keys=Keys(prefix))
-    worker = Worker(queue, [gen], batch_size=batch_size, heartbeat_s=5.0, block_ms=200)
-    task = asyncio.create_task(worker.run())
+    # Two workers on queues of their own: continuous batching and static
+    # batches (read a batch, generate it whole, publish).
+    workers: list[Worker] = [
+        ContinuousWorker(queue, [gen], batch_size=batch_size, heartbeat_s=5.0, block_ms=200)
+    ]
+    static_gen = TextGenerator(str(model), device=dev) if static else None
+    static_queue = JobQueue(redis, keys=Keys(f"{prefix}static:"))
+    if static_gen is not None:
+        workers.append(
+            Worker(static_queue, [static_gen], batch_size=batch_size, heartbeat_s=5.0, block_ms=200)
+        )
+    tasks = []
     rows = []
     try:
-        await asyncio.wait_for(worker.ready.wait(), timeout=600)
+        for each in workers:  # one at a time: loading a model is not thread-safe
+            tasks.append(asyncio.create_task(each.run()))
+            await asyncio.wait_for(each.ready.wait(), timeout=600)
         # One whole request each first, untimed: first calls pay for lazy set-up.
         [warm] = bench_jobs(1, new_tokens, f"{run}-warm")
         await _one_round(queue, gen, [warm])
+        if static_gen is not None:
+            await _one_round(static_queue, static_gen, [warm])
         if bot is not None:
             await asyncio.to_thread(bot.answer, warm)
         params = sum(p.numel() for p in gen.model.parameters())
         peak_name = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
         peak = peaks.get(peak_name, 0.0)
         for n in counts:
-            w_sides, n_sides = [], []
-            for rep in range(repeats_for(n)):
-                jobs = bench_jobs(n, new_tokens, f"{run}-{n}-{rep}")
-                w_sides.append(await _one_round(queue, gen, jobs))
+            w_sides, s_sides, n_sides = [], [], []
+            for rep in range(repeats_for(n, repeats)):  # the sides take turns each round
+                jobs = bench_jobs(n, new_tokens, f"{run}-{n}-{rep}", first_tokens)
+                w_sides.append(await _one_round(queue, gen, jobs, arrival_s))
+                if static_gen is not None:
+                    s_sides.append(await _one_round(static_queue, static_gen, jobs, arrival_s))
                 if bot is not None:
-                    n_sides.append(await asyncio.to_thread(bot.round, jobs))
+                    n_sides.append(await asyncio.to_thread(bot.round, jobs, arrival_s))
             w = merge(w_sides)
             row: dict[str, Any] = {
                 "n": n,
@@ -270,14 +314,20 @@ async def bench_text(
                 if peak
                 else None,
             }
-            if n_sides:
-                nv = merge(n_sides)
+            nv = merge(n_sides) if n_sides else None
+            if nv is not None:
                 row["naive"] = nv.summary()
                 row["speedup"] = round(w.tokens_per_s / nv.tokens_per_s, 2) if nv.tokens else None
+            if s_sides:
+                st = merge(s_sides)
+                row["static"] = st.summary()
+                if nv is not None and nv.tokens:
+                    row["static_speedup"] = round(st.tokens_per_s / nv.tokens_per_s, 2)
             rows.append(row)
     finally:
-        worker.stop()
-        await asyncio.wait_for(task, timeout=600)
+        for each in workers:
+            each.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=600)
         await _forget(redis, prefix)
     return {
         "model": str(model),
@@ -287,6 +337,8 @@ async def bench_text(
         "threads": torch.get_num_threads(),
         "new_tokens": new_tokens,
         "batch_size": batch_size,
+        "arrival_ms": arrival_ms,
+        "first_tokens": first_tokens,
         "matmul_peak_gflops": {k: round(v / 1e9, 1) for k, v in peaks.items()},
         "rows": rows,
     }
@@ -302,17 +354,21 @@ def text_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The report flattened for the table."""
     out = []
     for row in report["rows"]:
-        w, nv = row["worker"], row.get("naive") or {}
+        w, nv, st = row["worker"], row.get("naive") or {}, row.get("static") or {}
         out.append(
             {
                 "N": row["n"],
                 "naive tok/s": nv.get("tokens_per_s"),
-                "worker tok/s": w["tokens_per_s"],
-                "speedup": row.get("speedup"),
+                "static tok/s": st.get("tokens_per_s"),
+                "continuous tok/s": w["tokens_per_s"],
+                "static x": row.get("static_speedup"),
+                "continuous x": row.get("speedup"),
                 "naive p50 ms": nv.get("p50_ms"),
                 "naive p95 ms": nv.get("p95_ms"),
-                "worker p50 ms": w["p50_ms"],
-                "worker p95 ms": w["p95_ms"],
+                "static p50 ms": st.get("p50_ms"),
+                "static p95 ms": st.get("p95_ms"),
+                "continuous p50 ms": w["p50_ms"],
+                "continuous p95 ms": w["p95_ms"],
                 "peak %": None
                 if row["worker_peak_fraction"] is None
                 else round(100 * row["worker_peak_fraction"], 2),

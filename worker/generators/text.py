@@ -169,6 +169,10 @@ class TextGenerator:
             self._vocabulary = Vocabulary(self.tokenizer)
         return FormGuide(self.tokenizer, self._vocabulary, plans, prompt_len)
 
+    def guide_for(self, plan: FormPlan | None) -> FormGuide | None:
+        """A one-row guide over a row's generated tokens only (the continuous path)."""
+        return None if plan is None else self._guide([plan], 0)
+
     def _split_too_long(self, jobs: Sequence[Job], progress: ProgressFn | None) -> list[Output]:
         """A batch whose longest prompt fills the context: answer each job on its own."""
         if len(jobs) == 1:
