@@ -95,11 +95,17 @@ class Metrics:
         )
 
     # Updates from the worker and the adapters -------------------------------------------
-    def batch_generated(self, kind: JobKind, items: int, seconds: float) -> None:
+    def batch_generated(
+        self, kind: JobKind, items: int, seconds: float, *, rate: float | None = None
+    ) -> None:
+        """`rate`: items per second where batches overlap (continuous batching measures it
+        over a window); otherwise the batch's own items over its seconds."""
         self.generate_seconds.labels(kind.value).observe(seconds)
         self.generated_items.labels(kind.value).inc(items)
-        if seconds > 0:
-            self.items_per_second.labels(kind.value).set(items / seconds)
+        if rate is None and seconds > 0:
+            rate = items / seconds
+        if rate is not None:
+            self.items_per_second.labels(kind.value).set(rate)
 
     def job_finished(self, job: Job, result: Result, *, dead: bool = False) -> None:
         status = "dead" if dead else ("ok" if result.ok else "error")

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ from worker.loop import Item, Worker
 log = logging.getLogger(__name__)
 TEXT = JobKind.TEXT
 STEPS_FOR_S = 1.0  # at most this long in the generation thread before looking around
+RATE_WINDOW_S = 10.0  # the items/s metric counts jobs finished over this window
 
 
 class ContinuousWorker(Worker):
@@ -46,6 +48,8 @@ class ContinuousWorker(Worker):
         self._wake = asyncio.Event()  # new jobs, or stopping
         self._room = asyncio.Event()  # a job finished: the reader may admit more
         self._tasks: set[asyncio.Task[None]] = set()
+        self._finished_at: deque[float] = deque()  # when recent jobs finished (the rate)
+        self._started = time.monotonic()
 
     async def _consume(self, kinds: Sequence[JobKind] | None = None) -> None:
         """Called `concurrency` times: the first runs the continuous text loop (and a static
@@ -162,6 +166,14 @@ class ContinuousWorker(Worker):
         items = [self._items.pop(id(job)) for job, _ in step.finished]
         outputs = [out for _, out in step.finished]
         took = max(now - self._joined.pop(id(item.job), now) for item in items)
+        # Jobs overlap here: the seconds are the longest finished job's; the rate is what
+        # finished over the last RATE_WINDOW_S.
+        self._finished_at.extend([now] * len(items))
+        while self._finished_at and self._finished_at[0] < now - RATE_WINDOW_S:
+            self._finished_at.popleft()
+        window = min(RATE_WINDOW_S, max(now - self._started, 1e-3))
+        rate = len(self._finished_at) / window
+        self.metrics.batch_generated(TEXT, len(items), took, rate=rate)
         self._spawn(self._publish_done(items, outputs, took))
         self._room.set()
 
