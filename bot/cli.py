@@ -1,7 +1,8 @@
 """The `atelier` command: the composition root.
 
-This is the one module of `bot/` that imports adapters and workers, each inside the
-command that runs it, so `atelier chat` never imports torch.
+These modules (this one and its sub-apps `bot/cli_*.py`) are the only ones of `bot/` that
+import adapters and workers, each inside the command that runs it, so `atelier chat` never
+imports torch.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -17,12 +17,16 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from bot.cli_bench import bench_app
+from bot.cli_ops import dlq
+from bot.cli_run import on_signals as _on_signals
+from bot.cli_run import run as _run
+from bot.cli_run import text_model as _text_model
 from bot.config import Settings, load_settings
 from bot.connections import check_redis, connect, make_queue
 from bot.errors import ConfigError
 from bot.health import Health, serve_health
 from bot.jobs import JobKind
-from bot.logs import setup_logging
 
 app = typer.Typer(
     help="Atelier: a Discord and Slack bot for collaborative art, on open models.",
@@ -30,14 +34,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(dlq, name="dlq")
+app.add_typer(bench_app, name="bench")
 log = logging.getLogger("atelier")
 T = TypeVar("T")
-
-MISSING_TEXT_MODEL = (
-    "No text model: ATELIER_TEXT_MODEL is not set and this installation has no bundled poet "
-    "(worker/models/poet). Set ATELIER_TEXT_MODEL to a model directory or a hub id. Atelier "
-    "never downloads a model you did not name."
-)
 
 
 def main() -> None:
@@ -388,239 +388,7 @@ def slack(
     _run(body)
 
 
-dlq = typer.Typer(help="Dead letters: jobs that failed every attempt (operators).")
-app.add_typer(dlq, name="dlq")
-
-
-@dlq.command("list")
-def dlq_list(
-    count: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 100,
-) -> None:
-    """Show dead letters: when, kind, job, command, reason, attempts."""
-
-    async def body(settings: Settings) -> int:
-        from bot import dlq as dead
-
-        redis = connect(settings, embedded_ok=False, what="atelier dlq")
-        try:
-            letters = await dead.list_dead(make_queue(redis, settings), count)
-        finally:
-            await redis.aclose()
-        if not letters:
-            typer.echo("No dead letters.")
-        for d in letters:
-            what = f"{d.job.id} /{d.job.command} {d.job.prompt[:40]}" if d.job else "(malformed)"
-            typer.echo(f"{d.entry_id}  {d.kind:<5}  {what}  | {d.reason} ({d.attempts} attempts)")
-        return 0
-
-    _run(body)
-
-
-@dlq.command("retry")
-def dlq_retry(entry_ids: Annotated[list[str], typer.Argument(help="Dead-letter ids.")]) -> None:
-    """Put the jobs of these dead letters back in line (attempts reset)."""
-    _dlq_each(entry_ids, "retry")
-
-
-@dlq.command("drop")
-def dlq_drop(entry_ids: Annotated[list[str], typer.Argument(help="Dead-letter ids.")]) -> None:
-    """Delete these dead letters."""
-    _dlq_each(entry_ids, "drop")
-
-
-def _dlq_each(entry_ids: list[str], action: str) -> None:
-    async def body(settings: Settings) -> int:
-        from bot import dlq as dead
-
-        redis = connect(settings, embedded_ok=False, what="atelier dlq")
-        queue, failed = make_queue(redis, settings), 0
-        try:
-            for entry_id in entry_ids:
-                try:
-                    if action == "retry":
-                        job_id = await dead.retry(queue, entry_id)
-                        typer.echo(f"{entry_id}: job {job_id} is queued again")
-                    else:
-                        await dead.drop(queue, entry_id)
-                        typer.echo(f"{entry_id}: dropped")
-                except ValueError as exc:
-                    typer.echo(f"error: {exc}", err=True)
-                    failed += 1
-        finally:
-            await redis.aclose()
-        return 1 if failed else 0
-
-    _run(body)
-
-
-bench_app = typer.Typer(
-    help="Benchmarks, each side by side in one run: a table, then one JSON line "
-    "(docs/benchmarks.md records them).",
-    no_args_is_help=True,
-)
-app.add_typer(bench_app, name="bench")
-BENCH_REDIS = "redis://127.0.0.1:6379/15"
-RedisOption = Annotated[
-    str | None,
-    typer.Option(
-        "--redis-url", help=f"Redis to run on (default ATELIER_REDIS_URL, else {BENCH_REDIS})."
-    ),
-]
-
-
-@bench_app.command("text")
-def bench_text(
-    n: Annotated[str, typer.Option("--n", help="Concurrent requests, comma-separated.")] = (
-        "1,8,32,64"
-    ),
-    new_tokens: Annotated[int, typer.Option(min=1, max=1024, help="Tokens per request.")] = 64,
-    model: Annotated[
-        Path | None, typer.Option(help="A model directory (default: the bundled poet).")
-    ] = None,
-    build: Annotated[
-        str | None,
-        typer.Option(help="A random-weight model from a config instead: gpt2:LAYERSxWIDTH."),
-    ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=512, help="The worker's batch.")] = 64,
-    naive: Annotated[bool, typer.Option(help="Also run the naive bot.")] = True,
-    static: Annotated[bool, typer.Option(help="Also run the static-batch worker.")] = True,
-    arrival_ms: Annotated[
-        float, typer.Option(min=0, help="Requests arrive this far apart (0: all at once).")
-    ] = 0.0,
-    repeats: Annotated[
-        int, typer.Option(min=1, help="Rounds per N at least (small N run more anyway).")
-    ] = 1,
-    first_tokens: Annotated[
-        int, typer.Option(min=0, max=4096, help="Tokens for the first request (0: as the rest).")
-    ] = 0,
-    matmul_s: Annotated[float, typer.Option(help="Seconds per matmul-peak measurement.")] = 1.0,
-    redis_url: RedisOption = None,
-) -> None:
-    """The naive bot (one pipeline() call per request) against the worker via the queue."""
-
-    async def body(settings: Settings) -> int:
-        import shutil
-
-        from worker.bench.text import bench_text, build_model, scratch_dir, text_rows
-
-        counts = [int(v) for v in n.split(",") if v.strip()]
-        source = model or Path(_text_model(settings))
-        if build:
-            source = build_model(build, source, scratch_dir() / build.replace(":", "-"))
-        redis = _bench_redis(settings, redis_url)
-        try:
-            report = await bench_text(
-                redis=redis,
-                model=source,
-                counts=counts,
-                new_tokens=new_tokens,
-                device=settings.device,
-                batch_size=batch_size,
-                naive=naive,
-                static=static,
-                arrival_ms=arrival_ms,
-                repeats=repeats,
-                first_tokens=first_tokens,
-                matmul_s=matmul_s,
-            )
-        finally:
-            await redis.aclose()
-            if build:
-                shutil.rmtree(source.parent, ignore_errors=True)
-        return _bench_report("text", report, text_rows(report))
-
-    _run(body)
-
-
-@bench_app.command("queue")
-def bench_queue(
-    jobs: Annotated[int, typer.Option(min=1, help="Jobs per phase and side.")] = 2000,
-    rate: Annotated[float, typer.Option(min=1, help="Jobs/s of the steady phase.")] = 500.0,
-    batch_size: Annotated[int, typer.Option(min=1, max=512)] = 32,
-    concurrency: Annotated[int, typer.Option(min=1, max=16)] = 2,
-    arq: Annotated[bool, typer.Option(help="Also run arq on the same Redis.")] = True,
-    arq_poll_ms: Annotated[float, typer.Option(help="arq's poll delay.")] = 5.0,
-    redis_url: RedisOption = None,
-) -> None:
-    """Enqueue -> pick-up -> result through Redis with a no-op job, against arq."""
-
-    async def body(settings: Settings) -> int:
-        from worker.bench.queue import bench_queue, queue_rows
-
-        report = await bench_queue(
-            redis_url=_bench_url(settings, redis_url),
-            jobs=jobs,
-            rate=rate,
-            batch_size=batch_size,
-            concurrency=concurrency,
-            arq=arq,
-            arq_poll_ms=arq_poll_ms,
-        )
-        return _bench_report("queue", report, queue_rows(report))
-
-    _run(body)
-
-
-@bench_app.command("e2e")
-def bench_e2e(
-    commands: Annotated[int, typer.Option(min=1, help="Signed /poem commands sent at once.")] = 100,
-    batch_size: Annotated[int, typer.Option(min=1, max=512, help="The worker's batch.")] = 64,
-    model: Annotated[
-        Path | None, typer.Option(help="A model directory (default: the bundled poet).")
-    ] = None,
-    redis_url: RedisOption = None,
-) -> None:
-    """Signed /poem commands through `atelier slack --port` and a worker, to posted results."""
-
-    async def body(settings: Settings) -> int:
-        from adapters.slack.bench import bench_e2e, e2e_rows
-
-        report = await bench_e2e(
-            redis_url=_bench_url(settings, redis_url),
-            commands=commands,
-            model=str(model) if model else settings.text_model,
-            batch_size=batch_size,
-        )
-        return _bench_report("e2e", report, e2e_rows(report))
-
-    _run(body)
-
-
-def _bench_report(name: str, report: dict[str, Any], rows: list[dict[str, Any]]) -> int:
-    """Every benchmark's output: the machine added, a table, then one JSON line."""
-    from bot.bench import json_line, machine, table
-
-    report["machine"] = machine()
-    typer.echo(table(rows, list(rows[0])))
-    typer.echo(json_line(name, report))
-    return 0
-
-
-def _bench_url(settings: Settings, given: str | None) -> str:
-    if given:
-        return given
-    return settings.redis_url.get_secret_value() if settings.redis_url else BENCH_REDIS
-
-
-def _bench_redis(settings: Settings, given: str | None) -> Any:
-    from redis.asyncio import Redis
-
-    return Redis.from_url(_bench_url(settings, given), decode_responses=True)
-
-
 # Helpers -------------------------------------------------------------------------------
-def _text_model(settings: Settings) -> str:
-    """ATELIER_TEXT_MODEL, else the bundled offline poet; never a surprise download."""
-    if settings.text_model is not None:
-        return settings.text_model
-    from worker.models import bundled_poet
-
-    poet = bundled_poet()
-    if poet is None:
-        raise ConfigError(MISSING_TEXT_MODEL)
-    return str(poet)
-
-
 def _up_kinds(settings: Settings) -> str:
     """Text and images (the sketch renderer needs no model), and music when a music model is
     set or the bundled melody model is here."""
@@ -723,30 +491,3 @@ async def _connect(settings: Settings, *, embedded_ok: bool, what: str = "this c
         await redis.aclose()
         raise
     return redis
-
-
-def _on_signals(stop: Callable[[], None]) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop)
-
-
-def _run(body: Callable[[Settings], Coroutine[Any, Any, int]]) -> None:
-    try:
-        settings = load_settings()
-    except Exception as exc:  # pydantic's message names the variable
-        typer.echo(f"error: invalid configuration: {exc}", err=True)
-        raise typer.Exit(2) from None
-    setup_logging(settings.log_level, settings.log_format)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        code: int = asyncio.run(body(settings))
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except OSError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        code = 130
-    raise typer.Exit(code)

@@ -127,7 +127,8 @@ def test_without_any_text_model_the_error_names_the_setting(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import worker.models
-    from bot.cli import MISSING_TEXT_MODEL, _text_model
+    from bot.cli_run import MISSING_TEXT_MODEL
+    from bot.cli_run import text_model as _text_model
     from bot.config import Settings
     from bot.errors import ConfigError
 
