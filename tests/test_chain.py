@@ -10,8 +10,9 @@ import pytest
 
 from bot import catalogue
 from bot.chain import chain_credit, credit_line, derive, offered
+from bot.gallery import GalleryStore, describe_piece
 from bot.imagery import MOOD_CUES, imagery_prompt, mood_of, picture_words
-from bot.jobs import Attachment, Job, JobKind, Origin, Provenance, Result, load_job
+from bot.jobs import Attachment, Job, JobKind, Origin, Provenance, Result, load_job, load_result
 from bot.queue import JobQueue
 from bot.server_settings import SettingsStore
 from bot.service import Action, FrontDesk, result_actions
@@ -161,6 +162,20 @@ async def test_illustrate_and_score_make_linked_jobs_once_per_click(queue: JobQu
     )
     assert image.model == "org/pictures"  # the server's image model, not the poem's
     assert image.origin.user_name == "Bob"
+    # The gallery keeps the link and credits the poem's author.
+    gallery = GalleryStore(queue.redis, keys=queue.keys)
+    await gallery.record(load_result(await queue.redis.get(queue.keys.result(poem.id))))
+    drawn = Result(
+        job_id=image.id,
+        ok=True,
+        command="image",
+        prompt=image.prompt,
+        provenance=Provenance(model="sketch", generator="test", seed=image.seed),
+        origin=image.origin,
+    )
+    piece = await gallery.record(drawn)
+    assert piece is not None and piece.parent_id == poem.id and piece.parent_command == "poem"
+    assert f"after /poem [{poem.id[:8]}] by Ann" in describe_piece(piece)
     [repeat] = await desk.follow_up(Action.ILLUSTRATE, poem.id, at(2, "u-bob", "Bob"))
     assert repeat.duplicate and await queue.depth(JobKind.IMAGE) == 1
 
