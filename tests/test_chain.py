@@ -193,8 +193,9 @@ async def test_illustrate_and_score_make_linked_jobs_once_per_click(queue: JobQu
     assert credit == "after poem by Ann → image by Bob, asked by Dee"
 
 
-async def test_a_chain_prompt_meets_the_servers_word_rules(queue: JobQueue) -> None:
+async def test_a_chain_click_meets_the_servers_rules(queue: JobQueue) -> None:
     store = SettingsStore(queue.redis, keys=queue.keys)
+    await store.set("discord", "g1", "jobs_per_minute", "1")
     desk = FrontDesk(queue, store)
     await desk.handle("/poem the harbour", at(1, "u-ann"))
     poem = await finish_text(queue, POEM)
@@ -202,3 +203,13 @@ async def test_a_chain_prompt_meets_the_servers_word_rules(queue: JobQueue) -> N
     [refused] = await desk.follow_up(Action.ILLUSTRATE, poem.id, at(2, "u-bob"))
     assert refused.error and "'ghost'" in refused.text
     assert await queue.depth(JobKind.IMAGE) == 0
+    # The server's image policy of the moment goes with the picture.
+    await store.set("discord", "g1", "moderation_words", "none")
+    await store.set("discord", "g1", "image_safety", "blur")
+    [drawn] = await desk.follow_up(Action.ILLUSTRATE, poem.id, at(3, "u-bob"))
+    image = await desk.stored_job(drawn.job_id or "")
+    assert image is not None and image.image_safety == "blur"
+    # A click is a new job for the member's rate limit (one a minute here), like a command.
+    [slowed] = await desk.follow_up(Action.SCORE, poem.id, at(4, "u-bob"))
+    assert slowed.error and "Try again in" in slowed.text
+    assert await queue.depth(JobKind.MUSIC) == 0
