@@ -215,7 +215,10 @@ class FrontDesk:
         """A piece in another medium from `parent`: the server's model for that kind and
         the same rules as any new command (channel, moderation, limits)."""
         if action.value not in chain.offered(parent.command):
-            raise UserError(f"/{parent.command} results do not offer that button here.")
+            raise UserError(
+                f"That button is not offered on a /{parent.command} here; run the command you "
+                "want yourself, e.g. /image or /melody with your own words."
+            )
         raw = await self.redis.get(self.keys.result(parent.id))
         made = chain.derive(action.value, parent, load_result(raw) if raw else None)
         inv = from_options((made.command,), made.prompt, made.options)

@@ -180,7 +180,7 @@ async def test_illustrate_and_score_make_linked_jobs_once_per_click(queue: JobQu
     assert repeat.duplicate and await queue.depth(JobKind.IMAGE) == 1
 
     [tune] = await desk.follow_up(Action.SCORE, image.id, at(3, "u-cy", "Cy"))
-    assert tune.error and "do not offer" in tune.text  # an image offers Write about it only
+    assert tune.error and "not offered on a /image" in tune.text  # images: Write about it
     [tune] = await desk.follow_up(Action.SCORE, poem.id, at(4, "u-cy", "Cy"))
     melody = await desk.stored_job(tune.job_id or "")
     assert melody is not None and melody.options["mood"] == "eerie"
