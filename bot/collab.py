@@ -10,7 +10,6 @@ time anyone touches the poem, so no adapter needs to know about collabs to deliv
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from redis.asyncio import Redis
 
 from bot.errors import UserError
 from bot.forms import RHYME_SCHEMES, SYLLABLE_PATTERNS, check, last_word, rhymes
+from bot.imagery import imagery_prompt
 from bot.jobs import Job, JobKind, Origin, TextSpec, job_id_for, load_result
 from bot.keys import Keys
 from bot.prompts import SYSTEM
@@ -28,16 +28,6 @@ MAX_LINE_CHARS = 200
 COLLAB_TTL_S = 30 * 86_400
 LINE_TOKENS = 40
 FORM_LINES = {"villanelle": 19, "cinquain": 5}
-IMAGERY_WORDS = 8
-# Words that carry no picture: an illustration is drawn from the rest, in the poem's order.
-_PLAIN = """a an the and or but nor of to in on at by for with from into onto upon over under
-    as is are was were be been being am it its it's this that these those i you he she we
-    they me my mine your yours our ours their his her hers them us all any no not so then
-    than there here what when where who whom whose which while till until up down out off
-    more most some such each every one ones only just too very can could will would shall
-    should may might must do does did done has have had having let lets like again ever
-    never now yet still how why if else once own same other another back away"""
-PLAIN_WORDS = frozenset(_PLAIN.split())
 
 
 def lines_for(form: str, turns: int) -> int:
@@ -268,15 +258,7 @@ def compiled(collab: Collab, lines: list[Line], verdict: str) -> str:
 
 def imagery(collab: Collab, lines: list[Line]) -> str:
     """An image prompt drawn from the poem: its theme, then its picture words in order."""
-    words: list[str] = []
-    for line in lines:
-        for word in re.findall(r"[a-z][a-z'-]*", line.text.lower()):
-            word = word.strip("'-")
-            if len(word) > 2 and word not in PLAIN_WORDS and word not in words:
-                words.append(word)
-    picked = ", ".join(words[:IMAGERY_WORDS])
-    theme = collab.theme.strip()
-    return f"{theme}: {picked}" if theme and picked else theme or picked or "a poem"
+    return imagery_prompt(collab.theme, (line.text for line in lines))
 
 
 def credits(lines: list[Line]) -> str:

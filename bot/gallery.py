@@ -44,6 +44,7 @@ class Piece:
     files: list[str] = field(default_factory=list)
     parent_id: str = ""
     parent_author: str = ""
+    parent_command: str = ""  # another command than this one: made with a chain button
 
     @property
     def by(self) -> str:
@@ -68,19 +69,20 @@ class GalleryStore:
         origin = result.origin
         if not result.ok or not origin.guild_id or result.provenance is None:
             return None
-        parent_id, parent_author = "", ""
+        parent_id, parent_author, parent_command = "", "", ""
         raw_job = await self.redis.hget(self.keys.job(result.job_id), "job")
         if raw_job:
             parent_id = load_job(raw_job).parent_id or ""
         if parent_id:
             parent = await self.piece(parent_id)
             if parent is not None:
-                parent_author = parent.by
+                parent_author, parent_command = parent.by, parent.command
             else:
                 raw_parent = await self.redis.hget(self.keys.job(parent_id), "job")
                 if raw_parent:
-                    p = load_job(raw_parent).origin
-                    parent_author = p.user_name or p.user_id
+                    stored = load_job(raw_parent)
+                    p = stored.origin
+                    parent_author, parent_command = p.user_name or p.user_id, stored.command
         piece = Piece(
             job_id=result.job_id,
             command=result.command,
@@ -95,6 +97,7 @@ class GalleryStore:
             files=[a.filename for a in result.attachments],
             parent_id=parent_id,
             parent_author=parent_author,
+            parent_command=parent_command,
         )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self.keys.gallery_item(piece.job_id), json.dumps(asdict(piece)))
@@ -167,7 +170,7 @@ class GalleryStore:
 
 
 def describe_piece(piece: Piece, *, text_chars: int = 160) -> str:
-    """One gallery entry: what, by whom, how it was made, and its remix credit."""
+    """One gallery entry: what, by whom, how it was made, and its remix or chain credit."""
     lines = [f"[{piece.job_id[:8]}] /{piece.command} {piece.prompt} — by {piece.by}"]
     made = f"made with {model_label(piece.model)} · seed {piece.seed}"
     if piece.settings:
@@ -175,7 +178,10 @@ def describe_piece(piece: Piece, *, text_chars: int = 160) -> str:
     lines.append("  " + made)
     if piece.parent_id:
         credit = f" by {piece.parent_author}" if piece.parent_author else ""
-        lines.append(f"  remix of [{piece.parent_id[:8]}]{credit}")
+        if piece.parent_command and piece.parent_command != piece.command:
+            lines.append(f"  after /{piece.parent_command} [{piece.parent_id[:8]}]{credit}")
+        else:
+            lines.append(f"  remix of [{piece.parent_id[:8]}]{credit}")
     text = " / ".join(line.strip() for line in piece.text.splitlines() if line.strip())
     if text:
         lines.append("  " + (text if len(text) <= text_chars else text[: text_chars - 1] + "…"))

@@ -43,13 +43,16 @@ def provenance_line(p: Provenance) -> str:
     return " · ".join(parts)
 
 
-def render_result(result: Result) -> Message:
+def render_result(result: Result, *, credit: str = "") -> Message:
+    """`credit`: a chain piece's credit line (`bot.chain.credit_line`), after provenance."""
     title = f"/{result.command} {result.prompt}".strip()
     if not result.ok:
         return Message(title, result.error or "Something went wrong.", error=True)
     footer = provenance_line(result.provenance) if result.provenance else ""
     if result.note:
         footer = f"{footer} · {result.note}" if footer else result.note
+    if credit:
+        footer = f"{footer} · {credit}" if footer else credit
     body = result.text.strip()
     if not body and not result.attachments:
         body = "(the model returned nothing)"

@@ -13,10 +13,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from bot import chain
 from bot.catalogue import Command, command
 from bot.errors import UserError
 from bot.fairness import Admitted, Fairness
-from bot.jobs import ImagePolicy, Job, JobKind, OptionValue, Origin, job_id_for, load_job
+from bot.jobs import (
+    ImagePolicy,
+    Job,
+    JobKind,
+    OptionValue,
+    Origin,
+    job_id_for,
+    load_job,
+    load_result,
+)
 from bot.moderation import ModLog, refusal_text, screen_prompt
 from bot.parse import Invocation, check_prompt, from_options, parse
 from bot.prompts import build_text_spec
@@ -37,6 +47,18 @@ class Action(StrEnum):
     VARIATIONS = "vary"
     REMIX = "remix"
     DELETE = "delete"
+    ILLUSTRATE = "illustrate"  # a text result -> an /image from its imagery (`bot.chain`)
+    SCORE = "score"  # a text result -> a /melody in its mood
+    WRITE = "write"  # an image result -> a /poem about it
+
+
+BASE_ACTIONS = (Action.REGENERATE, Action.VARIATIONS, Action.REMIX, Action.DELETE)
+
+
+def result_actions(command_name: str) -> tuple[Action, ...]:
+    """The buttons under a result of this command: the base four, then the chain actions
+    whose target command this deployment offers."""
+    return BASE_ACTIONS + tuple(Action(a) for a in chain.offered(command_name))
 
 
 @dataclass(frozen=True)
@@ -151,8 +173,9 @@ class FrontDesk:
         self, action: Action, parent_id: str, origin: Origin, *, text: str = ""
     ) -> list[Reply]:
         """Regenerate (same settings, new seed), Variations (three new seeds) or Remix (the
-        text edits the prompt and may change options) of a stored job. The origin's delivery
-        id is the button click's, so a repeated click enqueues nothing new."""
+        text edits the prompt and may change options) of a stored job, or a piece in another
+        medium made from it (`bot.chain`). The origin's delivery id is the button click's,
+        so a repeated click enqueues nothing new."""
         try:
             parent = await self.stored_job(parent_id)
             if parent is None:
@@ -160,6 +183,8 @@ class FrontDesk:
                     "That piece is too old to regenerate (jobs are kept 7 days). "
                     "Run the command again."
                 )
+            if action.value in chain.LINKS:
+                return [await self._chain(action, parent, origin)]
             prompt, options = parent.prompt, dict(parent.options)
             if action is Action.REMIX:
                 inv = parse(f"/{parent.command} {text}")
@@ -185,6 +210,28 @@ class FrontDesk:
             return replies
         except UserError as exc:
             return [Reply(str(exc), error=True)]
+
+    async def _chain(self, action: Action, parent: Job, origin: Origin) -> Reply:
+        """A piece in another medium from `parent`: the server's model for that kind and
+        the same rules as any new command (channel, moderation, limits)."""
+        if action.value not in chain.offered(parent.command):
+            raise UserError(
+                f"That button is not offered on a /{parent.command} here; run the command you "
+                "want yourself, e.g. /image or /melody with your own words."
+            )
+        raw = await self.redis.get(self.keys.result(parent.id))
+        made = chain.derive(action.value, parent, load_result(raw) if raw else None)
+        inv = from_options((made.command,), made.prompt, made.options)
+        cmd = inv.command
+        server = await self._admit(origin, inv.prompt, cmd.name, image=cmd.kind is JobKind.IMAGE)
+        job = build_job(
+            inv,
+            origin,
+            model=_model_for(server, cmd.kind),
+            parent_id=parent.id,
+            image_safety=server.image_safety,
+        )
+        return await self._enqueue(job, server)
 
     async def click(
         self, button_id: str, origin: Origin, *, admin: bool = False, joined_at: float | None = None

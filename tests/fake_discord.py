@@ -546,10 +546,17 @@ class FakeDiscord(Faults, ThreadRoutes):
                     data[key] if data[key] is not None else ([] if key != "content" else "")
                 )
         if files or "attachments" in data:
+            # Alt text travels in the payload's attachment list, matched to files by name.
+            alt = {
+                a.get("filename"): a.get("description", "")
+                for a in data.get("attachments") or []
+                if isinstance(a, dict)
+            }
             message["attachments"] = [
                 {
                     "id": str(self.snowflake()),
                     "filename": name,
+                    "description": alt.get(name, ""),
                     "size": len(raw),
                     "url": f"{self.api_base}/attachments/{mid}/{name}",
                     "proxy_url": f"{self.api_base}/attachments/{mid}/{name}",

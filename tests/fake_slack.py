@@ -76,7 +76,7 @@ class FakeSlack:
     def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)  # uploads: images are MBs
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # users.info and a few others GET
         app.router.add_post("/upload/{file_id}", self._upload)

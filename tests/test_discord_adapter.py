@@ -238,7 +238,7 @@ async def test_poem_is_deferred_then_the_reply_shows_the_text_and_provenance(
     assert "made with tiny-gpt2 (transformers)" in embed["footer"]["text"]
     assert "seed 42" in embed["footer"]["text"] and "form=haiku" in embed["footer"]["text"]
     labels = fake.buttons(message)
-    assert set(labels) == {"Regenerate", "Variations", "Remix", "Delete"}
+    assert set(labels) == {"Regenerate", "Variations", "Remix", "Delete", "Illustrate", "Score it"}
     final = [c for c in fake.calls_to("PATCH", FINAL_EDIT) if c.json and c.json.get("embeds")]
     assert len(final) == 1 and final[0].json["allowed_mentions"]["parse"] == []  # type: ignore[index]
     # Heartbeats flowed, and no token ever reached the log, even at DEBUG level.

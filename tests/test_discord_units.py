@@ -18,7 +18,7 @@ from adapters.discord.messages import (
     progress_message,
     result_message,
 )
-from adapters.discord.views import REMIX_FORM, remix_submit, result_view
+from adapters.discord.views import REMIX_FORM, ActionButton, remix_submit, result_view
 from bot.catalogue import CATALOGUE
 from bot.config import Settings
 from bot.jobs import Origin, Progress, Provenance, Result
@@ -113,8 +113,14 @@ def test_progress_shows_the_end_of_long_partial_text() -> None:
 
 
 async def test_buttons_carry_action_and_job_id() -> None:
-    ids = [item.custom_id for item in result_view("b" * 24).children]  # type: ignore[attr-defined]
-    assert ids == [f"atelier:{a}:{'b' * 24}" for a in ("regen", "vary", "remix", "delete")]
+    ids = [item.custom_id for item in result_view("b" * 24, "poem").children]  # type: ignore[attr-defined]
+    actions = ("regen", "vary", "remix", "delete", "illustrate", "score")
+    assert ids == [f"atelier:{a}:{'b' * 24}" for a in actions]
+    image = [item.custom_id for item in result_view("c" * 24, "image").children]  # type: ignore[attr-defined]
+    assert image[-1] == f"atelier:write:{'c' * 24}" and len(image) == 5
+    # Each id matches the persistent button's template, so a click after a restart works.
+    for custom_id in ids + image:
+        assert ActionButton.__discord_ui_compiled_template__.fullmatch(custom_id)
 
 
 def test_remix_form_data_in_rows_or_labels() -> None:

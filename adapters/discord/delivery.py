@@ -17,6 +17,7 @@ import discord
 from redis.exceptions import ResponseError
 
 from bot import artifacts
+from bot.chain import credit_line
 from bot.gallery import GalleryStore
 from bot.jobs import Progress, Result, load_job
 from bot.keys import DELIVERY_CLAIM_S
@@ -133,12 +134,13 @@ class Delivery:
 
     async def post(self, result: Result) -> None:
         ref = result.origin.reply_ref
-        view = result_view(result.job_id) if result.ok else None
+        view = result_view(result.job_id, result.command) if result.ok else None
+        credit = await credit_line(self.inbox.redis, self.inbox.keys, result.job_id)
         async with self.replies.lock(ref):
             reply = await self.replies.get(ref)
             files = await self._files(result)
             if reply is not None:
-                out = result_message(result, files=files)
+                out = result_message(result, files=files, credit=credit)
                 try:
                     if await self.replies.take_original(reply, result.job_id):
                         await self._edit(reply, out, view)
@@ -150,7 +152,7 @@ class Delivery:
                         raise
                     # The reply was deleted, or the token ran out before its TTL said.
                     log.info("reply for job %s is gone; posting in the channel", result.job_id)
-        await self._late(result, view, files)
+        await self._late(result, view, files, credit)
 
     async def _files(self, result: Result) -> list[tuple[str, bytes]]:
         found = await artifacts.fetch_all(self.inbox.redis, result.attachments)
@@ -179,7 +181,11 @@ class Delivery:
         )
 
     async def _late(
-        self, result: Result, view: discord.ui.View | None, files: list[tuple[str, bytes]]
+        self,
+        result: Result,
+        view: discord.ui.View | None,
+        files: list[tuple[str, bytes]],
+        credit: str = "",
     ) -> None:
         """The token expired: a channel message mentioning the requester (only them)."""
         origin = result.origin
@@ -187,7 +193,7 @@ class Delivery:
             log.warning("job %s has no channel to post its late result in", result.job_id)
             return
         user = origin.user_id if origin.user_id.isdigit() else ""
-        out = result_message(result, mention=user, files=files)
+        out = result_message(result, mention=user, files=files, credit=credit)
         channel = self.client.get_partial_messageable(int(origin.channel_id))
         await channel.send(
             content=out.content,

@@ -28,6 +28,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PLATFORM = "discord"
 ROUTE = "discord"
+VERBS = {
+    Action.VARIATIONS: "Variations of",
+    Action.REMIX: "Remix of",
+    Action.ILLUSTRATE: "Illustrating",
+    Action.SCORE: "Scoring",
+    Action.WRITE: "Writing about",
+}
 ALREADY_ACKNOWLEDGED = 40060  # Discord's code: another delivery of this interaction answered
 
 
@@ -147,9 +154,7 @@ class Handlers:
             replies = await self.desk.follow_up(action, job_id, origin, text=text)
             parent = await self.desk.stored_job(job_id)
             what = f"/{parent.command} {clip(parent.prompt, 80)}" if parent else "this piece"
-            verb = {Action.VARIATIONS: "Variations of", Action.REMIX: "Remix of"}.get(
-                action, "Regenerating"
-            )
+            verb = VERBS.get(action, "Regenerating")
             await self.show_queued(replies, interaction, f"{verb} {what}")
 
     async def delete(self, interaction: discord.Interaction, job_id: str) -> None:

@@ -42,6 +42,7 @@ class Outgoing:
     embed: discord.Embed | None = None
     text_file: tuple[str, bytes] | None = None  # (filename, bytes) of the full text
     extra: tuple[tuple[str, bytes], ...] = ()  # the result's own files (image, audio, MIDI)
+    alt: tuple[tuple[str, str], ...] = ()  # (filename, alt text) of the result's files
 
     def file(self) -> discord.File | None:
         """A fresh File each call: a File is consumed by one send."""
@@ -53,7 +54,11 @@ class Outgoing:
     def files(self) -> list[discord.File]:
         """Every file to send, fresh: the full text (if any), then the result's files."""
         text = self.file()
-        own = [discord.File(io.BytesIO(data), filename=name) for name, data in self.extra]
+        alt = dict(self.alt)
+        own = [
+            discord.File(io.BytesIO(data), filename=name, description=alt.get(name) or None)
+            for name, data in self.extra
+        ]
         return ([text] if text else []) + own
 
 
@@ -63,11 +68,16 @@ def clip(text: str, limit: int) -> str:
 
 
 def result_message(
-    result: Result, *, mention: str = "", files: Sequence[tuple[str, bytes]] = ()
+    result: Result,
+    *,
+    mention: str = "",
+    files: Sequence[tuple[str, bytes]] = (),
+    credit: str = "",
 ) -> Outgoing:
     """`files`: the result's attachments as (filename, bytes), fetched by the caller; the
-    first PNG that is not a spoiler is shown inside the embed."""
-    message = render_result(result)
+    first PNG that is not a spoiler is shown inside the embed, and every file carries its
+    alt text. `credit`: a chain piece's credit line (`bot.chain`), added to the footer."""
+    message = render_result(result, credit=credit)
     lead = f"<@{mention}> " if mention else ""
     if message.error:
         return Outgoing(clip(f"{lead}{ERROR_PREFIX}{message.title}: {message.body}", CONTENT_LIMIT))
@@ -91,7 +101,8 @@ def result_message(
     if picture:
         embed.set_image(url=f"attachment://{picture}")
     content = f"{lead}your /{result.command} is ready." if mention else None
-    return Outgoing(content, embed, text_file, tuple(files))
+    alt = tuple((a.filename, a.description[:1024]) for a in result.attachments if a.description)
+    return Outgoing(content, embed, text_file, tuple(files), alt)
 
 
 def progress_message(title: str, progress: Progress) -> str:

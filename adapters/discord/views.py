@@ -10,7 +10,7 @@ from typing import Any, Protocol, cast
 import discord
 
 from bot.catalogue import MAX_PROMPT_CHARS
-from bot.service import Action, Button
+from bot.service import Action, Button, result_actions
 
 PREFIX = "atelier"
 REMIX_FORM = f"{PREFIX}:remix-form:"
@@ -20,7 +20,11 @@ _LOOK: dict[Action, tuple[str, discord.ButtonStyle]] = {
     Action.VARIATIONS: ("Variations", discord.ButtonStyle.secondary),
     Action.REMIX: ("Remix", discord.ButtonStyle.secondary),
     Action.DELETE: ("Delete", discord.ButtonStyle.danger),
+    Action.ILLUSTRATE: ("Illustrate", discord.ButtonStyle.secondary),
+    Action.SCORE: ("Score it", discord.ButtonStyle.secondary),
+    Action.WRITE: ("Write about it", discord.ButtonStyle.secondary),
 }
+_ACTIONS = "|".join(a.value for a in Action)
 
 
 class Clicks(Protocol):
@@ -38,7 +42,7 @@ def clicks_of(client: discord.Client) -> Clicks:
 
 class ActionButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=rf"{PREFIX}:(?P<action>regen|vary|remix|delete):(?P<job>[0-9a-f]{{8,64}})",
+    template=rf"{PREFIX}:(?P<action>{_ACTIONS}):(?P<job>[0-9a-f]{{8,64}})",
 ):
     def __init__(self, action: Action, job_id: str) -> None:
         label, style = _LOOK[action]
@@ -103,9 +107,11 @@ def community_view(buttons: tuple[Button, ...]) -> discord.ui.View | None:
     return view
 
 
-def result_view(job_id: str) -> discord.ui.View:
+def result_view(job_id: str, command: str) -> discord.ui.View:
+    """The buttons under a result of `command`: the base four, then the chain actions
+    (Illustrate, Score it, Write about it) its deployment offers."""
     view = discord.ui.View(timeout=None)
-    for action in _LOOK:
+    for action in result_actions(command):
         view.add_item(ActionButton(action, job_id))
     return view
 

@@ -1,4 +1,5 @@
-"""The buttons on a result: Regenerate, Variations, Remix (a modal) and Delete.
+"""The buttons on a result: Regenerate, Variations, Remix (a modal), Delete, and the chain
+actions (Illustrate, Score it, Write about it: `bot.chain`).
 
 A click's trigger id is its delivery id, so a click delivered twice enqueues nothing new.
 New pieces are posted in the thread of the message whose button was clicked.
@@ -16,6 +17,8 @@ from adapters.slack.blocks import REMIX_VIEW, RESULT_ACTION, TEXT_INPUT, reply_t
 from adapters.slack.context import SlackDeps, slack_error
 from bot.service import Action
 
+# Buttons that queue new pieces straight away (Remix opens a form first).
+CLICKS = (Action.REGENERATE, Action.VARIATIONS, Action.ILLUSTRATE, Action.SCORE, Action.WRITE)
 DELETE_REFUSED = "Only the person who asked for this piece, or a workspace admin, can delete it."
 
 
@@ -71,7 +74,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             return
         await deps.client.chat_delete(channel=where["channel"], ts=body["message"]["ts"])
 
-    for kind in (Action.REGENERATE, Action.VARIATIONS):
+    for kind in CLICKS:
         app.action(RESULT_ACTION.format(kind))(on_follow_up)
     app.action(RESULT_ACTION.format(Action.REMIX))(on_remix)
     app.action(RESULT_ACTION.format(Action.DELETE))(on_delete)

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.brainstorm import Idea, Session, ranking
 from bot.render import Message
-from bot.service import Action
+from bot.service import Action, result_actions
 
 Block = dict[str, Any]
 SECTION_CHARS = 2900  # Slack allows 3,000 characters in a section's text
@@ -25,6 +25,11 @@ RESULT_ACTION = "atelier_{}"
 VOTE, EXPAND, ADD_IDEA, WRAP_UP = "bs_vote", "bs_expand", "bs_add", "bs_wrap"
 ADD_IDEA_VIEW, REMIX_VIEW = "bs_add_idea", "atelier_remix_view"
 TEXT_INPUT = "text"
+CHAIN_LABELS = {
+    Action.ILLUSTRATE: "Illustrate",
+    Action.SCORE: "Score it",
+    Action.WRITE: "Write about it",
+}
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 _CHANNEL_REF = re.compile(r"&lt;#([CG][A-Z0-9]+)&gt;")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -110,19 +115,25 @@ def status_blocks(title: str, status: str, partial: str = "") -> list[Block]:
     return blocks
 
 
-def result_blocks(message: Message, job_id: str, requester: str = "") -> list[Block]:
-    """A finished piece: title, text section(s), provenance, and its buttons."""
+def result_blocks(
+    message: Message, job_id: str, requester: str = "", *, command: str = "", credit: str = ""
+) -> list[Block]:
+    """A finished piece: title, text section(s), provenance, and its buttons (those a
+    result of `command` offers). `credit`: a chain piece's credit line (`bot.chain`), which
+    names the requester itself."""
     if message.error:
         return [section(f"*{escape(message.title)}*"), section(f":warning: {escape(message.body)}")]
-    footer = message.footer + (f" · asked by {requester}" if requester else "")
+    asked = credit or (f"asked by {requester}" if requester else "")
+    footer = message.footer + (f" · {asked}" if asked else "")
     blocks = [section(f"*{escape(message.title)}*")]
     blocks += body_sections(message.body, MAX_BLOCKS - 3)
     blocks.append(context(escape(footer)))
-    blocks.append({"type": "actions", "block_id": "result", "elements": result_buttons(job_id)})
+    elements = result_buttons(job_id, command)
+    blocks.append({"type": "actions", "block_id": "result", "elements": elements})
     return blocks
 
 
-def result_buttons(job_id: str) -> list[Block]:
+def result_buttons(job_id: str, command: str = "") -> list[Block]:
     confirm = {
         "title": {"type": "plain_text", "text": "Delete this piece?"},
         "text": {"type": "plain_text", "text": "It is removed from the channel for everyone."},
@@ -135,6 +146,11 @@ def result_buttons(job_id: str) -> list[Block]:
         button("Remix", RESULT_ACTION.format(Action.REMIX), job_id),
         button(
             "Delete", RESULT_ACTION.format(Action.DELETE), job_id, style="danger", confirm=confirm
+        ),
+        *(
+            button(CHAIN_LABELS[action], RESULT_ACTION.format(action), job_id)
+            for action in result_actions(command)
+            if action in CHAIN_LABELS
         ),
     ]
 

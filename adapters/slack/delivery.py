@@ -30,6 +30,7 @@ from adapters.slack.brainstorm import refresh_list
 from adapters.slack.context import PLATFORM, Posted, SlackDeps
 from bot import artifacts
 from bot.brainstorm import EXPAND, MODEL_AUTHOR, MORE_IDEAS, Session, parse_ref, split_ideas
+from bot.chain import credit_line
 from bot.jobs import Result
 from bot.logs import job_scope
 from bot.metrics import Metrics
@@ -140,7 +141,10 @@ class Delivery:
         else:
             message = render_result(result)
             name = result.origin.user_name
-            blocks = result_blocks(message, result.job_id, requester=name)
+            credit = await credit_line(self.deps.redis, self.deps.keys, result.job_id)
+            blocks = result_blocks(
+                message, result.job_id, requester=name, command=result.command, credit=credit
+            )
             shown = await self._show(result, where, blocks, fallback(message.title, message.body))
             await self._upload(result, shown)
 
@@ -161,6 +165,7 @@ class Delivery:
                 "file": data,
                 "filename": attachment.filename,
                 "title": attachment.description or attachment.filename,
+                "alt_txt": attachment.description or None,
             }
             for attachment, data in await artifacts.fetch_all(self.deps.redis, result.attachments)
         ]
