@@ -82,7 +82,14 @@ class Session:
 
 
 class FakeDiscord(Faults, ThreadRoutes):
-    def __init__(self, *, token: str = "fake-bot-token", heartbeat_ms: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "fake-bot-token",
+        heartbeat_ms: int = 1000,
+        max_upload: int = 10 * 1024 * 1024,
+    ) -> None:
+        self.max_upload = max_upload  # bytes a request may carry (Discord's 10 MiB for bots)
         self.token = token
         self.heartbeat_ms = heartbeat_ms
         self.token_lifetime_s = 15 * 60.0
@@ -113,7 +120,7 @@ class FakeDiscord(Faults, ThreadRoutes):
 
     # Lifecycle ------------------------------------------------------------------------
     async def start(self) -> FakeDiscord:
-        app = web.Application()
+        app = web.Application(client_max_size=self.max_upload)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
         # A held request (`hold`) never ends by itself: stopping waits a second, not 60.

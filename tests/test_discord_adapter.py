@@ -485,6 +485,25 @@ async def test_result_files_arrive_as_attachments_with_the_picture_in_the_embed(
     assert dict(upload.files) == {"sky.png": png, "tune.mid": midi}  # byte for byte
 
 
+async def test_files_over_the_upload_limit_are_left_out_and_the_post_says_so(
+    redis_server: str, prefix: str, rc: Redis, adapters: list[Adapter], tmp_path: Path
+) -> None:
+    small = await FakeDiscord(max_upload=64 * 1024).start()  # a server with a small limit
+    try:
+        await start_adapter(adapters, small, redis_server, prefix, tmp_path / "a.log")
+        payload = small.slash("poem", ALICE, {"prompt": "a sky"})
+        await small.dispatch(payload)
+        png = b"\x89PNG\r\n\x1a\n" + bytes(200 * 1024)
+        files = (("sky.png", "image/png", png, "a sky"),)
+        await answer_next_job(JobQueue(rc, keys=Keys(prefix)), "A sky.", files=files)
+        message = await final_message(small, payload)
+        assert message["attachments"] == []
+        assert "too large for this server's upload limit" in message["embeds"][0]["footer"]["text"]
+        assert message["embeds"][0]["description"].startswith("A sky.")
+    finally:
+        await small.stop()
+
+
 async def test_help_status_settings_and_user_errors_answer_the_asker_only(
     fake: FakeDiscord, redis_server: str, prefix: str, adapters: list[Adapter], tmp_path: Path
 ) -> None:

@@ -25,7 +25,15 @@ from bot.logs import job_scope
 from bot.metrics import Metrics
 from bot.results import Event, ResultInbox
 
-from .messages import NO_MENTIONS, Outgoing, clip, progress_message, requester_only, result_message
+from .messages import (
+    FILES_TOO_LARGE,
+    NO_MENTIONS,
+    Outgoing,
+    clip,
+    progress_message,
+    requester_only,
+    result_message,
+)
 from .replies import ReplyStore, StoredReply
 from .views import result_view
 
@@ -133,12 +141,24 @@ class Delivery:
             )
 
     async def post(self, result: Result) -> None:
+        """The result where its asker sees it. Files Discord refuses as too large (413) are
+        left out and the post says so; the files stay in the gallery's provenance."""
+        try:
+            await self._post(result, with_files=True)
+        except discord.HTTPException as exc:
+            if exc.status != 413 or not result.attachments:
+                raise
+            log.warning("the files of job %s are too large for Discord", result.job_id)
+            note = " ".join(filter(None, [result.note, FILES_TOO_LARGE]))
+            await self._post(result.model_copy(update={"note": note}), with_files=False)
+
+    async def _post(self, result: Result, *, with_files: bool) -> None:
         ref = result.origin.reply_ref
         view = result_view(result.job_id, result.command) if result.ok else None
         credit = await credit_line(self.inbox.redis, self.inbox.keys, result.job_id)
         async with self.replies.lock(ref):
             reply = await self.replies.get(ref)
-            files = await self._files(result)
+            files = await self._files(result) if with_files else []
             if reply is not None:
                 out = result_message(result, files=files, credit=credit)
                 try:

@@ -25,6 +25,9 @@ PREVIEW_CHARS = 1500  # how much of an overlong text the embed shows above the a
 ATTACHED_NOTE = "\n\n*The full text is in the attached file.*"
 OK_COLOUR = discord.Colour(0x6B5B95)
 ERROR_PREFIX = "⚠️ "
+FILES_TOO_LARGE = (
+    "The files were too large for this server's upload limit; Regenerate with a smaller size."
+)
 
 # Generated content pings nobody; a late result may ping its requester, and only them.
 NO_MENTIONS = discord.AllowedMentions.none()
