@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from worker.music.bars import Metre, fits, in_tuplet, open_bar, used
+from worker.music.bars import Metre, fits, in_tuplet, open_bar, progresses, used
 
 COMMON = Metre("G", "C", "1/8")  # 4/4, L:1/8: a bar is 8 units
 JIG = Metre("D", "6/8", "1/8")  # 6 units
@@ -56,7 +56,8 @@ def test_notes_that_overflow_the_bar_are_refused() -> None:
     assert not fits("A2 B2", "[ce]3", WALTZ, first_bar=False)
     assert fits("A2 B2", "z2", WALTZ, first_bar=False)
     assert not fits("A2 B2", "z3", WALTZ, first_bar=False)
-    assert fits("A2 B2", "c>", WALTZ, first_bar=False)  # as it reads now: one unit
+    assert fits("A2 B2", "c>", WALTZ, first_bar=False)  # c and its partner: six in all
+    assert not fits("A2 Bc2", ">", WALTZ, first_bar=False)  # no room for a c2 partner
     assert fits("A2 B2c", ">d", WALTZ, first_bar=False)  # c>d takes two: six in all
     assert not fits("A2 B2c", ">d2", WALTZ, first_bar=False)  # seven
 
@@ -86,11 +87,14 @@ def test_a_short_first_bar_is_a_pickup_and_empty_bars_may_close() -> None:
     assert fits(" ", "|", JIG, first_bar=False)  # `| |` or `|:` after a bar line
 
 
-def test_notes_of_an_unfinished_tuplet_are_not_held_against_the_bar() -> None:
+def test_notes_of_an_unfinished_tuplet_count_at_the_tuplets_rate() -> None:
     assert in_tuplet("d2 e2 f2 (3AB") and not in_tuplet("(3ABc") and not in_tuplet("ABc")
     assert fits("d2 e2 f2 (3AB", "c", COMMON, first_bar=False)  # completes it: 8
     assert fits("d2 e2 f2 (3ABc", "|", COMMON, first_bar=False)
     assert not fits("d2 e2 f2 (3ABc", "d", COMMON, first_bar=False)
+    assert used("d2 e2 (3AB") == Fraction(16, 3)
+    assert fits("d2 e2 (3AB", "c", COMMON, first_bar=False)
+    assert not fits("d2 e2 f2 (3AB", "c2", COMMON, first_bar=False)  # 6 + 2/3 + 2/3 + 4/3
 
 
 def test_the_fast_reader_counts_as_the_abc_reader_does_on_the_corpus() -> None:
@@ -111,3 +115,9 @@ def test_the_fast_reader_counts_as_the_abc_reader_does_on_the_corpus() -> None:
             differ.append(segment)
     assert len(segments) > 10_000
     assert len(differ) <= 5, differ
+
+
+def test_after_a_space_a_token_must_add_time_or_close_the_bar() -> None:
+    assert progresses("GAB", " ") and progresses("GAB ", "c") and progresses("GAB ", "|")
+    assert not progresses("GAB ", " ") and not progresses("GAB\n", "\n")
+    assert not progresses("GAB (", "(") and progresses("GAB (", "3")  # a tuplet's digit

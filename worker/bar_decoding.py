@@ -7,7 +7,9 @@ sampling temperature, at most `CANDIDATES`) and keeps only those that
 `worker.music.bars.fits`: a note, rest or chord that would run past the end of the bar is
 masked, and so is a bar line before the bar is full (a short first-bar pickup and empty bars
 excepted). When the bar is full the notes no longer fit, so the model writes a bar line (or
-a space, a tie, a repeat sign) next. Tokens outside the candidates are masked too: with
+a space, a tie, a repeat sign) next; after a space or a line break the next token must add
+time or write a bar line (`bars.progresses`), or a row refused its bar line could write
+spaces for ever. Tokens outside the candidates are masked too: with
 top-p 0.95 they are almost never sampled anyway, and judging the whole vocabulary each step
 would cost more than the model.
 
@@ -34,7 +36,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor
 
-from worker.music.bars import Metre, fits, open_bar
+from worker.music.bars import Metre, fits, open_bar, progresses
 
 CANDIDATES = 24  # at most, tokens judged per row and step, likeliest first
 LOST_BAR = 40  # characters in one open bar: the model has lost the thread; let it close
@@ -110,7 +112,7 @@ class BarGuide(LogitsProcessor):
 
 @lru_cache(maxsize=200_000)
 def _fits(bar: str, piece: str, metre: Metre, first: bool) -> bool:
-    return fits(bar, piece, metre, first_bar=first)
+    return progresses(bar, piece) and fits(bar, piece, metre, first_bar=first)
 
 
 def token_texts(tokenizer: Any) -> list[str]:

@@ -80,6 +80,7 @@ class MelodyGenerator:
         self.model: Any = None
         self.context = 256
         self.generate_calls = 0
+        self.metre_fallbacks = 0  # steps where metre-keeping had to step aside (evaluation)
         self.chosen: list[str] = []  # the raw bodies the last `generate` kept (for evaluation)
 
     def load(self) -> None:
@@ -171,6 +172,7 @@ class MelodyGenerator:
             starts=[int((row == 0).sum()) for row in enc["attention_mask"]],
         )
         processors: list[LogitsProcessor] = [_KeepTuneGoing(self.tokenizer)]
+        guide = None
         if self.keep_metre and metres is not None:
             guide = BarGuide(
                 self.tokenizer,
@@ -194,6 +196,8 @@ class MelodyGenerator:
                 logits_processor=LogitsProcessorList([*processors, sampler]),
                 stopping_criteria=StoppingCriteriaList([RowBudget(prompt_len, budgets)]),
             )
+        if guide is not None:
+            self.metre_fallbacks += guide.fallbacks
         return [
             str(self.tokenizer.decode(out[r, prompt_len : prompt_len + budgets[r]].tolist()))
             for r in range(len(prompts))

@@ -8,8 +8,9 @@ too) and leave the bar still open no longer than a bar. Time is counted as our A
 (`worker.music.notation`), and so the repair step, counts it: notes, rests, chords, broken
 rhythm and tuplets. It has a small reader of its own, for speed (it is asked thousands of
 times a melody; a test holds it to `notation.parse` on the corpus). Text is judged as it
-reads now: `A` counts one unit even if a `2` may follow, and the notes of a tuplet not yet
-finished are not held against the bar (together they will take less time than alone).
+reads now: `A` counts one unit even if a `2` may follow (`A>` counts two: its partner is
+coming); the notes of a tuplet not yet
+finished count at the tuplet's rate, so the bar is judged by the time they will take.
 """
 
 from __future__ import annotations
@@ -65,13 +66,26 @@ def in_tuplet(segment: str) -> bool:
     return _read(segment)[1]
 
 
+def progresses(bar_text: str, piece: str) -> bool:
+    """Whether `piece` adds time or writes a bar line. After a space, a line break or a bare
+    `(`, a piece must progress (a tuplet's digit after `(` aside): otherwise a row that is
+    refused the bar line it wants can write spaces for ever."""
+    if not bar_text.endswith((" ", "\t", "\n", "(")):
+        return True
+    if bar_text.endswith("(") and piece[:1].isdigit():
+        return True
+    return bool(_BARLINE.search(piece)) or used(bar_text + piece) != used(bar_text)
+
+
 @lru_cache(maxsize=100_000)
 def _read(segment: str) -> tuple[Fraction, bool]:
     """(time taken, whether a tuplet is still open) for one bar's text. Broken rhythm (`>`)
-    moves time between two notes and adds none, so it needs no reading here."""
+        moves time between two notes and adds none; a mark still waiting for its second note
+    counts that note as as long as the first."""
     text = _SKIP.sub(" ", _FIELD_LINE.sub("", segment))
     total = Fraction(0)
     factor, left = Fraction(1), 0  # an open tuplet: its time factor, notes still to come
+    length = Fraction(0)
     for m in _ITEM.finditer(text):
         if m.group("p") is not None:
             p = int(m.group("p"))
@@ -88,6 +102,8 @@ def _read(segment: str) -> tuple[Fraction, bool]:
             length *= factor
             left -= 1
         total += length
+    if text.rstrip().endswith((">", "<")):
+        total += length  # `A>` promises a partner note, as long as A (`A>B`)
     return total, left > 0
 
 
@@ -108,4 +124,4 @@ def fits(bar_text: str, piece: str, metre: Metre, *, first_bar: bool) -> bool:
         if length != full and length != 0 and not pickup:
             return False
     last = segments[-1]
-    return in_tuplet(last) or used(last) <= full
+    return used(last) <= full

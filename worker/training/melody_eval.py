@@ -47,6 +47,7 @@ class MelodyScore:
     notes_per_bar: float
     note_counts_per_tune: float
     seconds_per_melody: float
+    steps_unguided: int  # steps where metre-keeping found no fitting token and stepped aside
 
 
 def eval_jobs(requests: int, *, bars: int = 16) -> list[Job]:
@@ -110,6 +111,7 @@ def evaluate_melodies(
         notes_per_bar=statistics.fmean(per_bar) if per_bar else 0.0,
         note_counts_per_tune=statistics.fmean(varieties) if varieties else 0.0,
         seconds_per_melody=seconds / max(len(jobs), 1),
+        steps_unguided=gen.metre_fallbacks,
     )
 
 
