@@ -61,11 +61,6 @@ def used(segment: str) -> Fraction:
     return _read(segment)[0]
 
 
-def in_tuplet(segment: str) -> bool:
-    """Whether the segment ends inside a tuplet (`(3AB`): its notes are not all written."""
-    return _read(segment)[1]
-
-
 def progresses(bar_text: str, piece: str) -> bool:
     """Whether `piece` adds time or writes a bar line. After a space, a line break or a bare
     `(`, a piece must progress (a tuplet's digit after `(` aside): otherwise a row that is
