@@ -77,7 +77,11 @@ class BarGuide(LogitsProcessor):
                 self.rows[r] += self.texts[token]
         self.seen = ids.shape[1]
         logits = scores.float().cpu()
-        logits = logits - self.penalty[: logits.shape[1]]
+        # A model's vocabulary may be padded past the tokenizer's: those ids are never judged.
+        penalty = torch.zeros(logits.shape[1])
+        size = min(len(self.penalty), logits.shape[1])
+        penalty[:size] = self.penalty[:size]
+        logits = logits - penalty
         out = torch.full_like(logits, float("-inf"))
         k = min(self.candidates, logits.shape[1])
         _, top_ids = torch.topk(logits, k, dim=-1)
