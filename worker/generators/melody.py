@@ -39,10 +39,12 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from bot.jobs import Job, JobKind, OptionValue
+from worker.bar_decoding import BarGuide
 from worker.device import resolve_device
 from worker.generators.base import File, Output, ProgressFn
 from worker.generators.text import candidate_seed
 from worker.music import notation
+from worker.music.bars import Metre
 from worker.music.header import UNIT, Request, request_for
 from worker.music.midi import write_midi
 from worker.music.synth import SAMPLE_RATE, render, wav_bytes
@@ -67,15 +69,19 @@ class MelodyGenerator:
         candidates: int = 2,
         temperature: float = 0.7,
         top_p: float = 0.95,
+        keep_metre: bool = True,
     ) -> None:
         self.model_id = model_id
         self.device, self.dtype = resolve_device(device)
         self.rounds, self.attempts, self.candidates = rounds, attempts, max(1, candidates)
         self.temperature, self.top_p = temperature, top_p
+        self.keep_metre = keep_metre  # mask notes that overflow a bar (worker.bar_decoding)
         self.tokenizer: Any = None
         self.model: Any = None
         self.context = 256
         self.generate_calls = 0
+        self.metre_fallbacks = 0  # steps where metre-keeping had to step aside (evaluation)
+        self.chosen: list[str] = []  # the raw bodies the last `generate` kept (for evaluation)
 
     def load(self) -> None:
         hf_logging.disable_progress_bar()
@@ -117,7 +123,9 @@ class MelodyGenerator:
                     need = asks[r].bars + 2 - _played(asks[r], bodies[r])
                     budgets.append(TOKENS_PER_BAR * need + 8)
                 seeds = [_round_seed(rows[r], attempt, turn) for r in todo]
-                for r, text in zip(todo, self._sample(prompts, seeds, budgets), strict=True):
+                metres = [Metre(asks[r].key, asks[r].meter, UNIT) for r in todo]
+                sampled = self._sample(prompts, seeds, budgets, metres, [bodies[r] for r in todo])
+                for r, text in zip(todo, sampled, strict=True):
                     bodies[r] += text
                 if progress is not None:
                     progress(min((attempt * self.rounds + turn + 1) / steps, 1.0), None)
@@ -128,9 +136,11 @@ class MelodyGenerator:
             if not pending:
                 break
         outputs = []
+        self.chosen = []
         for j, job in enumerate(jobs):
             mine = [r for r, o in enumerate(owner) if o == j]
             best = min(mine, key=lambda r: (_repairs(asks[r], bodies[r]), r))
+            self.chosen.append(bodies[best])
             outputs.append(self._finish(job, requests[j], bodies[best]))
         if progress is not None:
             progress(1.0, None)
@@ -143,7 +153,14 @@ class MelodyGenerator:
         ids = self.tokenizer.encode(body)[-room:] if body and room > 0 else []
         return header + str(self.tokenizer.decode(ids))
 
-    def _sample(self, prompts: list[str], seeds: list[int], budgets: list[int]) -> list[str]:
+    def _sample(
+        self,
+        prompts: list[str],
+        seeds: list[int],
+        budgets: list[int],
+        metres: list[Metre] | None = None,
+        bodies: list[str] | None = None,
+    ) -> list[str]:
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         prompt_len = int(enc["input_ids"].shape[1])
         budgets = [max(1, min(b, self.context - prompt_len)) for b in budgets]
@@ -154,7 +171,17 @@ class MelodyGenerator:
             penalties=[1.0] * len(prompts),
             starts=[int((row == 0).sum()) for row in enc["attention_mask"]],
         )
-        keep_going = _KeepTuneGoing(self.tokenizer)
+        processors: list[LogitsProcessor] = [_KeepTuneGoing(self.tokenizer)]
+        guide = None
+        if self.keep_metre and metres is not None:
+            guide = BarGuide(
+                self.tokenizer,
+                metres=metres,
+                bodies=bodies or [""] * len(prompts),
+                prompt_length=prompt_len,
+                temperature=self.temperature,
+            )
+            processors.append(guide)
         self.generate_calls += 1
         with torch.inference_mode():
             out = self.model.generate(
@@ -166,9 +193,11 @@ class MelodyGenerator:
                     pad_token_id=self.tokenizer.pad_token_id,
                     eos_token_id=None,
                 ),
-                logits_processor=LogitsProcessorList([keep_going, sampler]),
+                logits_processor=LogitsProcessorList([*processors, sampler]),
                 stopping_criteria=StoppingCriteriaList([RowBudget(prompt_len, budgets)]),
             )
+        if guide is not None:
+            self.metre_fallbacks += guide.fallbacks
         return [
             str(self.tokenizer.decode(out[r, prompt_len : prompt_len + budgets[r]].tolist()))
             for r in range(len(prompts))
