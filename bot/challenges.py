@@ -5,7 +5,8 @@ per-server leaderboard with streaks.
 A challenge has two phases: entries (until `voting_at`) and voting (until `ends_at`). The
 sorted set `challenge-deadlines` holds each challenge's next phase change; any adapter
 process polls it (`due`) and calls `advance`, which claims the change once, so a restart or
-a second replica never closes a challenge twice.
+a second replica never closes a challenge twice, and writes it (with its announcement) in one
+transaction, so a crash never leaves half of it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from bot.errors import UserError
 from bot.keys import Keys
@@ -133,6 +136,11 @@ class Change:
     entries: list[Entry]
     winners: list[Entry] = field(default_factory=list)
     next: Challenge | None = None
+
+
+# What announces a change, written in the change's own transaction: the outbox entry as
+# (hash key, field, value). The caller supplies it, as the wording lives above this module.
+Post = Callable[[Change], tuple[str, str, str]]
 
 
 def ranked(entries: list[Entry]) -> list[tuple[int, Entry]]:
@@ -274,9 +282,22 @@ class ChallengeStore:
         return await self.advance(challenge.id, now=now, force_close=True)
 
     async def advance(
-        self, challenge_id: str, *, now: float | None = None, force_close: bool = False
+        self,
+        challenge_id: str,
+        *,
+        now: float | None = None,
+        force_close: bool = False,
+        post: Post | None = None,
     ) -> Change | None:
-        """Make the challenge's next phase change, once: None when another call made it."""
+        """Make the challenge's next phase change, once: None when another call made it.
+
+        The change is worked out first and then written in one transaction: the new state,
+        the deadline index, the points and streaks, the next round and, with `post`, the
+        outbox entry that announces it. A process that dies before that transaction leaves
+        nothing half done (the next poller makes the change once the claim lapses); one that
+        dies after it leaves the announcement in the outbox. The challenge's record is
+        watched, so a caller that stalled past its claim while another made the change
+        writes nothing."""
         now = time.time() if now is None else now
         challenge = await self.get(challenge_id)
         if challenge is None:
@@ -292,86 +313,112 @@ class ChallengeStore:
         claim = self.keys.challenge_claim(challenge_id, challenge.state)
         if not await self.redis.set(claim, "1", nx=True, ex=CLAIM_S):
             return None
+        async with self.redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(
+                self.keys.challenge(challenge_id),
+                self.keys.challenge_current(challenge.platform, challenge.server),
+                self.keys.challenge_seq(challenge.platform, challenge.server),
+            )
+            if await self.get(challenge_id) != challenge:
+                return None  # changed between the first read and the watch
+            change = await self._change(pipe, challenge, now, force_close=force_close)
+            if change is not None and post is not None:
+                pipe.hsetnx(*post(change))
+            try:
+                await pipe.execute()
+            except WatchError:
+                return None
+        return change
+
+    async def _change(
+        self, pipe: Any, challenge: Challenge, now: float, *, force_close: bool
+    ) -> Change | None:
+        """Read what the change needs, then queue its writes on `pipe` (in MULTI from here)."""
         if challenge.state == SCHEDULED:
-            return await self._start_round(challenge, now)
+            return await self._start_round(pipe, challenge, now)
         if challenge.state == OPEN and not force_close:
             updated = Challenge(**{**asdict(challenge), "state": VOTING, "voting_at": now})
             updated = Challenge(**{**asdict(updated), "ends_at": max(updated.ends_at, now)})
-            await self._save(updated, deadline=updated.ends_at)
-            return Change(VOTING, updated, await self.entries(updated))
-        return await self._close(challenge, now)
+            entries = await self.entries(updated)
+            pipe.multi()
+            self._save(pipe, updated, deadline=updated.ends_at)
+            return Change(VOTING, updated, entries)
+        return await self._close(pipe, challenge, now)
 
-    async def _close(self, challenge: Challenge, now: float) -> Change:
+    async def _close(self, pipe: Any, challenge: Challenge, now: float) -> Change:
         closed = Challenge(
             **{**asdict(challenge), "state": CLOSED, "ends_at": min(challenge.ends_at, now)}
         )
         entries = await self.entries(closed)
         places = ranked(entries)
         winners = [e for place, e in places if place == 1 and e.votes > 0]
+        streaks = await self._streaks(closed, entries)
         board = self.keys.challenge_board(closed.platform, closed.server)
         stats = self.keys.challenge_stats(closed.platform, closed.server)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for place, entry in places:
-                if entry.votes and place <= len(POINTS):
-                    pipe.zincrby(board, POINTS[place - 1], entry.author_id)
-                    if place == 1:
-                        pipe.hincrby(stats, f"{entry.author_id}:wins", 1)
-            await pipe.execute()
-        await self._streaks(closed, entries)
-        await self._save(closed, deadline=None)
-        await self.redis.zadd(
-            self.keys.challenge_closed(closed.platform, closed.server), {closed.id: now}
-        )
-        await self.redis.delete(self.keys.challenge_current(closed.platform, closed.server))
-        follow = None
-        if closed.every:
-            follow = _next_round(closed, now)
-            await self._save(follow, deadline=follow.opened_at)
+        follow = _next_round(closed, now) if closed.every else None
+        pipe.multi()
+        for place, entry in places:
+            if entry.votes and place <= len(POINTS):
+                pipe.zincrby(board, POINTS[place - 1], entry.author_id)
+                if place == 1:
+                    pipe.hincrby(stats, f"{entry.author_id}:wins", 1)
+        for author_id, fields in streaks.items():
+            pipe.hset(stats, mapping=fields)
+            pipe.zincrby(board, 0, author_id)  # on the board even without points
+        self._save(pipe, closed, deadline=None)
+        pipe.zadd(self.keys.challenge_closed(closed.platform, closed.server), {closed.id: now})
+        pipe.delete(self.keys.challenge_current(closed.platform, closed.server))
+        if follow is not None:
+            self._save(pipe, follow, deadline=follow.opened_at)
         return Change(CLOSED, closed, entries, winners, follow)
 
-    async def _start_round(self, scheduled: Challenge, now: float) -> Change | None:
+    async def _start_round(self, pipe: Any, scheduled: Challenge, now: float) -> Change | None:
         """A recurring challenge's next round opens (later, if another one is running)."""
         running = await self.current(scheduled.platform, scheduled.server)
+        seq = int(
+            await self.redis.get(self.keys.challenge_seq(scheduled.platform, scheduled.server)) or 0
+        )
+        pipe.multi()
         if running is not None:
-            await self.redis.delete(self.keys.challenge_claim(scheduled.id, SCHEDULED))
-            await self.redis.zadd(
+            pipe.delete(self.keys.challenge_claim(scheduled.id, SCHEDULED))
+            pipe.zadd(
                 self.keys.challenge_deadlines(scheduled.platform),
                 {scheduled.id: max(running.ends_at, now + 1)},
             )
             return None
         shift = now - scheduled.opened_at
-        opened = await self.open(
-            Challenge(
-                **{
-                    **asdict(scheduled),
-                    "state": OPEN,
-                    "opened_at": now,
-                    "voting_at": scheduled.voting_at + shift,
-                    "ends_at": scheduled.ends_at + shift,
-                }
-            )
+        opened = Challenge(
+            **{
+                **asdict(scheduled),
+                "state": OPEN,
+                "opened_at": now,
+                "voting_at": scheduled.voting_at + shift,
+                "ends_at": scheduled.ends_at + shift,
+                "round": seq + 1,
+            }
         )
+        pipe.set(self.keys.challenge_seq(opened.platform, opened.server), seq + 1)
+        pipe.set(self.keys.challenge_current(opened.platform, opened.server), opened.id)
+        self._save(pipe, opened, deadline=opened.voting_at)
         return Change(OPEN, opened, [])
 
-    async def _streaks(self, closed: Challenge, entries: list[Entry]) -> None:
-        """A member's streak: challenges in a row (by round) they entered."""
+    async def _streaks(
+        self, closed: Challenge, entries: list[Entry]
+    ) -> dict[str, dict[str, str | int]]:
+        """Each entrant's stats fields after this challenge. A streak: challenges in a row (by
+        round) they entered."""
         stats = self.keys.challenge_stats(closed.platform, closed.server)
-        board = self.keys.challenge_board(closed.platform, closed.server)
+        fields: dict[str, dict[str, str | int]] = {}
         for author_id, name in {e.author_id: e.by for e in entries}.items():
             last = int(await self.redis.hget(stats, f"{author_id}:last") or 0)
             streak = int(await self.redis.hget(stats, f"{author_id}:streak") or 0)
             streak = streak + 1 if last == closed.round - 1 else 1
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(
-                    stats,
-                    mapping={
-                        f"{author_id}:last": closed.round,
-                        f"{author_id}:streak": streak,
-                        f"{author_id}:name": name,
-                    },
-                )
-                pipe.zincrby(board, 0, author_id)  # on the board even without points
-                await pipe.execute()
+            fields[author_id] = {
+                f"{author_id}:last": closed.round,
+                f"{author_id}:streak": streak,
+                f"{author_id}:name": name,
+            }
+        return fields
 
     async def closed_since(self, platform: str, server: str, since: float) -> list[Challenge]:
         ids: list[str] = await self.redis.zrangebyscore(
@@ -403,18 +450,15 @@ class ChallengeStore:
             )
         return standings
 
-    async def _save(self, challenge: Challenge, *, deadline: float | None) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                self.keys.challenge(challenge.id), mapping={"data": json.dumps(asdict(challenge))}
-            )
-            if deadline is None:
-                pipe.zrem(self.keys.challenge_deadlines(challenge.platform), challenge.id)
-            else:
-                pipe.zadd(
-                    self.keys.challenge_deadlines(challenge.platform), {challenge.id: deadline}
-                )
-            await pipe.execute()
+    def _save(self, pipe: Any, challenge: Challenge, *, deadline: float | None) -> None:
+        """Queue a challenge's record and its place in the deadline index on `pipe`."""
+        pipe.hset(
+            self.keys.challenge(challenge.id), mapping={"data": json.dumps(asdict(challenge))}
+        )
+        if deadline is None:
+            pipe.zrem(self.keys.challenge_deadlines(challenge.platform), challenge.id)
+        else:
+            pipe.zadd(self.keys.challenge_deadlines(challenge.platform), {challenge.id: deadline})
 
 
 def _next_round(closed: Challenge, now: float) -> Challenge:

@@ -31,6 +31,7 @@ from bot.challenges import (
     VOTING,
     Challenge,
     ChallengeStore,
+    Change,
     Entry,
     entry_kind,
     parse_duration,
@@ -317,9 +318,8 @@ class Community:
         see `bot.outbox`)."""
         now = time.time() if now is None else now
         for challenge_id in await self.challenges.due(platform, now):
-            change = await self.challenges.advance(challenge_id, now=now)
-            if change is not None:
-                await self.outbox.put(announce(change))
+            # The announcement is written with the change, in one transaction.
+            await self.challenges.advance(challenge_id, now=now, post=self._post)
         key = self.keys.digests(platform)
         for server, due_at in await self.redis.zrangebyscore(key, 0, now, withscores=True):
             # Moving the next time forward is the claim: pollers compute the same next time
@@ -339,6 +339,9 @@ class Community:
             key = f"modlog:{time.time_ns()}:{i}"
             await self.outbox.put(Announcement(platform, channel, text, key=key))
         return await self.outbox.take(platform)
+
+    def _post(self, change: Change) -> tuple[str, str, str]:
+        return self.outbox.entry(announce(change))
 
     async def announced(self, note: Announcement) -> None:
         """The adapter posted it: it leaves the outbox."""

@@ -35,11 +35,11 @@
 | `challenge-current:{platform}:{server}` | string | the id of the server's running challenge | until it closes |
 | `challenge-seq:{platform}:{server}` | string | the server's challenge counter (a challenge's round, for streaks) | kept |
 | `challenge-deadlines:{platform}` | sorted set | challenge id -> unix time of its next phase change (round opens, voting opens, close); polled by every adapter | member removed at close |
-| `challenge-claim:{id}:{state}` | string | claims one phase change, so two pollers never make it twice | 60 s |
+| `challenge-claim:{id}:{state}` | string | claims one phase change, so two pollers never make it twice (the change itself is one MULTI/EXEC that watches `challenge:{id}`, so a poller that outlives its claim writes nothing) | 60 s |
 | `challenge-board:{platform}:{server}` | sorted set | member -> leaderboard points (3, 2, 1 for the first three places) | kept |
 | `challenge-stats:{platform}:{server}` | hash | `{user}:wins`, `{user}:streak`, `{user}:last` (round last entered), `{user}:name` | kept |
 | `challenge-closed:{platform}:{server}` | sorted set | challenge id -> when it closed, for the weekly digest | kept |
-| `outbox:{platform}` | hash | announcements waiting to be posted (challenge phase changes, digests): dedupe key (`{challenge}:{phase}`, `digest:{server}:{due}`) -> JSON `{channel, text, buttons}`; the adapter deletes a field only after its post | until posted |
+| `outbox:{platform}` | hash | announcements waiting to be posted (challenge phase changes, written in the change's own transaction; digests; moderation notes): dedupe key (`{challenge}:{phase}`, `digest:{server}:{due}`) -> JSON `{channel, text, buttons}`; the adapter deletes a field only after its post | until posted |
 | `outbox-lease:{platform}:{key}` | string | an adapter's short claim while it posts one outbox entry; a crashed poster's entry is posted again once it lapses | `OUTBOX_LEASE_S` (10 s) |
 | `digests:{platform}` | sorted set | server -> unix time of its next weekly digest (servers that set `digest_channel`) | member removed when the setting is cleared |
 | `challenge-themes:{platform}:{server}` | string | the job id of the model's three proposed themes, for `/challenge new pick:n` | 1 day |

@@ -1,8 +1,9 @@
 """Announcements kept until they are posted: at least once, and once where the platform can
 tell a repeat.
 
-A challenge's phase change is made once (`ChallengeStore.advance` claims it). What it has to
-say goes straight into the platform's outbox, keyed by challenge and phase; the adapter's
+A challenge's phase change is made once (`ChallengeStore.advance` claims it), and what it has
+to say goes into the platform's outbox in the same transaction as the change itself, keyed by
+challenge and phase: no crash leaves a change without its announcement. The adapter's
 scheduler posts each entry and deletes it only after the post. An adapter that dies between
 the change and the post leaves the entry for the next poller, which takes it once the dead
 one's lease has lapsed. The key travels with the post (`nonce`: Discord drops a second
@@ -52,10 +53,15 @@ class Outbox:
         self.redis: Any = redis
         self.keys = keys or Keys()
 
+    def entry(self, note: Announcement) -> tuple[str, str, str]:
+        """The outbox field for an announcement: (hash key, field, value), for a caller that
+        writes it with HSETNX in a transaction of its own (a challenge's phase change)."""
+        value = json.dumps({**json.loads(dumps(note)), "at": time.time()})
+        return self.keys.outbox(note.platform), note.key, value
+
     async def put(self, note: Announcement) -> None:
         """Keep an announcement until it is posted; a second put of its key changes nothing."""
-        entry = json.dumps({**json.loads(dumps(note)), "at": time.time()})
-        await self.redis.hsetnx(self.keys.outbox(note.platform), note.key, entry)
+        await self.redis.hsetnx(*self.entry(note))
 
     async def take(self, platform: str) -> list[Announcement]:
         """The entries waiting, oldest first, each leased to this caller for
