@@ -1,11 +1,12 @@
-"""The sampler's shortcut (nucleus from the top few hundred or thousand tokens, a full sort
-only when needed) picks exactly the token a full sort picks, for peaked and flat rows."""
+"""The sampler's shortcut (sums per probability bucket, sorting only the buckets where the
+nucleus ends and where the draw falls) picks exactly the token a full sort picks, for
+peaked and flat rows. Equal probabilities rank in token order (a stable sort)."""
 
 from __future__ import annotations
 
 import torch
 
-from worker.sampling import RowSampler, _nucleus
+from worker.sampling import RowSampler, _nucleus, choose, penalise
 
 
 def full_sort_tokens(logits: torch.Tensor, top_ps: torch.Tensor, seeds: list[int]) -> torch.Tensor:
@@ -13,7 +14,7 @@ def full_sort_tokens(logits: torch.Tensor, top_ps: torch.Tensor, seeds: list[int
     draws = torch.stack(
         [torch.rand(1, generator=torch.Generator().manual_seed(s)) for s in seeds]
     ).view(-1, 1)
-    sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+    sorted_probs, order = torch.sort(probs, dim=-1, descending=True, stable=True)
     return _nucleus(sorted_probs, order, top_ps, draws)
 
 
@@ -37,3 +38,59 @@ def test_shortcut_matches_a_full_sort() -> None:
     out = sampler(ids, logits.clone())  # type: ignore[arg-type]
     chosen = out.argmax(dim=-1, keepdim=True)
     assert torch.equal(chosen, full_sort_tokens(logits, top_ps, seeds))
+
+
+def reference_pick(
+    logits: torch.Tensor,
+    seen: list[int],
+    temperature: float,
+    top_p: float,
+    penalty: float,
+    generator: torch.Generator,
+) -> int:
+    """One row, the plain way: penalise its seen tokens, temperature, a full stable sort,
+    the nucleus by running mass, inverse CDF with one draw."""
+    logits = logits.clone()
+    for token in set(seen):
+        value = logits[token]
+        logits[token] = value * penalty if value < 0 else value / penalty
+    probs = torch.softmax(logits / temperature, dim=-1)
+    draw = torch.rand(1, generator=generator)
+    sorted_probs, order = torch.sort(probs, descending=True, stable=True)
+    running = torch.cumsum(sorted_probs, dim=0)
+    kept = sorted_probs.masked_fill(running - sorted_probs >= top_p, 0.0)
+    cdf = torch.cumsum(kept, dim=0)
+    position = int((cdf <= draw * cdf[-1]).sum())
+    return int(order[min(position, len(order) - 1)])
+
+
+def test_batched_choose_matches_the_per_row_reference_over_many_steps() -> None:
+    gen = torch.Generator().manual_seed(7)
+    rows, vocab, steps = 24, 8192, 40
+    seeds = torch.randint(0, 2**31, (rows,), generator=gen).tolist()
+    temperatures = (0.3 + torch.rand(rows, generator=gen) * 1.2).tolist()
+    top_ps = [0.5, 0.8, 0.9, 0.95, 0.99, 1.0] * (rows // 6)
+    penalties = [1.0, 1.1, 1.3, 1.05] * (rows // 4)
+    # From nearly one-hot to nearly uniform rows, shuffled per step.
+    scales = torch.tensor([16.0, 8.0, 4.0, 3.0, 2.0, 1.5, 1.0, 0.5, 0.1] * 3)[:rows]
+    batch_gens = [torch.Generator().manual_seed(s) for s in seeds]
+    row_gens = [torch.Generator().manual_seed(s) for s in seeds]
+    history = torch.randint(0, vocab, (rows, 5), generator=gen)
+    for _ in range(steps):
+        scale = scales[torch.randperm(rows, generator=gen)][:, None]
+        logits = torch.randn(rows, vocab, generator=gen) * scale
+        expected = [
+            reference_pick(
+                logits[i],
+                history[i].tolist(),
+                temperatures[i],
+                top_ps[i],
+                penalties[i],
+                row_gens[i],
+            )
+            for i in range(rows)
+        ]
+        penalised = penalise(history, logits, torch.tensor(penalties))
+        picked = choose(penalised, torch.tensor(temperatures), torch.tensor(top_ps), batch_gens)
+        assert picked.view(-1).tolist() == expected
+        history = torch.cat([history, picked], dim=1)
