@@ -1,17 +1,17 @@
+# ruff: noqa: F811  (pytest fixtures imported from the melody generator tests)
 """Metre-keeping decoding with the bundled melody model: the guide's masks on real tokens, the
 same melody alone and in a batch of mixed metres, and bars that need no length repair."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
-import pytest
 import torch
 
 from bot.jobs import Job, Origin
 from bot.parse import parse
 from bot.service import build_job
+from tests.test_music_generator import melody, one_thread  # noqa: F401 (fixtures)
 from worker.bar_decoding import BarGuide, token_texts
 from worker.generators.melody import MelodyGenerator
 from worker.models import bundled_melody
@@ -19,26 +19,9 @@ from worker.music.bars import Metre
 from worker.training.melody_eval import bar_repairs
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def job(n: int, text: str) -> Job:
     origin = Origin(platform="console", route="console:music", delivery_id=f"metre-{n}")
     return build_job(parse(text), origin)
-
-
-@pytest.fixture(scope="module")
-def melody() -> MelodyGenerator:
-    path = bundled_melody()
-    assert path is not None, "the bundled melody model is missing"
-    gen = MelodyGenerator(str(path), device="cpu")
-    gen.load()
-    return gen
 
 
 def test_the_guide_masks_notes_past_the_bar_and_wants_a_bar_line(
