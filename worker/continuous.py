@@ -41,6 +41,7 @@ from worker.generators.text import (
     _with_form,
     candidate_seed,
 )
+from worker.kv_room import make_roomy
 from worker.sampling import choose, penalise
 
 TOO_LONG = "This prompt is too long for the model's context window; shorten it and try again."
@@ -188,7 +189,7 @@ class ContinuousBatcher:
             use_cache=True,
             logits_to_keep=1,  # only the last position's logits are sampled
         )
-        self._merge(rows, out.cache, mask, tokens)
+        self._merge(rows, make_roomy(out.cache), mask, tokens)
         logits: torch.Tensor = out.logits[:, -1, :].float().cpu()
         return logits
 

@@ -29,6 +29,7 @@ from bot.moderation import ModLog, refusal_text, screen_result, withheld_text
 from bot.queue import Entry, Finish, JobQueue
 from bot.server_settings import ServerSettings, SettingsStore
 from worker.generators.base import Generator, Output
+from worker.memory import keep_freed_memory
 from worker.moderation import TextClassifier
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class Worker:
 
     # Lifecycle -------------------------------------------------------------------------
     async def run(self) -> None:
+        keep_freed_memory()  # before the models load: their steps reuse freed blocks
         for gen in self.generators.values():
             try:
                 await asyncio.to_thread(gen.load)
