@@ -219,20 +219,33 @@ class Fairness:
     async def release(self, job: Job) -> int:
         """A finished job (done, failed or dead) frees its slot; its server's next job in
         line, if any, goes into the stream. Returns how many were promoted."""
-        origin = job.origin
-        if not origin.guild_id:
-            return 0
-        ref = server_ref(origin)
+        return await self.release_many([job])
+
+    async def release_many(self, jobs: Sequence[Job]) -> int:
+        """`release` for a batch: one round trip frees every slot and reads each server's
+        line; only servers with jobs waiting cost more. Returns how many were promoted."""
+        lines: list[tuple[JobKind, str]] = []
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(self.keys.running(job.kind, ref), job.id)
-            if origin.user_id:
-                key = self.keys.member_jobs(origin.platform, origin.guild_id, origin.user_id)
-                pipe.zrem(key, job.id)
-            pipe.llen(self.keys.line(job.kind, ref))
-            *_, waiting = await pipe.execute()
-        if not int(waiting):
-            return 0
-        return await self.promote(job.kind, ref)
+            for job in jobs:
+                origin = job.origin
+                if not origin.guild_id:
+                    continue
+                ref = server_ref(origin)
+                pipe.zrem(self.keys.running(job.kind, ref), job.id)
+                if origin.user_id:
+                    key = self.keys.member_jobs(origin.platform, origin.guild_id, origin.user_id)
+                    pipe.zrem(key, job.id)
+                if (job.kind, ref) not in lines:
+                    lines.append((job.kind, ref))
+            for kind, ref in lines:
+                pipe.llen(self.keys.line(kind, ref))
+            replies = await pipe.execute() if lines else []
+        waiting = replies[len(replies) - len(lines) :]
+        promoted = 0
+        for (kind, ref), count in zip(lines, waiting, strict=True):
+            if int(count):
+                promoted += await self.promote(kind, ref)
+        return promoted
 
     async def promote(self, kind: JobKind, ref: str) -> int:
         """Move the head of a server's line into the stream while it is under its cap."""

@@ -146,6 +146,37 @@ async def test_server_cap_queues_in_its_line_and_promotes_in_order(queue: JobQue
     assert await queue.redis.zcard(queue.keys.lines(JobKind.TEXT)) == 0
 
 
+async def test_a_finished_batch_frees_every_slot_and_promotes_each_line_at_once(
+    queue: JobQueue,
+) -> None:
+    """A worker's batch holds jobs of several members and servers: one call frees all
+    their slots (members' and servers') and moves each server's line on by what it freed."""
+    store = await configure(queue, server_max_running=2)
+    await store.set("discord", "g2", "server_max_running", "1")
+    desk = FrontDesk(queue, store)
+    g1 = [await desk.handle(f"/poem a{n}", at(n, user=f"u{n}")) for n in range(4)]
+    g2 = [await desk.handle(f"/poem b{n}", at(10 + n, user=f"v{n}", guild="g2")) for n in range(3)]
+    assert await stream_length(queue) == 3  # two of g1's, one of g2's; four wait in lines
+    entries = await queue.read([JobKind.TEXT], "w", count=3, block_ms=100)
+    jobs = [load_job(entry.fields["job"]) for entry in entries]
+    for entry, job in zip(entries, jobs, strict=True):
+        result = Result(job_id=job.id, ok=True, command=job.command, prompt=job.prompt,
+                        origin=job.origin)  # fmt: skip
+        assert await queue.finish(JobKind.TEXT, entry.entry_id, result)
+    assert await desk.fairness.release_many(jobs) == 3  # g1's next two, g2's next one
+    queued = [r.job_id for r in (*g1[2:], g2[1]) if r.job_id]
+    assert [(await queue.state(job_id))["state"] for job_id in queued] == ["queued"] * 3
+    assert (await queue.state(g2[2].job_id or ""))["state"] == "waiting"
+    for job in jobs:  # no finished job still counts against its member or its server
+        origin = job.origin
+        assert origin.guild_id and origin.user_id
+        member = queue.keys.member_jobs("discord", origin.guild_id, origin.user_id)
+        assert await queue.redis.zscore(member, job.id) is None
+    assert await queue.redis.zcard(queue.keys.running(JobKind.TEXT, "discord:g1")) == 2
+    assert await queue.redis.zcard(queue.keys.running(JobKind.TEXT, "discord:g2")) == 1
+    assert await desk.fairness.release_many([]) == 0
+
+
 async def test_queue_cap_counts_waiting_jobs_and_says_busy(
     redis_client: Redis, prefix: str
 ) -> None:

@@ -113,7 +113,7 @@ async def test_the_workers_sweep_runs_a_line_stranded_after_finish(
     class Crashing(Worker):
         """Dies (in effect) between finishing a job and releasing its slot."""
 
-        async def _free_slot(self, job: Job) -> None:
+        async def _free_slots(self, jobs: Sequence[Job]) -> None:
             return None
 
     first = Crashing(queue, [Recorder()], batch_size=4, heartbeat_s=0.5, block_ms=100)

@@ -477,10 +477,10 @@ class Worker:
         # One round trip for the batch. Shielded: a SIGTERM or cancel must not cut the
         # bookkeeping after a job in half.
         await asyncio.shield(self.queue.finish_many(finishes))
+        await self._free_slots([item.job for item in items])  # one more for the batch
         for item, finish in zip(items, finishes, strict=True):
             job, result = item.job, finish.result
             with job_scope(job.id, kind=job.kind.value, worker=self.id):
-                await self._free_slot(job)
                 self.metrics.job_finished(job, result)
                 state = "done" if result.ok else "failed"
                 log.info("job %s %s (attempt %d)", job.id, state, item.attempts)
@@ -569,11 +569,15 @@ class Worker:
         self.metrics.job_finished(job, result, dead=True)
 
     async def _free_slot(self, job: Job) -> None:
-        """Free the finished job's slot and admit its server's next job in line. Should this
-        fail (or the process die first), the fairness sweep does it within seconds."""
+        await self._free_slots([job])
+
+    async def _free_slots(self, jobs: Sequence[Job]) -> None:
+        """Free the finished jobs' slots and admit their servers' next jobs in line. Should
+        this fail (or the process die first), the fairness sweep does it within seconds."""
         try:
-            await asyncio.shield(self.fairness.release(job))
+            await asyncio.shield(self.fairness.release_many(jobs))
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.warning("could not release the slot of %s; the sweep will", job.id, exc_info=True)
+            ids = ", ".join(job.id for job in jobs)
+            log.warning("could not release the slots of %s; the sweep will", ids, exc_info=True)
