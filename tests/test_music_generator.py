@@ -134,6 +134,24 @@ def test_nonsense_from_a_model_is_never_posted(tiny_gpt2: Path) -> None:
             assert check(body_of(out.text), request_for(j)) == []
 
 
+def test_the_last_attempt_keeps_a_mostly_unreadable_body_to_repair(
+    melody: MelodyGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every body counts as mostly unreadable (the share allowed set below zero): earlier
+    attempts start again, the last one's bodies are repaired and checked, not blanked."""
+    import worker.generators.melody as module
+
+    monkeypatch.setattr(module, "MAX_DROPPED_SHARE", -1.0)
+    monkeypatch.setattr(melody, "attempts", 2)
+    jobs = [job(40 + n, f"/melody the tide length:4 seed:{40 + n}") for n in range(2)]
+    outputs = melody.generate(jobs)
+    assert all(body for body in melody.chosen)  # the last attempt's text, not a blank
+    posted = [(j, out) for j, out in zip(jobs, outputs, strict=True) if not out.error]
+    assert posted, [out.error for out in outputs]
+    for j, out in posted:
+        assert check(body_of(out.text), request_for(j)) == []
+
+
 @pytest.fixture(scope="module")
 def tiny_musicgen(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_music import build_tiny_musicgen

@@ -129,12 +129,14 @@ class MelodyGenerator:
                     bodies[r] += text
                 if progress is not None:
                     progress(min((attempt * self.rounds + turn + 1) / steps, 1.0), None)
-            # Mostly unreadable bodies are sampled again, from scratch, with a new seed.
+            # Mostly unreadable bodies are sampled again, from scratch, with a new seed. After
+            # the last attempt they stay: repaired, a tune may still pass the check (a blank
+            # one never does).
             pending = [r for r in pending if _unreadable(asks[r], bodies[r])]
+            if not pending or attempt == self.attempts - 1:
+                break
             for r in pending:
                 bodies[r] = ""
-            if not pending:
-                break
         outputs = []
         self.chosen = []
         for j, job in enumerate(jobs):
