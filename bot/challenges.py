@@ -327,6 +327,10 @@ class ChallengeStore:
             try:
                 await pipe.execute()
             except WatchError:
+                # Another caller made the change, or an entry or a vote came in while this
+                # one was being worked out: free the claim so the next poll works it out
+                # again (at once, rather than when the claim lapses).
+                await self.redis.delete(claim)
                 return None
         return change
 
@@ -336,6 +340,14 @@ class ChallengeStore:
         """Read what the change needs, then queue its writes on `pipe` (in MULTI from here)."""
         if challenge.state == SCHEDULED:
             return await self._start_round(pipe, challenge, now)
+        # The entries and their votes are read under the watch too: one that lands while
+        # the change is worked out (a submission in the last instant, a vote as voting
+        # closes) makes the transaction fail and the change start again, so the voting post
+        # lists every entry and the points count every vote.
+        await pipe.watch(
+            self.keys.challenge_entries(challenge.id),
+            *(self.keys.challenge_votes(challenge.id, n) for n in range(1, MAX_ENTRIES + 1)),
+        )
         if challenge.state == OPEN and not force_close:
             updated = Challenge(**{**asdict(challenge), "state": VOTING, "voting_at": now})
             updated = Challenge(**{**asdict(updated), "ends_at": max(updated.ends_at, now)})

@@ -2,7 +2,9 @@
 change, its points and its announcement are one transaction, so the next poller (once the
 dead one's claim has lapsed) makes the change and announces it exactly once, and the
 leaderboard counts the points once. The crashes are placed where the old code had its
-windows: right after the new state was saved, and between the points and the state."""
+windows: right after the new state was saved, and between the points and the state. And
+an entry or a vote that lands while a change is worked out (read before, written after) makes
+that change start again, so it is neither left out of the voting post nor of the count."""
 
 from __future__ import annotations
 
@@ -228,3 +230,63 @@ async def test_the_embedded_store_keeps_the_change_whole_too(
         ("alice", 2, 0, 2),
     ]
     await redis.aclose()
+
+
+def land_during_change(
+    monkeypatch: pytest.MonkeyPatch, store: ChallengeStore, land: Any
+) -> list[int]:
+    """`land()` runs right after the change has read the entries, once: a submission or a
+    vote from another member arriving in that instant. Returns how many entries each read
+    saw."""
+    read = ChallengeStore.entries
+    seen: list[int] = []
+
+    async def read_then_land(self: ChallengeStore, c: Challenge) -> list[Entry]:
+        found = await read(self, c)
+        seen.append(len(found))
+        if len(seen) == 1:
+            await land()
+        return found
+
+    monkeypatch.setattr(ChallengeStore, "entries", read_then_land)
+    return seen
+
+
+async def test_an_entry_landing_as_voting_opens_is_in_the_voting_post(
+    monkeypatch: pytest.MonkeyPatch, queue: JobQueue
+) -> None:
+    store = ChallengeStore(queue.redis, keys=queue.keys)
+    c = await store.open(challenge())
+    await store.submit(c, entry("alice", "waves"), now=T0 + 1)
+    await store.submit(c, entry("bob", "foam"), now=T0 + 1)
+
+    async def late_entry() -> None:  # accepted just before the deadline, stored just after
+        await store.submit(c, entry("carol", "salt"), now=T0 + 99)
+
+    seen = land_during_change(monkeypatch, store, late_entry)
+    assert await store.advance("c1", now=T0 + 150) is None  # lost the race: nothing written
+    assert not await queue.redis.exists(store.keys.challenge_claim("c1", OPEN))
+    change = await store.advance("c1", now=T0 + 151)  # the next poll, at once
+    assert change is not None and change.what == VOTING
+    assert [e.author_id for e in change.entries] == ["alice", "bob", "carol"]
+    assert seen[0] == 2 and seen[-1] == 3  # the first change saw two; the one written, three
+
+
+async def test_a_vote_landing_as_voting_closes_is_counted(
+    monkeypatch: pytest.MonkeyPatch, queue: JobQueue
+) -> None:
+    store = ChallengeStore(queue.redis, keys=queue.keys)
+    voting = await one_vote_each(store)  # bob's #2 leads alice's #1 by two votes to one
+
+    async def late_votes() -> None:
+        await store.vote(voting, 1, "erin", now=T0 + 299)
+        await store.vote(voting, 1, "frank", now=T0 + 299)
+
+    land_during_change(monkeypatch, store, late_votes)
+    assert await store.advance("c1", now=T0 + 400) is None
+    change = await store.advance("c1", now=T0 + 401)
+    assert change is not None and change.what == CLOSED
+    assert [(e.author_id, e.votes) for e in change.entries] == [("alice", 3), ("bob", 2)]
+    assert [w.author_id for w in change.winners] == ["alice"]
+    board = store.keys.challenge_board("discord", "g1")
+    assert await queue.redis.zscore(board, "alice") > await queue.redis.zscore(board, "bob")
