@@ -82,7 +82,8 @@ class FakeSlack:
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{n}", self._response)
         app.router.add_get("/socket", self._socket)
-        self._runner = web.AppRunner(app)
+        # No access log: its lines came from this thread after a test had closed its output.
+        self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         self._loop.run_until_complete(site.start())
