@@ -272,19 +272,35 @@ class Fairness:
 
     async def sweep(self, kinds: Sequence[JobKind]) -> int:
         """Drop finished jobs from every running set and promote where there is room.
-        Returns how many jobs were promoted."""
+        Returns how many jobs were promoted. A few round trips whatever the number of
+        servers: their running sets and lines are read together, their jobs' states
+        together, and only servers with a line (or with nothing left, to tidy them out of
+        the set) cost a call of their own."""
         promoted = 0
         for kind in kinds:
-            refs: set[str] = await self.redis.smembers(self.keys.fair_servers(kind))
-            for ref in sorted(refs):
-                key = self.keys.running(kind, ref)
-                ids: list[str] = await self.redis.zrange(key, 0, -1)
-                if ids:
-                    states = await self._states(ids)
-                    done = [i for i, s in zip(ids, states, strict=True) if s in (None, *FINISHED)]
+            refs = sorted(await self.redis.smembers(self.keys.fair_servers(kind)))
+            if not refs:
+                continue
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for ref in refs:
+                    pipe.zrange(self.keys.running(kind, ref), 0, -1)
+                    pipe.llen(self.keys.line(kind, ref))
+                replies = await pipe.execute()
+            running: list[list[str]] = replies[0::2]
+            waiting = [int(n) for n in replies[1::2]]
+            ids = [job_id for held in running for job_id in held]
+            states = dict(zip(ids, await self._states(ids), strict=True)) if ids else {}
+            left = []
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for ref, held in zip(refs, running, strict=True):
+                    done = [i for i in held if states[i] in (None, *FINISHED)]
                     if done:
-                        await self.redis.zrem(key, *done)
-                promoted += await self.promote(kind, ref)
+                        pipe.zrem(self.keys.running(kind, ref), *done)
+                    left.append(len(held) - len(done))
+                await pipe.execute()
+            for ref, lined, busy in zip(refs, waiting, left, strict=True):
+                if lined or not busy:  # room to fill, or nothing left: the script tidies it
+                    promoted += await self.promote(kind, ref)
         return promoted
 
     async def sweep_forever(

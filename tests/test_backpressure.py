@@ -211,6 +211,37 @@ async def test_sweep_promotes_a_line_stranded_by_a_crash_after_finish(queue: Job
     assert await queue.redis.smembers(queue.keys.fair_servers(JobKind.TEXT)) == {"discord:g1"}
 
 
+async def test_one_sweep_recovers_every_stranded_line_and_tidies_idle_servers(
+    queue: JobQueue,
+) -> None:
+    """Twelve servers whose worker died between finishing a job and releasing its slot, and
+    three with nothing left: one sweep moves each line on and drops the idle servers from
+    the set it walks."""
+    store = SettingsStore(queue.redis, keys=queue.keys)
+    desk = FrontDesk(queue, store)
+    stranded, idle = [f"s{n}" for n in range(12)], [f"i{n}" for n in range(3)]
+    second = {}
+    for guild in stranded + idle:
+        await store.set("discord", guild, "server_max_running", "1")
+        await desk.handle(f"/poem a {guild}", at(f"{guild}-a", guild=guild))
+        if guild in stranded:
+            reply = await desk.handle(f"/poem b {guild}", at(f"{guild}-b", user="u2", guild=guild))
+            second[guild] = reply.job_id or ""
+    entries = await queue.read([JobKind.TEXT], "w", count=100, block_ms=100)
+    assert len(entries) == len(stranded) + len(idle)  # one running per server, the rest lined
+    for entry in entries:
+        job = load_job(entry.fields["job"])
+        result = Result(job_id=job.id, ok=True, command=job.command, prompt=job.prompt,
+                        origin=job.origin)  # fmt: skip
+        await queue.finish(JobKind.TEXT, entry.entry_id, result)  # ...and no release
+    assert await desk.fairness.sweep([JobKind.TEXT]) == len(stranded)
+    for guild in stranded:
+        assert (await queue.state(second[guild]))["state"] == "queued"
+    servers = await queue.redis.smembers(queue.keys.fair_servers(JobKind.TEXT))
+    assert servers == {f"discord:{guild}" for guild in stranded}  # the idle ones tidied out
+    assert await desk.fairness.sweep([JobKind.TEXT]) == 0
+
+
 async def test_buckets_caps_and_lines_on_the_embedded_store(prefix: str) -> None:
     redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
     queue = JobQueue(redis, keys=Keys(prefix))
