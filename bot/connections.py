@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.keys import Keys
-from bot.queue import JobQueue
+from bot.queue.streams import JobQueue
 
 log = logging.getLogger(__name__)
 

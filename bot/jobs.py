@@ -70,7 +70,7 @@ class Job(_Frozen):
     text: TextSpec | None = None
     origin: Origin
     parent_id: str | None = None  # the job this one regenerates / remixes
-    # The server's image policy when the job was made (`bot.server_settings`): what the
+    # The server's image policy when the job was made (`bot.desk.server_settings`): what the
     # worker does with an image its safety check flags (withhold, blur, or post as is).
     image_safety: ImagePolicy = "strict"
     created_at: float = Field(default_factory=time.time)
@@ -101,7 +101,7 @@ class Provenance(_Frozen):
 
 class Attachment(_Frozen):
     """A file that comes with a result (an image, audio, MIDI, long text). Its bytes live in
-    Redis under `key` (base64, same lifetime as the result); `bot.artifacts` reads them."""
+    Redis under `key` (base64, same lifetime as the result); `bot.queue.artifacts` reads them."""
 
     filename: str = Field(min_length=1, max_length=120)
     content_type: str

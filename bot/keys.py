@@ -12,11 +12,11 @@
 | `delivering:{id}` | string | an adapter's short claim while it posts a result | 60 s |
 | `delivered:{id}` | string | set once a result is posted: a second read posts nothing | `ATELIER_JOB_TTL` |
 | `dead` | stream | dead letters: `job` (raw entry), `kind`, `reason`, `attempts`, `at` | trimmed to about 10,000 entries |
-| `settings:{platform}:{server}` | hash | a server's settings (`bot.server_settings`), one JSON value per field | until changed |
-| `bucket:{platform}:{server}` | hash | the server's token bucket (`bot.limits`): `tokens` left, `at` (unix seconds of the last take) | until full again (a minute or so) |
+| `settings:{platform}:{server}` | hash | a server's settings (`bot.desk.server_settings`), one JSON value per field | until changed |
+| `bucket:{platform}:{server}` | hash | the server's token bucket (`bot.queue.limits`): `tokens` left, `at` (unix seconds of the last take) | until full again (a minute or so) |
 | `bucket:{platform}:{server}:{user}` | hash | a member's token bucket, as above | until full again |
 | `member-jobs:{platform}:{server}:{user}` | sorted set | job id -> time accepted: a member's unfinished jobs, for `member_max_running` (finished ones dropped when next counted) | `ATELIER_JOB_TTL` from the last job |
-| `running:{kind}:{platform}:{server}` | sorted set | job id -> time admitted: the server's jobs of that kind in the stream (`bot.fairness`), at most `server_max_running` | a member leaves when its job finishes (or the worker's sweep finds it finished) |
+| `running:{kind}:{platform}:{server}` | sorted set | job id -> time admitted: the server's jobs of that kind in the stream (`bot.queue.fairness`), at most `server_max_running` | a member leaves when its job finishes (or the worker's sweep finds it finished) |
 | `line:{kind}:{platform}:{server}` | list | job ids of the server waiting for a slot, oldest first; their `job:{id}` hash says `waiting` | each leaves when promoted into `jobs:{kind}` |
 | `lines:{kind}` | sorted set | job id -> time accepted: every job waiting in some server's line (counted against the queue cap and shown by `/atelier status`) | as the lines |
 | `fair-servers:{kind}` | set | `{platform}:{server}` of the servers with a running set or a line, for the worker's sweep | a member leaves when both are empty |
@@ -109,7 +109,7 @@ class Keys:
         return f"{self.prefix}member-jobs:{platform}:{server_id}:{user_id}"
 
     def running(self, kind: JobKind | str, server: str) -> str:
-        """`server` is `{platform}:{server id}` (`bot.fairness.server_ref`)."""
+        """`server` is `{platform}:{server id}` (`bot.queue.fairness.server_ref`)."""
         return f"{self.prefix}running:{JobKind(kind).value}:{server}"
 
     def line(self, kind: JobKind | str, server: str) -> str:

@@ -18,7 +18,7 @@ import redis
 from redis.asyncio import Redis
 
 from bot.keys import Keys
-from bot.queue import JobQueue
+from bot.queue.streams import JobQueue
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
@@ -106,7 +106,7 @@ def queue(redis_client: Redis, prefix: str) -> JobQueue:
 
 @pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny_models import build_tiny_gpt2
+    from tests.support.tiny_models import build_tiny_gpt2
 
     return build_tiny_gpt2(tmp_path_factory.mktemp("models") / "tiny-gpt2")
 
@@ -115,7 +115,7 @@ def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def endless_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model that never emits end-of-text: every job runs to its token budget, so a test
     can kill a worker while it is surely mid-job."""
-    from tests.tiny_models import build_tiny_gpt2
+    from tests.support.tiny_models import build_tiny_gpt2
 
     return build_tiny_gpt2(
         tmp_path_factory.mktemp("models") / "endless-gpt2",
@@ -129,7 +129,7 @@ def endless_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_llama_chat(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny_models import build_tiny_llama_chat
+    from tests.support.tiny_models import build_tiny_llama_chat
 
     return build_tiny_llama_chat(tmp_path_factory.mktemp("models") / "tiny-llama-chat")
 
@@ -137,7 +137,7 @@ def tiny_llama_chat(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Stable Diffusion pipeline saved to a directory (diffusers, random weights)."""
-    from tests.tiny_diffusion import build_tiny_sd
+    from tests.support.tiny_diffusion import build_tiny_sd
 
     return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
 

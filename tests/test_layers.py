@@ -26,7 +26,7 @@ RULES = {
     "adapters": {"torch", "transformers", "diffusers", "worker"},
     "worker": {"discord", "slack_bolt", "slack_sdk", "adapters"},
 }
-COMPOSITION_ROOT = {ROOT / "bot" / "cli.py", *(ROOT / "bot").glob("cli_*.py")}
+COMPOSITION_ROOT = set((ROOT / "bot" / "cli").glob("*.py"))
 
 
 def imported_roots(path: Path) -> set[str]:

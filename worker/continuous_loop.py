@@ -22,10 +22,10 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from bot.jobs import Job, JobKind
-from bot.queue import Entry
-from worker.continuous import ContinuousBatcher, Step, supports
+from bot.queue.streams import Entry
+from worker.decoding.batcher import ContinuousBatcher, Step, supports
 from worker.generators.base import Output
-from worker.generators.text import TextGenerator
+from worker.generators.text_lm import TextGenerator
 from worker.loop import Item, Worker
 
 log = logging.getLogger(__name__)

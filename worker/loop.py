@@ -19,15 +19,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot import artifacts
+from bot.desk.moderation import ModLog, refusal_text, screen_result, withheld_text
+from bot.desk.server_settings import ServerSettings, SettingsStore
 from bot.errors import ConfigError, PoisonJob, UserError
-from bot.fairness import Fairness
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, load_job
 from bot.logs import job_scope
 from bot.metrics import Metrics
-from bot.moderation import ModLog, refusal_text, screen_result, withheld_text
-from bot.queue import Entry, Finish, JobQueue
-from bot.server_settings import ServerSettings, SettingsStore
+from bot.queue import artifacts
+from bot.queue.fairness import Fairness
+from bot.queue.streams import Entry, Finish, JobQueue
 from worker.generators.base import Generator, Output
 from worker.memory import keep_freed_memory
 from worker.moderation import TextClassifier
@@ -67,7 +67,7 @@ class Worker:
         self.queue = queue
         self.metrics = metrics or Metrics()
         self.settings = SettingsStore(queue.redis, keys=queue.keys)
-        self.fairness = Fairness(queue, self.settings)  # per-server lines (bot.fairness)
+        self.fairness = Fairness(queue, self.settings)  # per-server lines (bot.queue.fairness)
         self.fairness_sweep_s = 5.0
         self.modlog = ModLog(queue.redis, keys=queue.keys)
         self.classifier = classifier

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.desk.moderation import CLASSIFIER, Flag
 from bot.errors import ConfigError
-from bot.moderation import CLASSIFIER, Flag
 
 log = logging.getLogger(__name__)
 DEFAULT_LABELS = ("toxic", "nsfw", "unsafe", "offensive", "hate")

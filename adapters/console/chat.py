@@ -19,12 +19,12 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
-from bot import artifacts
+from bot.commands.render import progress_text, render_result
+from bot.desk.front_desk import FrontDesk
 from bot.jobs import Origin, Result
-from bot.queue import JobQueue
-from bot.render import progress_text, render_result
-from bot.results import Event, ResultInbox
-from bot.service import FrontDesk
+from bot.queue import artifacts
+from bot.queue.inbox import Event, ResultInbox
+from bot.queue.streams import JobQueue
 
 PROMPT = "atelier> "
 READ_BLOCK_S = 0.5

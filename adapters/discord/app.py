@@ -19,13 +19,13 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from bot.config import Settings
+from bot.desk.front_desk import FrontDesk
 from bot.errors import ConfigError
 from bot.health import Health
 from bot.metrics import Metrics
-from bot.queue import JobQueue
-from bot.results import ResultInbox
-from bot.service import FrontDesk
-from bot.watchdog import Watchdog
+from bot.queue.inbox import ResultInbox
+from bot.queue.streams import JobQueue
+from bot.queue.watchdog import Watchdog
 
 from .commands import build_commands
 from .delivery import Delivery

@@ -1,4 +1,4 @@
-"""Slash commands built from the command catalogue (`bot.catalogue`), never repeated here.
+"""Slash commands built from the command catalogue (`bot.commands.catalogue`), never repeated here.
 
 Each catalogue option becomes a typed Discord option: choices for `choice`, ranges for
 numbers, a length limit for text, autocomplete where the catalogue has suggestions, and its
@@ -15,9 +15,9 @@ from typing import Any, Literal, Optional
 import discord
 from discord import app_commands
 
-from bot.catalogue import CATALOGUE, MAX_PROMPT_CHARS, Command, Option
+from bot.commands.catalogue import CATALOGUE, MAX_PROMPT_CHARS, Command, Option
+from bot.desk.server_settings import SETTINGS
 from bot.jobs import OptionValue
-from bot.server_settings import SETTINGS
 
 from .messages import clip
 

@@ -16,14 +16,14 @@ import aiohttp
 import discord
 from redis.exceptions import ResponseError
 
-from bot import artifacts
-from bot.chain import credit_line
-from bot.gallery import GalleryStore
+from bot.commands.chain import credit_line
+from bot.community.gallery import GalleryStore
 from bot.jobs import Progress, Result, load_job
 from bot.keys import DELIVERY_CLAIM_S
 from bot.logs import job_scope
 from bot.metrics import Metrics
-from bot.results import Event, ResultInbox
+from bot.queue import artifacts
+from bot.queue.inbox import Event, ResultInbox
 
 from .messages import (
     FILES_TOO_LARGE,

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.commands.parse import from_options
+from bot.community.uploads import Media
+from bot.desk.front_desk import Action, FrontDesk, Reply
 from bot.errors import UserError
 from bot.jobs import OptionValue, Origin, job_id_for
-from bot.media import Media
-from bot.parse import from_options
-from bot.service import Action, FrontDesk, Reply
 
 from .messages import NO_MENTIONS, clip
 from .replies import ReplyStore
@@ -45,7 +45,8 @@ def joined_at(interaction: discord.Interaction) -> float | None:
 
 
 def uploaded(value: object) -> OptionValue:
-    """An option's value; an uploaded file as what `bot.media` reads (link, name, type, size)."""
+    """An option's value; an uploaded file as `bot.community.uploads` reads it
+    (link, name, type, size)."""
     if isinstance(value, discord.Attachment):
         return Media(value.url, value.filename, value.content_type or "", value.size).dumps()
     return value  # type: ignore[return-value]

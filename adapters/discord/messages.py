@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import discord
 
+from bot.commands.render import progress_text, render_result
 from bot.jobs import Progress, Result
-from bot.render import progress_text, render_result
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -79,7 +79,7 @@ def result_message(
 ) -> Outgoing:
     """`files`: the result's attachments as (filename, bytes), fetched by the caller; the
     first PNG that is not a spoiler is shown inside the embed, and every file carries its
-    alt text. `credit`: a chain piece's credit line (`bot.chain`), added to the footer."""
+    alt text. `credit`: a chain piece's credit line (`bot.commands.chain`), added to the footer."""
     message = render_result(result, credit=credit)
     lead = f"<@{mention}> " if mention else ""
     if message.error:

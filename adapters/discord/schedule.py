@@ -2,7 +2,7 @@
 phase change has to say (voting opens with vote buttons, winners at the close) in the
 challenge's channel. The deadlines and the outbox of unposted announcements live in Redis,
 so a restarted adapter picks them up; each post carries its outbox key as the message nonce,
-so a repost after a crash shows nothing new (see `bot.outbox`)."""
+so a repost after a crash shows nothing new (see `bot.community.outbox`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import logging
 
 import discord
 
-from bot.announce import Announcement
-from bot.outbox import nonce
-from bot.service import FrontDesk
+from bot.community.announcements import Announcement
+from bot.community.outbox import nonce
+from bot.desk.front_desk import FrontDesk
 
 from .handlers import PLATFORM
 from .messages import NO_MENTIONS, clip

@@ -16,8 +16,8 @@ from typing import Literal
 
 import discord
 
+from bot.desk.front_desk import FrontDesk, Reply
 from bot.jobs import Origin
-from bot.service import FrontDesk, Reply
 
 from .handlers import PLATFORM, ROUTE, origin_of
 from .messages import NO_MENTIONS, clip

@@ -9,8 +9,8 @@ from typing import Any, Protocol, cast
 
 import discord
 
-from bot.catalogue import MAX_PROMPT_CHARS
-from bot.service import Action, Button, result_actions
+from bot.commands.catalogue import MAX_PROMPT_CHARS
+from bot.desk.front_desk import Action, Button, result_actions
 
 PREFIX = "atelier"
 REMIX_FORM = f"{PREFIX}:remix-form:"

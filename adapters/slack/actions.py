@@ -1,5 +1,5 @@
 """The buttons on a result: Regenerate, Variations, Remix (a modal), Delete, and the chain
-actions (Illustrate, Score it, Write about it: `bot.chain`).
+actions (Illustrate, Score it, Write about it: `bot.commands.chain`).
 
 A click's trigger id is its delivery id, so a click delivered twice enqueues nothing new.
 New pieces are posted in the thread of the message whose button was clicked.
@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack.blocks import REMIX_VIEW, RESULT_ACTION, TEXT_INPUT, reply_text, text_modal
 from adapters.slack.context import SlackDeps, slack_error
-from bot.service import Action
+from bot.desk.front_desk import Action
 
 # Buttons that queue new pieces straight away (Remix opens a form first).
 CLICKS = (Action.REGENERATE, Action.VARIATIONS, Action.ILLUSTRATE, Action.SCORE, Action.WRITE)

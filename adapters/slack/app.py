@@ -24,13 +24,13 @@ from adapters.slack import actions, brainstorm, commands, community
 from adapters.slack.context import ROUTE, SlackDeps
 from adapters.slack.delivery import Delivery
 from bot.config import Settings
+from bot.desk.front_desk import FrontDesk
 from bot.errors import ConfigError
 from bot.health import Health
 from bot.metrics import Metrics
-from bot.queue import JobQueue
-from bot.results import ResultInbox
-from bot.service import FrontDesk
-from bot.watchdog import Watchdog
+from bot.queue.inbox import ResultInbox
+from bot.queue.streams import JobQueue
+from bot.queue.watchdog import Watchdog
 
 EVENTS_PATH = "/slack/events"
 RATE_LIMIT_RETRIES = 3

@@ -33,10 +33,10 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot.bench import latency_ms
+from bot.benchmarks import latency_ms
+from bot.desk.server_settings import SettingsStore
 from bot.jobs import job_id_for
 from bot.keys import Keys
-from bot.server_settings import SettingsStore
 
 TOKEN = "xoxb-bench"
 TEAM = "T0BENCH"

@@ -11,9 +11,9 @@ import json
 import re
 from typing import Any
 
-from bot.brainstorm import Idea, Session, ranking
-from bot.render import Message
-from bot.service import Action, result_actions
+from bot.commands.render import Message
+from bot.community.brainstorm import Idea, Session, ranking
+from bot.desk.front_desk import Action, result_actions
 
 Block = dict[str, Any]
 SECTION_CHARS = 2900  # Slack allows 3,000 characters in a section's text
@@ -119,7 +119,7 @@ def result_blocks(
     message: Message, job_id: str, requester: str = "", *, command: str = "", credit: str = ""
 ) -> list[Block]:
     """A finished piece: title, text section(s), provenance, and its buttons (those a
-    result of `command` offers). `credit`: a chain piece's credit line (`bot.chain`), which
+    result of `command` offers). `credit`: a chain piece's credit line (`bot.commands.chain`), which
     names the requester itself."""
     if message.error:
         return [section(f"*{escape(message.title)}*"), section(f":warning: {escape(message.body)}")]

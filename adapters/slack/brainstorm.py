@@ -1,5 +1,5 @@
 """Team brainstorming in a Slack thread: votes, added ideas (thread replies or a modal),
-Expand, Wrap up, and `@atelier more like #3`. The state is `bot.brainstorm`'s; this module
+Expand, Wrap up, and `@atelier more like #3`. The state is `bot.community.brainstorm`'s; this module
 only maps clicks, messages and mentions onto it and redraws the list message."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from adapters.slack.blocks import (
 )
 from adapters.slack.community import mention_submit, thread_reply
 from adapters.slack.context import PLATFORM, Posted, SlackDeps, slack_error
-from bot.brainstorm import Session, expand_job, idea_number_in, more_job
+from bot.community.brainstorm import Session, expand_job, idea_number_in, more_job
 
 log = logging.getLogger(__name__)
 _SEEDS = random.SystemRandom()

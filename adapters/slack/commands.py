@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack.blocks import reply_text
 from adapters.slack.community import community_reply, open_thread
 from adapters.slack.context import SlackDeps, slack_error
-from bot.catalogue import CATALOGUE
+from bot.commands.catalogue import CATALOGUE
 
 log = logging.getLogger(__name__)
 SLASH_COMMANDS = tuple(f"/{c.name}" for c in CATALOGUE)

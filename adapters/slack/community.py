@@ -14,11 +14,11 @@ from slack_bolt.async_app import AsyncApp
 
 from adapters.slack.blocks import Block, button, escape, reply_text, section, split_text
 from adapters.slack.context import PLATFORM, SlackDeps
+from bot.commands.parse import parse
+from bot.community.uploads import Media
+from bot.desk.front_desk import Button, Reply
 from bot.errors import UserError
 from bot.jobs import Origin
-from bot.media import Media
-from bot.parse import parse
-from bot.service import Button, Reply
 
 log = logging.getLogger(__name__)
 ACTION = "community_{}"  # one action id per button of a message: community_0, community_1, …

@@ -14,10 +14,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import Block, fallback, status_blocks
-from bot.brainstorm import BrainstormStore
+from bot.community.brainstorm import BrainstormStore
+from bot.desk.front_desk import FrontDesk, Reply
 from bot.jobs import Origin
 from bot.keys import Keys
-from bot.service import FrontDesk, Reply
 
 PLATFORM = ROUTE = "slack"
 ONCE_TTL_S = 24 * 3600

@@ -28,14 +28,21 @@ from adapters.slack.blocks import (
 )
 from adapters.slack.brainstorm import refresh_list
 from adapters.slack.context import PLATFORM, Posted, SlackDeps
-from bot import artifacts
-from bot.brainstorm import EXPAND, MODEL_AUTHOR, MORE_IDEAS, Session, parse_ref, split_ideas
-from bot.chain import credit_line
+from bot.commands.chain import credit_line
+from bot.commands.render import progress_text, render_result
+from bot.community.brainstorm import (
+    EXPAND,
+    MODEL_AUTHOR,
+    MORE_IDEAS,
+    Session,
+    parse_ref,
+    split_ideas,
+)
 from bot.jobs import Result
 from bot.logs import job_scope
 from bot.metrics import Metrics
-from bot.render import progress_text, render_result
-from bot.results import Event, ResultInbox
+from bot.queue import artifacts
+from bot.queue.inbox import Event, ResultInbox
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.catalogue import CATALOGUE, Command
+from bot.commands.catalogue import CATALOGUE, Command
 
 REQUEST_URL = "https://atelier.example.com/slack/events"  # replace with your host
 BOT_SCOPES = (

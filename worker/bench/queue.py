@@ -23,12 +23,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.bench import latency_ms
+from bot.benchmarks import latency_ms
+from bot.commands.parse import parse
+from bot.desk.front_desk import build_job
 from bot.jobs import Job, JobKind, Origin, load_result
 from bot.keys import Keys
-from bot.parse import parse
-from bot.queue import JobQueue
-from bot.service import build_job
+from bot.queue.streams import JobQueue
 from worker.generators.base import Output, ProgressFn
 from worker.loop import Worker
 

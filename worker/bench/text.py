@@ -30,16 +30,16 @@ from typing import Any
 import torch
 from redis.asyncio import Redis
 
-from bot.bench import latency_ms
+from bot.benchmarks import latency_ms
+from bot.commands.parse import parse
+from bot.desk.front_desk import build_job
 from bot.jobs import Job, Origin, load_result
 from bot.keys import Keys
-from bot.parse import parse
-from bot.queue import JobQueue
-from bot.service import build_job
+from bot.queue.streams import JobQueue
 from worker.bench.matmul import matmul_peak
 from worker.continuous_loop import ContinuousWorker
 from worker.device import resolve_device
-from worker.generators.text import TextGenerator
+from worker.generators.text_lm import TextGenerator
 from worker.loop import Worker
 
 TOPICS = (

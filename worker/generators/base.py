@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bot.desk.moderation import Flag
 from bot.jobs import Job, JobKind, OptionValue
-from bot.moderation import Flag
 
 # Called from the generator's thread: (fraction done, partial text per job or None).
 ProgressFn = Callable[[float, Sequence[str] | None], None]

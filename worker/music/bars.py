@@ -1,7 +1,7 @@
 """Bar arithmetic on ABC text as it is being written: how much of the current bar is used,
 and whether a piece of text may come next without making a bar too long or closing it short.
 
-The melody decoder (`worker.bar_decoding`) asks this for each candidate token: the text of
+The melody decoder (`worker.decoding.bars`) asks this for each candidate token: the text of
 the bar still open, plus the token, must keep every bar it closes exactly one bar long (a
 first-bar pickup of at most half a bar, and an empty bar between two bar lines, may close
 too) and leave the bar still open no longer than a bar. Time is counted as our ABC reader

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bot.jobs import Job, JobKind, Origin
-from worker.generators.sketch import SketchGenerator
+from worker.generators.image_sketch import SketchGenerator
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """Form accuracy (`atelier eval --forms`): seeded poem requests through the worker's own text
-generator, each checked by `bot.forms`, with the CPU time each form takes."""
+generator, each checked by `bot.commands.poetic_forms`, with the CPU time each form takes."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bot.forms import form_problems
+from bot.commands.parse import parse
+from bot.commands.poetic_forms import form_problems
+from bot.desk.front_desk import build_job
 from bot.jobs import Origin
-from bot.parse import parse
-from bot.service import build_job
-from worker.generators.text import TextGenerator
+from worker.generators.text_lm import TextGenerator
 
 FORM_TOPICS = (
     "the sea at dusk",

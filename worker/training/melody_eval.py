@@ -26,10 +26,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bot.commands.parse import parse
+from bot.desk.front_desk import build_job
 from bot.jobs import Job, Origin
-from bot.parse import parse
-from bot.service import build_job
-from worker.generators.melody import MelodyGenerator
+from worker.generators.melody_abc import MelodyGenerator
 from worker.music import notation
 from worker.music.header import UNIT, request_for
 

@@ -1,0 +1,1 @@
+"""Commands: the catalogue, command text, prompts, poetic forms, chains, rendering results."""

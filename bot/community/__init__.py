@@ -1,0 +1,1 @@
+"""Community features: challenges, collab poems, the gallery, styles, brainstorms, announcements."""

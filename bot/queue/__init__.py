@@ -1,0 +1,1 @@
+"""The queue: job streams, fairness, limits, the results inbox, artifacts, dead letters."""

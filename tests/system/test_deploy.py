@@ -1,0 +1,82 @@
+"""The deploy files agree with the code: probes and scrape annotations on the health port,
+the KEDA trigger on the real stream and consumer group, Compose healthchecks, AOF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.config import Settings
+from bot.health import DEFAULT_PORT
+from bot.jobs import JobKind
+from bot.keys import WORKER_GROUP, Keys
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+K8S = DEPLOY / "k8s"
+
+
+def docs(name: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((K8S / name).read_text()) if d]
+
+
+def deployment(name: str) -> dict[str, Any]:
+    return next(d for d in docs(f"{name}.yaml") if d["kind"] == "Deployment")
+
+
+def test_the_default_port_is_the_one_deploy_uses() -> None:
+    assert Settings().metrics_port == DEFAULT_PORT == 9108
+    config = next(d for d in docs("configmap.yaml") if d["kind"] == "ConfigMap")
+    assert config["data"]["ATELIER_METRICS_PORT"] == str(DEFAULT_PORT)
+    assert config["data"]["ATELIER_LOG_FORMAT"] == "json"
+
+
+def test_every_deployment_is_probed_and_scraped_on_the_health_port() -> None:
+    for name in ("worker", "discord", "slack"):
+        template = deployment(name)["spec"]["template"]
+        notes = template["metadata"]["annotations"]
+        assert notes["prometheus.io/scrape"] == "true", name
+        assert notes["prometheus.io/port"] == str(DEFAULT_PORT), name
+        assert notes["prometheus.io/path"] == "/metrics", name
+        [container] = template["spec"]["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports["health"] == DEFAULT_PORT, name
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+
+
+def test_keda_scales_the_worker_on_the_text_stream_of_the_workers_group() -> None:
+    [scaled] = [d for d in docs("worker-autoscaling.yaml") if d["kind"] == "ScaledObject"]
+    assert scaled["spec"]["scaleTargetRef"]["name"] == deployment("worker")["metadata"]["name"]
+    triggers = scaled["spec"]["triggers"]
+    assert {t["type"] for t in triggers} == {"redis-streams"}
+    for trigger in triggers:
+        assert trigger["metadata"]["stream"] == Keys().jobs(JobKind.TEXT)
+        assert trigger["metadata"]["consumerGroup"] == WORKER_GROUP
+    assert any("pendingEntriesCount" in t["metadata"] for t in triggers)
+    assert scaled["spec"]["minReplicaCount"] >= 1  # models load slowly: one stays warm
+
+
+def test_every_manifest_in_the_kustomization_exists() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    for resource in kustomization["resources"]:
+        assert (K8S / resource).is_file(), resource
+
+
+def test_compose_checks_readiness_and_runs_redis_with_aof() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name in ("discord", "slack", "worker"):
+        test = " ".join(services[name]["healthcheck"]["test"])
+        assert f"127.0.0.1:{DEFAULT_PORT}/readyz" in test, name
+    command = services["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
+
+
+def test_images_expose_the_health_port_and_the_worker_builds_for_cpu_or_cuda() -> None:
+    for name in ("Dockerfile.adapter", "Dockerfile.worker"):
+        assert f"EXPOSE {DEFAULT_PORT}" in (DEPLOY / name).read_text(), name
+    worker = (DEPLOY / "Dockerfile.worker").read_text()
+    assert "ARG DEVICE=cuda" in worker and "ATELIER_DEVICE=${DEVICE}" in worker

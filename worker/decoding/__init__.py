@@ -1,0 +1,1 @@
+"""Text-decoding internals: the continuous batcher, per-job sampling, form and bar masks."""
