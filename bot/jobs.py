@@ -124,6 +124,9 @@ class Result(_Frozen):
     origin: Origin
     attempts: int = 1
     finished_at: float = Field(default_factory=time.time)
+    # The job's options and when it was made, so an adapter never re-reads the job to post it.
+    options: dict[str, OptionValue] = Field(default_factory=dict)
+    created_at: float = 0.0  # 0: a result from an older worker that did not say
 
 
 class Progress(_Frozen):
@@ -133,6 +136,8 @@ class Progress(_Frozen):
     stage: str = "generating"
     partial_text: str = ""
     origin: Origin
+    command: str = ""  # the job's, so the message showing it is headed without a lookup
+    prompt: str = ""
 
 
 def job_id_for(platform: str, delivery_id: str) -> str:

@@ -429,6 +429,8 @@ class Worker:
                         fraction=fraction,
                         partial_text=(partials[i] if partials else "")[-1500:],
                         origin=job.origin,
+                        command=job.command,
+                        prompt=job.prompt,
                     )
                     for i, job in enumerate(jobs)
                 )
@@ -471,6 +473,8 @@ class Worker:
                     provenance=provenance,
                     attachments=attachments,
                     origin=job.origin,
+                    options=job.options,
+                    created_at=job.created_at,
                     attempts=item.attempts,
                 )
                 finishes.append(Finish(job.kind, item.entry.entry_id, result))
@@ -552,6 +556,8 @@ class Worker:
             prompt=job.prompt,
             error=GAVE_UP.format(n=item.attempts),
             origin=job.origin,
+            options=job.options,
+            created_at=job.created_at,
             attempts=item.attempts,
         )
         record = {

@@ -160,7 +160,7 @@ class ConsoleChat:
                 self.console.print(f"    {escape(text_line)}")
             self.console.print(f"    [dim]— {escape(message.footer)}[/]")
             await self._save_attachments(event.result)
-        await self.inbox.delivered(event.job_id, event.entry_id)
+        await self.inbox.delivered(event)
         self.pending.pop(event.job_id, None)
         if not self.pending:
             self._all_done.set()

@@ -17,8 +17,7 @@ import discord
 from redis.exceptions import ResponseError
 
 from bot.commands.chain import credit_line
-from bot.community.gallery import GalleryStore
-from bot.jobs import Progress, Result, load_job
+from bot.jobs import Progress, Result
 from bot.keys import DELIVERY_CLAIM_S
 from bot.logs import job_scope
 from bot.metrics import Metrics
@@ -59,7 +58,6 @@ class Delivery:
         self.replies = replies
         self.progress_every_s = progress_every_s
         self._last_progress: dict[str, float] = {}
-        self.gallery = GalleryStore(inbox.redis, keys=inbox.keys)
 
     def stop(self) -> None:
         """Finish the results in hand, then return (SIGTERM). Results not read yet stay in
@@ -114,12 +112,8 @@ class Delivery:
         else:
             self.metrics.posted("discord", "ok")
             log.info("posted the result of job %s", event.job_id)
-        await self.inbox.delivered(event.job_id, event.entry_id)
+        await self.inbox.delivered(event)
         self._last_progress.pop(event.job_id, None)
-        try:  # after it is marked delivered: a gallery hiccup never posts a result twice
-            await self.gallery.record(event.result)
-        except Exception:
-            log.exception("could not add job %s to the gallery", event.job_id)
 
     async def progress(self, progress: Progress) -> None:
         now = time.monotonic()
@@ -133,7 +127,7 @@ class Delivery:
             if not await self.replies.take_original(reply, progress.job_id):
                 return  # a sibling of a Variations click shows its progress
             self._last_progress[progress.job_id] = now
-            job = await self._title(progress)
+            job = _title(progress)
             await self._webhook(reply).edit_message(
                 reply.message_id,
                 content=progress_message(job, progress),
@@ -227,9 +221,9 @@ class Delivery:
     def _webhook(self, reply: StoredReply) -> discord.Webhook:
         return discord.Webhook.partial(reply.app_id, reply.token, client=self.client)
 
-    async def _title(self, progress: Progress) -> str:
-        job = await self.inbox.redis.hget(self.inbox.keys.job(progress.job_id), "job")
-        if not job:
-            return "Your piece"
-        parsed = load_job(job)
-        return f"/{parsed.command} {clip(parsed.prompt, 80)}"
+
+def _title(progress: Progress) -> str:
+    """The progress embed's heading: the job's command and prompt, which the progress carries."""
+    if not progress.command:
+        return "Your piece"
+    return f"/{progress.command} {clip(progress.prompt, 80)}"

@@ -14,9 +14,10 @@ import discord
 
 from bot.commands.parse import from_options
 from bot.community.uploads import Media
-from bot.desk.front_desk import Action, FrontDesk, Reply
+from bot.desk.front_desk import FrontDesk
 from bot.errors import UserError
 from bot.jobs import OptionValue, Origin, job_id_for
+from bot.replies import Action, Reply
 
 from .messages import NO_MENTIONS, clip
 from .replies import ReplyStore

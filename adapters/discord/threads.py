@@ -16,8 +16,9 @@ from typing import Literal
 
 import discord
 
-from bot.desk.front_desk import FrontDesk, Reply
+from bot.desk.front_desk import FrontDesk
 from bot.jobs import Origin
+from bot.replies import Reply
 
 from .handlers import PLATFORM, ROUTE, origin_of
 from .messages import NO_MENTIONS, clip

@@ -10,7 +10,7 @@ from typing import Any, Protocol, cast
 import discord
 
 from bot.commands.catalogue import MAX_PROMPT_CHARS
-from bot.desk.front_desk import Action, Button, result_actions
+from bot.replies import Action, Button, result_actions
 
 PREFIX = "atelier"
 REMIX_FORM = f"{PREFIX}:remix-form:"

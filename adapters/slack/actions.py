@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack.blocks import REMIX_VIEW, RESULT_ACTION, TEXT_INPUT, reply_text, text_modal
 from adapters.slack.context import SlackDeps, slack_error
-from bot.desk.front_desk import Action
+from bot.replies import Action
 
 # Buttons that queue new pieces straight away (Remix opens a form first).
 CLICKS = (Action.REGENERATE, Action.VARIATIONS, Action.ILLUSTRATE, Action.SCORE, Action.WRITE)

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.commands.render import Message
 from bot.community.brainstorm import Idea, Session, ranking
-from bot.desk.front_desk import Action, result_actions
+from bot.replies import Action, result_actions
 
 Block = dict[str, Any]
 SECTION_CHARS = 2900  # Slack allows 3,000 characters in a section's text

@@ -16,9 +16,9 @@ from adapters.slack.blocks import Block, button, escape, reply_text, section, sp
 from adapters.slack.context import PLATFORM, SlackDeps
 from bot.commands.parse import parse
 from bot.community.uploads import Media
-from bot.desk.front_desk import Button, Reply
 from bot.errors import UserError
 from bot.jobs import Origin
+from bot.replies import Button, Reply
 
 log = logging.getLogger(__name__)
 ACTION = "community_{}"  # one action id per button of a message: community_0, community_1, …

@@ -15,9 +15,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import Block, fallback, status_blocks
 from bot.community.brainstorm import BrainstormStore
-from bot.desk.front_desk import FrontDesk, Reply
+from bot.desk.front_desk import FrontDesk
 from bot.jobs import Origin
 from bot.keys import Keys
+from bot.replies import Reply
 
 PLATFORM = ROUTE = "slack"
 ONCE_TTL_S = 24 * 3600
@@ -101,9 +102,7 @@ class SlackDeps:
         """Post the message that shows a job (its place in line) and remember it, so the
         delivery loop edits it with progress and the result."""
         assert reply.job_id is not None
-        if not title:
-            job = await self.desk.stored_job(reply.job_id)
-            title = f"/{job.command} {job.prompt}".strip() if job else "Atelier"
+        title = title or reply.title()
         posted = await self.post(
             channel, status_blocks(title, reply.text), fallback(title, reply.text), thread_ts
         )
@@ -145,6 +144,15 @@ class SlackDeps:
 
     async def update(self, where: Posted, blocks: list[Block], text: str) -> None:
         await self.client.chat_update(channel=where.channel, ts=where.ts, blocks=blocks, text=text)
+
+    async def show(
+        self, where: Posted | None, origin: Origin, blocks: list[Block], text: str
+    ) -> Posted:
+        """A result in the message that showed its job, or a new post where it was asked."""
+        if where is not None:
+            await self.update(where, blocks, text)
+            return where
+        return await self.post(origin.channel_id, blocks, text, origin.thread_id)
 
     async def ephemeral(self, channel: str, user: str, text: str, thread_ts: str = "") -> None:
         kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": text}

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from bot.community.challenges import CLOSED, OPEN, VOTING, Challenge, Change, Entry, ranked
 from bot.community.collab import Collab, Line, scheme_for
-from bot.desk.front_desk import Button
 from bot.jobs import Origin
+from bot.replies import Button
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import random
 import time
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import Any, Protocol
 
+from bot.commands.build import build_job
 from bot.commands.catalogue import MAX_PROMPT_CHARS
 from bot.commands.parse import Invocation, from_options, parse
 from bot.community.announcements import (
@@ -52,12 +54,25 @@ from bot.community.gallery import GalleryStore, describe_page
 from bot.community.outbox import Outbox
 from bot.community.styles import Style, StyleStore, split_name
 from bot.community.uploads import media_of
-from bot.desk.server_settings import ServerSettings
+from bot.desk.moderation import ModLog
+from bot.desk.server_settings import ServerSettings, SettingsStore
 from bot.errors import UserError
-from bot.jobs import Origin, job_id_for, load_job, load_result
+from bot.jobs import Job, Origin, job_id_for, load_job, load_result
+from bot.keys import Keys
+from bot.replies import Button, Reply
 
-if TYPE_CHECKING:
-    from bot.desk.front_desk import FrontDesk, Reply
+
+class Desk(Protocol):
+    """What the community commands need of the front desk (`bot.desk.front_desk.FrontDesk`):
+    its stores, and `submit_job` so a community piece meets the server's rules like any other."""
+
+    redis: Any
+    keys: Keys
+    settings: SettingsStore
+    modlog: ModLog
+
+    async def submit_job(self, job: Job) -> Reply: ...
+
 
 _SEEDS = random.SystemRandom()
 THEMES_TTL_S = 86_400
@@ -71,7 +86,7 @@ ONCE_TTL_S = 86_400
 class Community:
     COMMANDS = ("challenge", "collab", "gallery", "style")
 
-    def __init__(self, desk: FrontDesk) -> None:
+    def __init__(self, desk: Desk) -> None:
         self.desk = desk
         self.redis = desk.redis
         self.keys = desk.keys
@@ -129,7 +144,6 @@ class Community:
 
     # Challenges -------------------------------------------------------------------------
     async def new_challenge(self, inv: Invocation, origin: Origin, *, admin: bool) -> Reply:
-        from bot.desk.front_desk import Reply
 
         if not admin:
             raise UserError("Only moderators can open a challenge.")
@@ -170,19 +184,16 @@ class Community:
         """No theme given: a text job proposes three; the moderator picks one with pick:n."""
         what = "art" if kind == "any" else kind
         inv = parse(f"/brainstorm themes for a community {what} challenge count:{THEME_COUNT}")
-        from bot.desk.front_desk import build_job
 
         job = build_job(inv, origin)
         reply = await self.desk.submit_job(job)
         if not reply.error:
             key = self.keys.challenge_themes(origin.platform, origin.guild_id)
             await self.redis.set(key, job.id, ex=THEMES_TTL_S)
-            return type(reply)(
-                f"The model is proposing {THEME_COUNT} themes ({reply.text}). Then open the "
+            return replace(
+                reply,
+                text=f"The model is proposing {THEME_COUNT} themes ({reply.text}). Then open the "
                 "challenge with /challenge new pick:1, pick:2 or pick:3.",
-                reply.job_id,
-                reply.kind,
-                duplicate=reply.duplicate,
             )
         return reply
 
@@ -200,7 +211,6 @@ class Community:
         return themes[pick - 1]
 
     async def submit_entry(self, inv: Invocation, origin: Origin) -> Reply:
-        from bot.desk.front_desk import Reply
 
         challenge = await self.challenges.running(origin.platform, origin.guild_id)
         text, url, job_id, job_kind = inv.prompt.strip(), "", "", ""
@@ -258,7 +268,6 @@ class Community:
         return (result.text or files or result.prompt), job.kind.value
 
     async def entries_reply(self, origin: Origin) -> Reply:
-        from bot.desk.front_desk import Reply
 
         challenge = await self.challenges.running(origin.platform, origin.guild_id)
         phase = challenge.phase(time.time())
@@ -277,7 +286,6 @@ class Community:
     async def vote(
         self, origin: Origin, challenge_id: str | None, number: int, joined_at: float | None
     ) -> Reply:
-        from bot.desk.front_desk import Reply
 
         if challenge_id is None:
             challenge = await self.challenges.running(origin.platform, origin.guild_id)
@@ -291,7 +299,6 @@ class Community:
         return Reply(f"Your vote for entry #{number} is counted.{tally}")
 
     async def leaderboard(self, origin: Origin) -> Reply:
-        from bot.desk.front_desk import Reply
 
         standings = await self.challenges.leaderboard(origin.platform, origin.guild_id)
         if not standings:
@@ -303,7 +310,6 @@ class Community:
         return Reply("\n".join(lines), public=True)
 
     async def end_challenge(self, origin: Origin, *, admin: bool) -> Reply:
-        from bot.desk.front_desk import Reply
 
         if not admin:
             raise UserError("Only moderators can end a challenge.")
@@ -374,7 +380,6 @@ class Community:
 
     # Writing together -------------------------------------------------------------------
     async def collab(self, inv: Invocation, origin: Origin, *, line: str = "") -> Reply:
-        from bot.desk.front_desk import Reply
 
         where = place(origin)
         leaf = inv.path[-1]
@@ -413,11 +418,11 @@ class Community:
             if self.collabs.model_turn(collab, lines):
                 job = await self.collabs.ask_model(collab, origin, _SEEDS.randrange(2**31))
                 reply = await self.desk.submit_job(job)
-                return Reply(
-                    f"{text}\nThe turn passes to the model: {reply.text}",
-                    reply.job_id,
-                    reply.kind,
+                return replace(
+                    reply,
+                    text=f"{text}\nThe turn passes to the model: {reply.text}",
                     public=True,
+                    duplicate=False,  # the line was added by this command even if the job was not
                 )
             return Reply(text, public=True)
         if leaf == "model":
@@ -425,11 +430,9 @@ class Community:
             reply = await self.desk.submit_job(job)
             if reply.error:
                 return reply
-            return Reply(
-                f"The model is writing line {await self._next_number(collab)}: {reply.text}",
-                reply.job_id,
-                reply.kind,
-                duplicate=reply.duplicate,
+            return replace(
+                reply,
+                text=f"The model is writing line {await self._next_number(collab)}: {reply.text}",
             )
         lines, verdict = await self.collabs.finish(collab)
         poem = compiled(collab, lines, verdict)
@@ -442,7 +445,6 @@ class Community:
     ) -> Reply:
         """An /image of the finished poem's imagery, credited to everyone who wrote it; its
         result is posted where the poem was finished."""
-        from bot.desk.front_desk import Reply, build_job
 
         prompt = f"{imagery(collab, lines)} (after the poem by {credits(lines)})"
         try:  # the poem is finished whatever happens to its picture
@@ -459,12 +461,10 @@ class Community:
         reply = await self.desk.submit_job(job)
         if reply.error:
             return Reply(f"{poem}\nNo illustration: {reply.text}", public=True)
-        return Reply(
-            f"{poem}\nAn illustration from its imagery is on its way: {reply.text}",
-            reply.job_id,
-            reply.kind,
+        return replace(
+            reply,
+            text=f"{poem}\nAn illustration from its imagery is on its way: {reply.text}",
             public=True,
-            duplicate=reply.duplicate,
         )
 
     async def thread_opened(self, origin: Origin, collab_id: str, where: str = "") -> None:
@@ -486,8 +486,6 @@ class Community:
         try:
             return await self.collab(parse("/collab line x"), origin, line=text)
         except UserError as exc:
-            from bot.desk.front_desk import Reply
-
             return Reply(str(exc), error=True)
 
     async def _next_number(self, collab: Collab) -> int:
@@ -495,7 +493,6 @@ class Community:
 
     # Styles -----------------------------------------------------------------------------
     async def style(self, inv: Invocation, origin: Origin) -> Reply:
-        from bot.desk.front_desk import Reply, build_job
 
         leaf = inv.path[-1]
         if leaf == "list":
@@ -538,7 +535,6 @@ class Community:
 
     # Gallery ----------------------------------------------------------------------------
     async def gallery_reply(self, inv: Invocation, origin: Origin, *, admin: bool) -> Reply:
-        from bot.desk.front_desk import Button, Reply
 
         delete = str(inv.options.get("delete", "")).strip()
         if delete:

@@ -21,8 +21,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bot.community.announcements import Announcement
-from bot.desk.front_desk import Button
 from bot.keys import Keys
+from bot.replies import Button
 
 OUTBOX_LEASE_S = 10
 NONCE_CHARS = 25  # Discord's longest nonce

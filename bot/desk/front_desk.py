@@ -7,120 +7,30 @@ platform events to `handle(...)` / `submit(...)` / `follow_up(...)` and replies 
 
 from __future__ import annotations
 
-import random
 import time
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from bot.commands import chain
+from bot.commands.build import build_job, new_seed
 from bot.commands.catalogue import Command, command
 from bot.commands.parse import Invocation, check_prompt, from_options, parse
-from bot.commands.prompts import build_text_spec
 from bot.commands.render import help_text, line_text, queued_text
+from bot.community.commands import Community
 from bot.desk.moderation import ModLog, refusal_text, screen_prompt
 from bot.desk.server_settings import ServerSettings, SettingsStore, describe
 from bot.errors import UserError
-from bot.jobs import (
-    ImagePolicy,
-    Job,
-    JobKind,
-    OptionValue,
-    Origin,
-    job_id_for,
-    load_job,
-    load_result,
-)
+from bot.jobs import Job, JobKind, OptionValue, Origin, load_job, load_result
 from bot.queue.fairness import Admitted, Fairness
 from bot.queue.streams import JobQueue
+from bot.replies import Action, Reply
 
-_SEEDS = random.SystemRandom()
 VARIATIONS = 3
 PACK = ("poem", "image", "melody")  # what /inspire makes, in this order
 RECENT_JOBS = 10
 
 
-class Action(StrEnum):
-    """What a button on a result does; adapters put `action:job_id` in the button's id."""
-
-    REGENERATE = "regen"
-    VARIATIONS = "vary"
-    REMIX = "remix"
-    DELETE = "delete"
-    ILLUSTRATE = "illustrate"  # a text result -> an /image from its imagery (`bot.commands.chain`)
-    SCORE = "score"  # a text result -> a /melody in its mood
-    WRITE = "write"  # an image result -> a /poem about it
-
-
-BASE_ACTIONS = (Action.REGENERATE, Action.VARIATIONS, Action.REMIX, Action.DELETE)
-
-
-def result_actions(command_name: str) -> tuple[Action, ...]:
-    """The buttons under a result of this command: the base four, then the chain actions
-    whose target command this deployment offers."""
-    return BASE_ACTIONS + tuple(Action(a) for a in chain.offered(command_name))
-
-
-@dataclass(frozen=True)
-class Button:
-    """A button under a reply; adapters put `id` in the platform's button id and hand a click
-    back to `FrontDesk.click(id, ...)`."""
-
-    label: str
-    id: str  # "cvote:{challenge}:{n}", "gpage:{page}:{kind}:{user}"
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str
-    job_id: str | None = None
-    kind: JobKind | None = None
-    error: bool = False
-    duplicate: bool = False  # the platform delivered this command before
-    more_jobs: tuple[str, ...] = ()  # the other jobs of the same command (an /inspire pack)
-    public: bool = False  # a bot-side reply the whole channel sees (a challenge opened)
-    buttons: tuple[Button, ...] = ()
-    thread: str = ""  # a poem's id: post this publicly and open a thread for its lines
-
-
-def build_job(
-    inv: Invocation,
-    origin: Origin,
-    *,
-    seed: int | None = None,
-    model: str | None = None,
-    parent_id: str | None = None,
-    image_safety: ImagePolicy = "strict",
-) -> Job:
-    """A job from a validated invocation. The seed is chosen here, so it can be shown."""
-    kind = inv.command.kind
-    if kind is None:
-        raise ValueError(f"/{inv.name} does not make a job")
-    options = dict(inv.options)
-    given_seed = options.pop("seed", None)
-    chosen = int(given_seed) if given_seed is not None else seed
-    if chosen is None:
-        chosen = _SEEDS.randrange(2**31)
-    text = build_text_spec(inv.command.name, inv.prompt, options) if kind is JobKind.TEXT else None
-    return Job(
-        id=job_id_for(origin.platform, origin.delivery_id),
-        kind=kind,
-        command=inv.command.name,
-        prompt=inv.prompt,
-        options=options,
-        seed=chosen,
-        model=model or None,
-        text=text,
-        origin=origin,
-        parent_id=parent_id,
-        image_safety=image_safety,
-    )
-
-
 class FrontDesk:
     def __init__(self, queue: JobQueue, settings: SettingsStore | None = None) -> None:
-        from bot.community.commands import Community  # it builds replies and jobs with this module
-
         self.queue = queue
         self.redis: Any = queue.redis
         self.keys = queue.keys
@@ -259,7 +169,7 @@ class FrontDesk:
         three jobs (one delivery each, so a repeated delivery adds none)."""
         theme, mood = inv.prompt, str(inv.options.get("mood", "") or "")
         given = inv.options.get("seed")
-        seed = int(given) if given is not None else _SEEDS.randrange(2**31)
+        seed = int(given) if given is not None else new_seed()
         replies: list[Reply] = []
         for name in PACK:
             cmd = command(name)
@@ -289,6 +199,8 @@ class FrontDesk:
             first.kind,
             duplicate=all(r.duplicate for r in replies),
             more_jobs=tuple(r.job_id for r in replies[1:] if r.job_id),
+            command=first.command,
+            prompt=first.prompt,
         )
 
     async def stored_job(self, job_id: str) -> Job | None:
@@ -348,10 +260,13 @@ class FrontDesk:
                 await pipe.execute()
         duplicate = not admitted.created
         if admitted.state == "waiting":
-            return Reply(await self._line_text(job), job.id, job.kind, duplicate=duplicate)
-        position = await self.queue.position(job.kind, job.id)
-        workers = await self.queue.workers_alive(job.kind)
-        return Reply(queued_text(position, workers), job.id, job.kind, duplicate=duplicate)
+            text = await self._line_text(job)
+        else:
+            position = await self.queue.position(job.kind, job.id)
+            text = queued_text(position, await self.queue.workers_alive(job.kind))
+        return Reply(
+            text, job.id, job.kind, duplicate=duplicate, command=job.command, prompt=job.prompt
+        )
 
     async def _line_text(self, job: Job) -> str:
         server = await self.settings.get(job.origin.platform, job.origin.guild_id)

@@ -2,11 +2,13 @@
 
 An adapter reads its route's stream with its own consumer group, claims a result before
 posting it, marks it delivered after, and acks. A result read twice (a restart, a second
-replica) is posted once.
+replica) is posted once. A delivered result joins its server's gallery here, so no adapter
+keeps that book.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +16,11 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from bot.community.gallery import GalleryStore
 from bot.jobs import Progress, Result, load_progress, load_result
 from bot.keys import ADAPTER_GROUP, DELIVERY_CLAIM_S, Keys
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class ResultInbox:
         self.keys = keys or Keys()
         self.stream = self.keys.results(route)
         self.ttl_s = ttl_s
+        self.gallery = GalleryStore(redis, keys=self.keys)
 
     async def ensure_group(self) -> None:
         try:
@@ -78,12 +84,20 @@ class ResultInbox:
             )
         )
 
-    async def delivered(self, job_id: str, entry_id: str) -> None:
+    async def delivered(self, event: Event) -> None:
+        """The event's result was posted (or refused for good): mark it delivered, ack it, and
+        keep the piece in its server's gallery."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(self.keys.delivered(job_id), "1", ex=self.ttl_s)
-            pipe.delete(self.keys.delivering(job_id))
-            pipe.xack(self.stream, ADAPTER_GROUP, entry_id)
+            pipe.set(self.keys.delivered(event.job_id), "1", ex=self.ttl_s)
+            pipe.delete(self.keys.delivering(event.job_id))
+            pipe.xack(self.stream, ADAPTER_GROUP, event.entry_id)
             await pipe.execute()
+        if event.result is None:
+            return
+        try:  # after it is marked delivered: a gallery hiccup never posts a result twice
+            await self.gallery.record(event.result)
+        except Exception:
+            log.exception("could not add job %s to the gallery", event.job_id)
 
     async def ack(self, *entry_ids: str) -> None:
         if entry_ids:

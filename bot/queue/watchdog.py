@@ -60,7 +60,14 @@ class Watchdog:
                     continue
                 if not await redis.set(keys.noticed(job.id), "1", nx=True, ex=self.queue.job_ttl_s):
                     continue  # noted before (by this or another replica)
-                progress = Progress(job_id=job.id, fraction=0.0, stage=NO_WORKER, origin=job.origin)
+                progress = Progress(
+                    job_id=job.id,
+                    fraction=0.0,
+                    stage=NO_WORKER,
+                    origin=job.origin,
+                    command=job.command,
+                    prompt=job.prompt,
+                )
                 await self.queue.publish_progress(progress)
                 noted += 1
         return noted

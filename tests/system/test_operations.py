@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import build_job
 from bot.health import Health, HealthServer
 from bot.jobs import Origin
 from bot.keys import Keys

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import build_job
 from bot.jobs import JobKind, Origin, load_result
 from bot.keys import Keys
 from bot.queue.streams import JobQueue

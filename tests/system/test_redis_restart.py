@@ -14,8 +14,8 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import build_job
 from bot.jobs import JobKind, Origin, Result, load_job, load_result
 from bot.keys import Keys
 from bot.queue.streams import Finish, JobQueue

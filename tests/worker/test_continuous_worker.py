@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import build_job
 from bot.errors import ConfigError
 from bot.jobs import Job, Origin, Progress, Result, load_result
 from bot.keys import WORKER_GROUP

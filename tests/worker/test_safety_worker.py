@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import build_job
 from bot.desk.moderation import ModLog
 from bot.desk.server_settings import SettingsStore
 from bot.errors import ConfigError

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
 from bot.commands.poetic_forms import check
-from bot.desk.front_desk import build_job
 from bot.jobs import Job, JobKind, Origin, Result, load_result
 from bot.queue import artifacts
 from bot.queue.streams import JobQueue

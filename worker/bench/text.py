@@ -31,8 +31,8 @@ import torch
 from redis.asyncio import Redis
 
 from bot.benchmarks import latency_ms
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import build_job
 from bot.jobs import Job, Origin, load_result
 from bot.keys import Keys
 from bot.queue.streams import JobQueue

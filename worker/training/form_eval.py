@@ -7,9 +7,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
 from bot.commands.poetic_forms import form_problems
-from bot.desk.front_desk import build_job
 from bot.jobs import Origin
 from worker.generators.text_lm import TextGenerator
 

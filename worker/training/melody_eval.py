@@ -26,8 +26,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import build_job
 from bot.jobs import Job, Origin
 from worker.generators.melody_abc import MelodyGenerator
 from worker.music import notation

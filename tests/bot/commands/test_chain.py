@@ -12,10 +12,11 @@ from bot.commands import catalogue
 from bot.commands.chain import chain_credit, credit_line, derive, offered
 from bot.commands.imagery import MOOD_CUES, imagery_prompt, mood_of, picture_words
 from bot.community.gallery import GalleryStore, describe_piece
-from bot.desk.front_desk import Action, FrontDesk, result_actions
+from bot.desk.front_desk import FrontDesk
 from bot.desk.server_settings import SettingsStore
 from bot.jobs import Attachment, Job, JobKind, Origin, Provenance, Result, load_job, load_result
 from bot.queue.streams import JobQueue
+from bot.replies import Action, result_actions
 
 POEM = "Grey fog hides the harbour lights\nA ghost bell tolls across the water\nand we wait"
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
 from bot.commands.poetic_forms import verdict
 from bot.commands.prompts import POEM_FORMS, build_text_spec
 from bot.commands.render import help_text, provenance_line, queued_text, render_result
-from bot.desk.front_desk import build_job
 from bot.jobs import Origin, Provenance, Result
 
 ORIGIN = Origin(platform="console", route="console:t", delivery_id="t:1")

@@ -15,10 +15,11 @@ from bot.community.collab import (
     rhyme_note,
 )
 from bot.community.gallery import GalleryStore, describe_piece
-from bot.desk.front_desk import Action, FrontDesk
+from bot.desk.front_desk import FrontDesk
 from bot.errors import UserError
 from bot.jobs import Job, JobKind, Origin, Provenance, Result
 from bot.queue.streams import JobQueue
+from bot.replies import Action
 
 
 def origin(n: int, user: str = "alice", **over: str) -> Origin:

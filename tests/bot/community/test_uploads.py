@@ -14,9 +14,9 @@ from bot.community.challenges import Entry
 from bot.community.collab import Collab, Line, credits, imagery
 from bot.community.outbox import NONCE_CHARS, Outbox, dumps, loads, nonce
 from bot.community.uploads import MAX_FILE_BYTES, media_of
-from bot.desk.front_desk import Button
 from bot.errors import UserError
 from bot.keys import Keys
+from bot.replies import Button
 
 
 def upload(name: str, content_type: str, size: int) -> str:

@@ -10,11 +10,12 @@ import re
 import fakeredis
 from redis.asyncio import Redis
 
-from bot.desk.front_desk import FrontDesk, Reply
+from bot.desk.front_desk import FrontDesk
 from bot.desk.server_settings import SettingsStore
 from bot.jobs import Job, JobKind, Origin, Result, load_job
 from bot.keys import Keys
 from bot.queue.streams import JobQueue
+from bot.replies import Reply
 
 
 def at(n: int | str, *, user: str = "u1", guild: str = "g1") -> Origin:

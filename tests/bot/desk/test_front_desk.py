@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 
 from bot.commands.parse import from_options, parse
-from bot.desk.front_desk import Action, FrontDesk
+from bot.desk.front_desk import FrontDesk
 from bot.desk.server_settings import ServerSettings, SettingsStore
 from bot.errors import UserError
 from bot.jobs import JobKind, Origin, job_id_for
 from bot.queue.streams import JobQueue
+from bot.replies import Action
 
 
 def at(n: int | str, *, user: str = "u1", guild: str = "g1", channel: str = "c1") -> Origin:

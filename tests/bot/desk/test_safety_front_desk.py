@@ -4,11 +4,12 @@ with each image job, and refusals become notes for the server's moderation log."
 
 from __future__ import annotations
 
-from bot.desk.front_desk import Action, FrontDesk
+from bot.desk.front_desk import FrontDesk
 from bot.desk.moderation import ModLog
 from bot.desk.server_settings import SettingsStore
 from bot.jobs import JobKind, Origin, load_job
 from bot.queue.streams import JobQueue
+from bot.replies import Action
 
 
 def at(n: int | str, *, user: str = "u1", guild: str = "g1") -> Origin:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 import time
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import build_job
 from bot.jobs import JobKind, Origin, Result
 from bot.queue import dead_letters as dlq
 from bot.queue.inbox import ResultInbox
@@ -51,7 +51,7 @@ async def test_retry_puts_the_job_back_and_it_is_answered_again(
     await inbox.ensure_group()
     [event] = await inbox.read(block_ms=100)
     assert await inbox.claim(job_id)
-    await inbox.delivered(job_id, event.entry_id)  # the user saw the error
+    await inbox.delivered(event)  # the user saw the error
 
     [letter] = await dlq.list_dead(queue)
     assert letter.job is not None and letter.job.id == job_id and letter.attempts == 3

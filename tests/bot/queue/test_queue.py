@@ -7,8 +7,9 @@ import asyncio
 
 from redis.asyncio import Redis
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import FrontDesk, build_job
+from bot.desk.front_desk import FrontDesk
 from bot.jobs import Job, JobKind, Origin, Result
 from bot.keys import WORKER_GROUP
 from bot.queue.inbox import ResultInbox
@@ -117,7 +118,7 @@ async def test_result_is_posted_once_even_if_read_twice(queue: JobQueue) -> None
     assert event.result is not None and event.result.text == "t"
     assert await one.claim(j.id)
     assert not await two.claim(j.id)  # a second replica does not post while one is posting
-    await one.delivered(j.id, event.entry_id)
+    await one.delivered(event)
     assert not await one.claim(j.id)  # delivered: never posted again
     assert await one.is_delivered(j.id)
 

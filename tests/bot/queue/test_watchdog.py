@@ -4,9 +4,10 @@ nothing is said. Jobs waiting in a server's own line are told too."""
 
 from __future__ import annotations
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
 from bot.commands.render import progress_text
-from bot.desk.front_desk import FrontDesk, build_job
+from bot.desk.front_desk import FrontDesk
 from bot.desk.server_settings import SettingsStore
 from bot.jobs import JobKind, Origin
 from bot.queue.inbox import ResultInbox

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
 from bot.commands.poetic_forms import check
-from bot.desk.front_desk import build_job
 from bot.jobs import Job, Origin
 from worker.decoding.batcher import TOO_LONG, ContinuousBatcher, supports
 from worker.generators.base import Output

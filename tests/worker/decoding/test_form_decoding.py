@@ -10,9 +10,9 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
 from bot.commands.poetic_forms import check, line_syllables
-from bot.desk.front_desk import build_job
 from bot.jobs import Job, Origin
 from worker.decoding.forms import FormGuide, FormPlan, Vocabulary, plan_for
 from worker.generators.text_lm import TextGenerator, candidate_seed

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import build_job
 from bot.jobs import Job, JobKind, Origin
 from worker.generators.image_output import read_png_record
 from worker.generators.image_sketch import SKETCH_MODEL_ID, STEPS_NOTE, SketchGenerator

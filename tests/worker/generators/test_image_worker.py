@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
 from bot.commands.render import render_result
-from bot.desk.front_desk import build_job
 from bot.jobs import Job, Origin, Result
 from bot.queue import artifacts
 from bot.queue.streams import JobQueue

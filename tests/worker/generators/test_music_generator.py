@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import build_job
 from bot.jobs import Job, Origin
 from tests.worker.music.test_music_files import boundaries_of, click_score, read_midi
 from worker.generators.audio_musicgen import MusicGenGenerator

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import build_job
 from bot.jobs import Origin
 from bot.queue.streams import JobQueue
 from tests.worker.test_worker import ROUTE, run_worker, stop, wait_results

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import FrontDesk, build_job
+from bot.desk.front_desk import FrontDesk
 from bot.desk.moderation import ModLog
 from bot.desk.server_settings import SettingsStore
 from bot.jobs import ImagePolicy, Job, Origin, Result, load_result

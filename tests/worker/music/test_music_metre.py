@@ -8,8 +8,8 @@ import math
 
 import torch
 
+from bot.commands.build import build_job
 from bot.commands.parse import parse
-from bot.desk.front_desk import build_job
 from bot.jobs import Job, Origin
 from tests.worker.generators.test_music_generator import melody, one_thread  # noqa: F401 (fixtures)
 from worker.decoding.bars import BarGuide, token_texts

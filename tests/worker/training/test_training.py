@@ -80,8 +80,8 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path: Path) -
 
 
 def test_trained_model_serves_through_the_worker(tmp_path: Path) -> None:
+    from bot.commands.build import build_job
     from bot.commands.parse import parse
-    from bot.desk.front_desk import build_job
     from bot.jobs import Origin
     from worker.generators.text_lm import TextGenerator
 
