@@ -152,10 +152,6 @@ class Settings(BaseSettings):
             raise ValueError("ATELIER_REDIS_PREFIX must be a non-empty word such as 'atelier:'")
         return value
 
-    def model_for(self, kind: str) -> str | None:
-        """The configured model id (hub id or local directory) for a job kind."""
-        return {"text": self.text_model, "image": self.image_model, "music": self.music_model}[kind]
-
 
 def load_settings(**overrides: object) -> Settings:
     """Read the settings; keyword overrides win (used by the CLI's flags)."""

@@ -15,9 +15,5 @@ class ConfigError(AtelierError):
     """The deployment is missing or misconfigures a setting. Says which setting to fix."""
 
 
-class TransientError(AtelierError):
-    """A failure that may pass (device busy, out of memory, Redis blip). Retried with backoff."""
-
-
 class PoisonJob(AtelierError):
     """A stream entry that can never be processed (malformed, wrong schema). Dead-lettered."""

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
-from bot.desk.moderation import IMAGE_POLICIES, find_term
+from bot.desk.moderation import IMAGE_POLICIES
 from bot.errors import UserError
 from bot.jobs import ImagePolicy
 from bot.keys import Keys
@@ -47,10 +47,6 @@ class ServerSettings(BaseModel):
 
     def allows_channel(self, channel_id: str) -> bool:
         return not self.allowed_channels or channel_id in self.allowed_channels
-
-    def blocked_word(self, text: str) -> str | None:
-        """The first moderation word found in text (whole words, normalised), or None."""
-        return find_term(text, self.moderation_words)
 
 
 def _channels(value: str) -> tuple[str, ...]:

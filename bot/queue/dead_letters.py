@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.jobs import Job, dump
+from bot.jobs import Job
+from bot.queue.fairness import Fairness
 from bot.queue.streams import JobQueue
 
 
@@ -53,27 +54,20 @@ async def list_dead(queue: JobQueue, count: int = 100) -> list[DeadLetter]:
 
 
 async def retry(queue: JobQueue, entry_id: str) -> str:
-    """Re-enqueue the job of one dead letter; returns its job id. Raises ValueError when the
-    entry is unknown or holds no readable job."""
+    """Re-enqueue the job of one dead letter, by the path every job takes (its server's caps
+    apply: over them it waits in the server's line); returns its job id. Raises ValueError
+    when the entry is unknown or holds no readable job, `UserError` when the queue is full
+    (the letter is kept, so the retry can be run again)."""
     letter = await _find(queue, entry_id)
     if letter.job is None:
         raise ValueError(f"dead letter {entry_id} holds no readable job; drop it instead")
     job, keys, redis = letter.job, queue.keys, queue.redis
-    await queue.ensure_group(job.kind)
-    async with redis.pipeline(transaction=True) as pipe:
-        # The job's state first, in the same transaction as its new entry: a worker that
-        # reads the entry at once finds it queued, not dead.
-        pipe.hset(
-            keys.job(job.id),
-            mapping={"job": dump(job), "state": "queued", "attempts": 0},
-        )
-        pipe.hdel(keys.job(job.id), "finished")
-        pipe.expire(keys.job(job.id), queue.job_ttl_s)
-        pipe.delete(keys.result(job.id), keys.delivered(job.id), keys.delivering(job.id))
-        pipe.xadd(keys.jobs(job.kind), {"job": dump(job)})
-        pipe.xdel(keys.dead, entry_id)
-        *_, new_entry, _ = await pipe.execute()
-    await redis.hset(keys.job(job.id), "entry", new_entry)
+    # The old job's state goes first, or the admission would find the job and add nothing.
+    await redis.delete(
+        keys.job(job.id), keys.result(job.id), keys.delivered(job.id), keys.delivering(job.id)
+    )
+    await Fairness(queue).admit_stored(job, first=False)  # an operator's retry: no rate limit
+    await redis.xdel(keys.dead, entry_id)
     return job.id
 
 

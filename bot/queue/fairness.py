@@ -154,6 +154,12 @@ class Fairness:
             await self.redis.zrem(key, *done)
         return len(ids) - len(done)
 
+    async def admit_stored(self, job: Job, *, first: bool = True) -> Admitted:
+        """`admit` under the job's server's stored settings: for callers without a front desk
+        (the benches, `atelier dlq retry`), so every job enters by the same path and caps."""
+        server = await self.settings.get(job.origin.platform, job.origin.guild_id)
+        return await self.admit(job, server, first=first)
+
     async def admit(self, job: Job, server: ServerSettings, *, first: bool = True) -> Admitted:
         """Put a job in the stream or its server's line, once. `first`: the first job of a
         command, the one that takes the rate-limit tokens and meets the member's cap (the

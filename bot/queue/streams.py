@@ -16,24 +16,10 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from bot.errors import UserError
 from bot.jobs import Job, JobKind, Progress, Result, dump
 from bot.keys import DEAD_MAXLEN, RESULTS_MAXLEN, WORKER_GROUP, Keys
 
 QUEUE_FULL = "Atelier is very busy right now: the queue is full. Try again in a minute."
-
-# KEYS: job hash, jobs stream. ARGV: job json, ttl, now, max queue length.
-_ENQUEUE = """
-local entry = redis.call('HGET', KEYS[1], 'entry')
-if entry then return {0, entry, redis.call('HGET', KEYS[1], 'state') or ''} end
-local cap = tonumber(ARGV[4])
-if cap > 0 and redis.call('XLEN', KEYS[2]) >= cap then return {-1, '', ''} end
-entry = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
-redis.call('HSET', KEYS[1], 'job', ARGV[1], 'entry', entry, 'state', 'queued',
-           'attempts', 0, 'created', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return {1, entry, 'queued'}
-"""
 
 # KEYS: job hash, jobs stream, results stream, result key, dead stream.
 # ARGV: group, entry id, result json, ttl, state, dead-letter json ('' for none), job id,
@@ -53,14 +39,6 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*',
            'type', 'result', 'job', ARGV[7], 'data', ARGV[3])
 return 1
 """
-
-
-@dataclass(frozen=True)
-class Enqueued:
-    job_id: str
-    entry_id: str
-    created: bool  # False: a duplicate delivery; nothing new was enqueued
-    state: str
 
 
 @dataclass(frozen=True)
@@ -99,8 +77,6 @@ class JobQueue:
         self.job_ttl_s = job_ttl_s
         self.max_queue_length = max_queue_length
         self.visibility_timeout_s = visibility_timeout_s
-        self._enqueue = redis.register_script(_ENQUEUE)
-        self._grouped: set[JobKind] = set()  # groups made (or found) by this client
         self._finish = redis.register_script(_FINISH)
 
     # Producer side -------------------------------------------------------------------
@@ -112,19 +88,6 @@ class JobQueue:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-
-    async def enqueue(self, job: Job) -> Enqueued:
-        """Add a job once: a second call with the same job id returns the existing job."""
-        if job.kind not in self._grouped:  # once per client: a worker remakes a lost group
-            await self.ensure_group(job.kind)
-            self._grouped.add(job.kind)
-        created, entry, state = await self._enqueue(
-            keys=[self.keys.job(job.id), self.keys.jobs(job.kind)],
-            args=[dump(job), self.job_ttl_s, f"{time.time():.3f}", self.max_queue_length],
-        )
-        if int(created) < 0:
-            raise UserError(QUEUE_FULL)
-        return Enqueued(job.id, str(entry), bool(int(created)), str(state))
 
     async def state(self, job_id: str) -> dict[str, str]:
         return await self.redis.hgetall(self.keys.job(job_id))  # type: ignore[no-any-return]

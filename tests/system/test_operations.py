@@ -24,6 +24,7 @@ from bot.jobs import Origin
 from bot.keys import Keys
 from bot.queue.streams import JobQueue
 from tests.conftest import _free_port, atelier_cmd, atelier_env
+from tests.support.admission import admit
 from tests.support.private_redis import PrivateRedis
 from tests.system.test_processes import spawn, wait_workers
 
@@ -87,7 +88,7 @@ async def test_worker_health_readiness_metrics_json_logs_and_sigterm(
             parse("/poem the sea seed:42"),
             Origin(platform="console", route="console:ops", delivery_id="ops-1"),
         )
-        await queue.enqueue(job)
+        await admit(queue, job)
         deadline = time.monotonic() + 60
         while (await queue.state(job.id)).get("state") != "done":
             assert time.monotonic() < deadline, log.read_text()

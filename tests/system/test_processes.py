@@ -19,6 +19,7 @@ from bot.jobs import JobKind, Origin, load_result
 from bot.keys import Keys
 from bot.queue.streams import JobQueue
 from tests.conftest import atelier_cmd, atelier_env
+from tests.support.admission import admit
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -174,7 +175,7 @@ async def test_job_of_a_worker_killed_mid_job_is_reclaimed_and_answered_once(
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     first = spawn(procs, env, "worker", "--worker-id", "first", log=first_log)
     await wait_workers(queue, 1, first, first_log)
-    await queue.enqueue(job)
+    await admit(queue, job)
     # Mid-job for sure: the job reports progress and the model never stops before its budget.
     deadline = time.monotonic() + 60
     while not await redis_client.xlen(queue.keys.results(route)):

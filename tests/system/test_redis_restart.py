@@ -20,6 +20,7 @@ from bot.jobs import JobKind, Origin, Result, load_job, load_result
 from bot.keys import Keys
 from bot.queue.streams import Finish, JobQueue
 from tests.conftest import _free_port, atelier_env
+from tests.support.admission import admit
 from tests.system.test_processes import spawn, wait_workers
 
 pytestmark = [
@@ -81,7 +82,7 @@ async def enqueue(queue: JobQueue, first: int, count: int) -> list[str]:
     for n in range(first, first + count):
         origin = Origin(platform="console", route=ROUTE, user_id="u", delivery_id=f"r{n}")
         job = build_job(parse(f"/poem harbour {n} seed:{n}"), origin)
-        await queue.enqueue(job)
+        await admit(queue, job)
         ids.append(job.id)
     return ids
 

@@ -17,6 +17,7 @@ from bot.errors import ConfigError
 from bot.jobs import Job, Origin, Progress, Result, load_result
 from bot.keys import WORKER_GROUP
 from bot.queue.streams import JobQueue
+from tests.support.admission import admit
 from worker.continuous_loop import ContinuousWorker
 from worker.generators.text_lm import TextGenerator
 
@@ -69,9 +70,9 @@ async def test_a_job_arriving_mid_batch_joins_it_and_is_published_first(
     # Seed 4 runs to its full budget on this model (others sample end-of-text early).
     long = make_job(0, "/poem the longest river seed:4", tokens=1200)
     short = make_job(1, "/poem a bell seed:22", tokens=8)
-    await queue.enqueue(long)
+    await admit(queue, long)
     await wait_for(queue, progress_of=long.id)  # the long job is generating
-    await queue.enqueue(short)
+    await admit(queue, short)
     entries = await wait_for(queue, done=2)
     worker.stop()
     await asyncio.wait_for(task, timeout=60)
@@ -122,7 +123,7 @@ async def test_a_failing_job_in_a_running_batch_is_isolated_and_dead_lettered(
     texts = ["/poem calm sea seed:1", "/poem boom seed:2", "/poem quiet hill seed:3"]
     jobs = [make_job(n, t, tokens=16) for n, t in enumerate(texts)]
     for job in jobs:
-        await queue.enqueue(job)
+        await admit(queue, job)
     worker = ContinuousWorker(
         queue,
         [Flaky(str(tiny_gpt2), device="cpu")],
@@ -136,7 +137,7 @@ async def test_a_failing_job_in_a_running_batch_is_isolated_and_dead_lettered(
     await asyncio.wait_for(worker.ready.wait(), timeout=60)
     entries = await wait_for(queue, done=3)
     late = make_job(9, "/poem after the storm seed:4", tokens=16)
-    await queue.enqueue(late)  # the loop survived: a later job still goes through it
+    await admit(queue, late)  # the loop survived: a later job still goes through it
     entries = await wait_for(queue, done=4)
     worker.stop()
     await asyncio.wait_for(task, timeout=60)
@@ -158,7 +159,7 @@ async def test_other_kinds_keep_the_static_path_beside_continuous_text(
     text = make_job(0, "/poem a lantern seed:7", tokens=12)
     image = make_job(1, "/image a crimson lighthouse in fog seed:8")
     for job in (text, image):
-        await queue.enqueue(job)
+        await admit(queue, job)
     gen = TextGenerator(str(tiny_gpt2), device="cpu")
     worker = ContinuousWorker(
         queue, [gen, SketchGenerator()], batch_size=4, concurrency=2, block_ms=100

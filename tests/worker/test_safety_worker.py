@@ -22,6 +22,7 @@ from bot.desk.server_settings import SettingsStore
 from bot.errors import ConfigError
 from bot.jobs import Job, JobKind, Origin, Result, load_result
 from bot.queue.streams import JobQueue
+from tests.support.admission import admit
 from tests.support.tiny_classifier import build_tiny_classifier
 from worker.generators.base import Output, ProgressFn
 from worker.loop import Worker
@@ -81,7 +82,7 @@ async def run_jobs(
         "discord", "g1", "moderation_log_channel", "#MODS"
     )
     for job in jobs:
-        await queue.enqueue(job)
+        await admit(queue, job)
     writer = LineWriter()
     worker = Worker(queue, [writer], heartbeat_s=0.5, backoff_s=0.05, classifier=classifier)
     task = asyncio.create_task(worker.run())

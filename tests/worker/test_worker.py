@@ -19,6 +19,7 @@ from bot.commands.poetic_forms import check
 from bot.jobs import Job, JobKind, Origin, Result, load_result
 from bot.queue import artifacts
 from bot.queue.streams import JobQueue
+from tests.support.admission import admit
 from worker.generators.base import File, Output, ProgressFn
 from worker.generators.text_lm import TextGenerator
 from worker.loop import Worker
@@ -57,7 +58,7 @@ async def test_sixteen_jobs_share_at_most_two_generate_calls_and_match_one_by_on
 ) -> None:
     jobs = [make_job(n, f"/poem lantern {n} seed:{1000 + n} form:quatrain") for n in range(16)]
     for job in jobs:
-        await queue.enqueue(job)
+        await admit(queue, job)
     gen = TextGenerator(str(tiny_gpt2), device="cpu")
     worker = Worker(queue, [gen], batch_size=16, heartbeat_s=0.5)
     task = await run_worker(worker)
@@ -92,7 +93,7 @@ async def test_chat_model_uses_its_template(queue: JobQueue, tiny_llama_chat: Pa
     prompt = gen.prompt_for(job.text)  # type: ignore[arg-type]
     assert prompt.startswith("<|system|>") and prompt.endswith("<|assistant|>\n")
     assert "lighthouse keeper" in prompt
-    await queue.enqueue(job)
+    await admit(queue, job)
     worker = Worker(queue, [gen], batch_size=4, heartbeat_s=0.5)
     task = await run_worker(worker)
     [result] = await wait_results(queue, 1)
@@ -115,7 +116,7 @@ async def test_a_failing_job_is_isolated_retried_then_dead_lettered(
     texts = ["/poem calm sea seed:1", "/poem boom seed:2", "/poem quiet hill seed:3"]
     jobs = [make_job(n, t) for n, t in enumerate(texts)]
     for job in jobs:
-        await queue.enqueue(job)
+        await admit(queue, job)
     worker = Worker(
         queue,
         [Flaky(str(tiny_gpt2), device="cpu")],
@@ -128,7 +129,7 @@ async def test_a_failing_job_is_isolated_retried_then_dead_lettered(
     results = {r.job_id: r for r in await wait_results(queue, 3)}
     # The loop survived: a new job after the failures is still served.
     late = make_job(9, "/poem after the storm seed:4")
-    await queue.enqueue(late)
+    await admit(queue, late)
     results.update({r.job_id: r for r in await wait_results(queue, 4)})
     await stop(worker, task)
 
@@ -150,7 +151,7 @@ async def test_malformed_entries_go_to_dead_letters_and_the_loop_lives(
     await queue.redis.xadd(stream, {"something": "else"})
     await queue.redis.xadd(stream, {"job": json.dumps({"v": 99, "id": "x"})})
     good = make_job(1, "/poem still here seed:8")
-    await queue.enqueue(good)
+    await admit(queue, good)
     worker = Worker(queue, [TextGenerator(str(tiny_gpt2), device="cpu")], heartbeat_s=0.5)
     task = await run_worker(worker)
     [result] = await wait_results(queue, 1)
@@ -174,7 +175,7 @@ class WithTextFile(TextGenerator):
 
 async def test_files_travel_with_the_result(queue: JobQueue, tiny_gpt2: Path) -> None:
     job = make_job(1, "/poem the sea seed:3")
-    await queue.enqueue(job)
+    await admit(queue, job)
     worker = Worker(queue, [WithTextFile(str(tiny_gpt2), device="cpu")], heartbeat_s=0.5)
     task = await run_worker(worker)
     [result] = await wait_results(queue, 1)
@@ -210,7 +211,7 @@ async def test_a_result_with_a_moderation_word_of_its_server_is_withheld(
         update={"id": "n" * 24, "origin": plain.origin.model_copy(update={"guild_id": "g2"})}
     )
     for job in (here, elsewhere):
-        await queue.enqueue(job)
+        await admit(queue, job)
     worker = Worker(queue, [TextGenerator(str(tiny_gpt2), device="cpu")], heartbeat_s=0.5)
     task = await run_worker(worker)
     results = {r.job_id: r for r in await wait_results(queue, 2)}
@@ -225,7 +226,7 @@ async def test_a_job_for_another_model_gets_a_clear_error(queue: JobQueue, tiny_
     other = make_job(1, "/poem the sea seed:3").model_copy(update={"model": "org/other"})
     mine = make_job(2, "/poem the sea seed:3").model_copy(update={"model": str(tiny_gpt2)})
     for job in (other, mine):
-        await queue.enqueue(job)
+        await admit(queue, job)
     worker = Worker(queue, [TextGenerator(str(tiny_gpt2), device="cpu")], heartbeat_s=0.5)
     task = await run_worker(worker)
     results = {r.job_id: r for r in await wait_results(queue, 2)}
@@ -239,7 +240,7 @@ async def test_a_job_for_another_model_gets_a_clear_error(queue: JobQueue, tiny_
 async def test_stop_finishes_the_batch_in_hand(queue: JobQueue, endless_gpt2: Path) -> None:
     jobs = [make_job(n, f"/story long road {n} length:short seed:{n}") for n in range(2)]
     for job in jobs:
-        await queue.enqueue(job)
+        await admit(queue, job)
     worker = Worker(
         queue, [TextGenerator(str(endless_gpt2), device="cpu")], batch_size=4, heartbeat_s=0.5
     )

@@ -19,6 +19,7 @@ from bot.errors import ConfigError
 from bot.jobs import Job, JobKind
 from bot.keys import WORKER_GROUP, Keys
 from bot.queue.streams import JobQueue
+from tests.support.admission import admit
 from tests.worker.test_worker import make_job, run_worker, stop, wait_results
 from worker.bench.queue import NoopGenerator
 from worker.generators.base import Output, ProgressFn
@@ -72,7 +73,7 @@ async def test_jobs_lost_with_a_dropped_connection_run_long_before_the_timeout(
     task = await run_worker(worker)
     try:
         first = make_job(0, "/poem gate seed:1")
-        await probe.enqueue(first)
+        await admit(probe, first)
         deadline = time.monotonic() + 30
         while (await probe.state(first.id)).get("state") != "running":
             assert time.monotonic() < deadline, "the first job never started"
@@ -81,7 +82,7 @@ async def test_jobs_lost_with_a_dropped_connection_run_long_before_the_timeout(
         # reach it, as when the reply of a read is lost with the connection.
         lost = [make_job(n, f"/poem lost {n} seed:{n}") for n in (1, 2, 3)]
         for job in lost:
-            await probe.enqueue(job)
+            await admit(probe, job)
         assert len(await deliver_without_running(probe, "w-lost")) == 3
         started = time.monotonic()
         mine = [c["id"] for c in await redis_client.client_list() if c.get("name") == name]
@@ -108,7 +109,7 @@ async def test_a_restarted_worker_of_the_same_name_runs_its_predecessors_jobs_at
     queue = slow_queue(queue.redis, queue.keys.prefix)
     jobs = [make_job(n, f"/poem harbour {n} seed:{n}") for n in range(3)]
     for job in jobs:
-        await queue.enqueue(job)
+        await admit(queue, job)
     # The predecessor took the three and was killed: its heartbeat record lapses soon.
     assert len(await deliver_without_running(queue, "w-slot")) == 3
     await queue.redis.hset(queue.keys.worker("w-slot"), mapping={"pid": "1"})

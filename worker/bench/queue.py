@@ -2,7 +2,7 @@
 
 Both sides run the same no-op job through a real Redis, client and worker in this process
 (one event loop, so neither side gets a core of its own):
-- Atelier: `JobQueue.enqueue` (the adapters' Lua enqueue) -> `Worker` (XREADGROUP, attempt
+- Atelier: `Fairness.admit_stored` (the adapters' admission script) -> `Worker` (XREADGROUP, attempt
   count, a generator that returns at once, the atomic finish script) -> the result stream;
 - arq: `enqueue_job` -> arq's worker (polling its queue every `arq_poll_ms`) -> its result key.
 
@@ -28,6 +28,7 @@ from bot.commands.build import build_job
 from bot.commands.parse import parse
 from bot.jobs import Job, JobKind, Origin, load_result
 from bot.keys import Keys
+from bot.queue.fairness import Fairness
 from bot.queue.streams import JobQueue
 from worker.generators.base import Output, ProgressFn
 from worker.loop import Worker
@@ -106,6 +107,7 @@ async def bench_atelier(
 ) -> dict[str, Any]:
     prefix = f"atelier-bench-{uuid.uuid4().hex[:8]}:"
     queue = JobQueue(redis, keys=Keys(prefix), max_queue_length=0)
+    fairness = Fairness(queue)  # the adapters' path: the script that checks caps and limits
     worker = Worker(
         queue, [NoopGenerator()], batch_size=batch_size, concurrency=concurrency, block_ms=200
     )
@@ -118,7 +120,7 @@ async def bench_atelier(
             batch = _jobs(jobs, run)
             stream = queue.keys.results(f"bench:{run}")
             reader = asyncio.create_task(_read_results(redis, stream, jobs))
-            sent = await _send(jobs, phase_rate, lambda i, b=batch: queue.enqueue(b[i]))
+            sent = await _send(jobs, phase_rate, lambda i, b=batch: fairness.admit_stored(b[i]))
             finished = await reader
             index = {job.id: i for i, job in enumerate(batch)}
             done = [0.0] * jobs

@@ -35,6 +35,7 @@ from bot.commands.build import build_job
 from bot.commands.parse import parse
 from bot.jobs import Job, Origin, load_result
 from bot.keys import Keys
+from bot.queue.fairness import Fairness
 from bot.queue.streams import JobQueue
 from worker.bench.matmul import matmul_peak
 from worker.continuous_loop import ContinuousWorker
@@ -229,11 +230,12 @@ async def _one_round(
 
 
 async def _send(queue: JobQueue, jobs: Sequence[Job], started: float, arrival_s: float) -> None:
+    fairness = Fairness(queue)  # the adapters' path: the script that checks caps and limits
     for i, job in enumerate(jobs):
         wait = started + i * arrival_s - time.perf_counter()
         if wait > 0:
             await asyncio.sleep(wait)
-        await queue.enqueue(job)
+        await fairness.admit_stored(job)
 
 
 async def _forget(redis: Redis, prefix: str) -> None:

@@ -13,13 +13,14 @@ from bot.queue import dead_letters as dlq
 from bot.queue.inbox import ResultInbox
 from bot.queue.streams import JobQueue
 from tests.conftest import atelier_cmd, atelier_env
+from tests.support.admission import admit
 
 
 async def bury_one(queue: JobQueue, n: int) -> str:
     """A job that failed its last attempt, dead-lettered as the worker does it."""
     origin = Origin(platform="console", route="console:dlq", user_id="u", delivery_id=f"d{n}")
     job = build_job(parse(f"/poem doomed {n} seed:{n}"), origin)
-    await queue.enqueue(job)
+    await admit(queue, job)
     [entry] = await queue.read([JobKind.TEXT], "w1", count=1, block_ms=100)
     await queue.start_attempt(job, "w1")
     failed = Result(

@@ -14,6 +14,7 @@ from bot.jobs import Job, JobKind, Origin, Result
 from bot.keys import WORKER_GROUP
 from bot.queue.inbox import ResultInbox
 from bot.queue.streams import JobQueue
+from tests.support.admission import admit
 
 
 def origin(n: int, route: str = "console:q") -> Origin:
@@ -28,11 +29,11 @@ def job(n: int, text: str = "/poem the sea seed:1") -> Job:
 
 async def test_enqueue_is_idempotent_even_when_concurrent(queue: JobQueue) -> None:
     j = job(1)
-    results = await asyncio.gather(*(queue.enqueue(j) for _ in range(5)))
+    results = await asyncio.gather(*(admit(queue, j) for _ in range(5)))
     assert sum(r.created for r in results) == 1
     assert len({r.entry_id for r in results}) == 1
     assert await queue.redis.xlen(queue.keys.jobs(JobKind.TEXT)) == 1
-    again = await queue.enqueue(j)  # a duplicate delivery, later
+    again = await admit(queue, j)  # a duplicate delivery, later
     assert not again.created and again.entry_id == results[0].entry_id
 
 
@@ -78,7 +79,7 @@ async def test_reclaim_after_visibility_timeout_and_finish_publishes_once(
     queue: JobQueue,
 ) -> None:
     j = job(1)
-    await queue.enqueue(j)
+    await admit(queue, j)
     [entry] = await queue.read([JobKind.TEXT], "dead-worker", count=1, block_ms=100)
     assert await queue.reclaim(JobKind.TEXT, "rescuer", count=10) == []  # not idle long enough
     await asyncio.sleep(queue.visibility_timeout_s + 0.1)
@@ -97,7 +98,7 @@ async def test_reclaim_after_visibility_timeout_and_finish_publishes_once(
 
 
 async def test_touch_keeps_a_live_job_from_being_reclaimed(queue: JobQueue) -> None:
-    await queue.enqueue(job(1))
+    await admit(queue, job(1))
     [entry] = await queue.read([JobKind.TEXT], "alive", count=1, block_ms=100)
     for _ in range(3):
         await asyncio.sleep(queue.visibility_timeout_s * 0.6)
@@ -107,7 +108,7 @@ async def test_touch_keeps_a_live_job_from_being_reclaimed(queue: JobQueue) -> N
 
 async def test_result_is_posted_once_even_if_read_twice(queue: JobQueue) -> None:
     j = job(1)
-    await queue.enqueue(j)
+    await admit(queue, j)
     [entry] = await queue.read([JobKind.TEXT], "w", count=1, block_ms=100)
     result = Result(job_id=j.id, ok=True, command="poem", prompt="p", text="t", origin=j.origin)
     await queue.finish(JobKind.TEXT, entry.entry_id, result)
@@ -129,6 +130,6 @@ async def test_a_vanished_group_is_made_again(queue: JobQueue) -> None:
     await queue.ensure_group(JobKind.TEXT)
     await queue.redis.delete(queue.keys.jobs(JobKind.TEXT))
     assert await queue.read([JobKind.TEXT], "w1", count=1, block_ms=10) == []
-    await queue.enqueue(job(1))
+    await admit(queue, job(1))
     [entry] = await queue.read([JobKind.TEXT], "w1", count=1, block_ms=10)
     assert entry.kind is JobKind.TEXT

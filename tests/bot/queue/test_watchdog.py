@@ -13,6 +13,7 @@ from bot.jobs import JobKind, Origin
 from bot.queue.inbox import ResultInbox
 from bot.queue.streams import JobQueue
 from bot.queue.watchdog import NO_WORKER, Watchdog
+from tests.support.admission import admit
 
 
 def origin(n: int, route: str = "slack") -> Origin:
@@ -23,11 +24,11 @@ async def test_waiting_jobs_are_told_once_that_no_worker_is_online(queue: JobQue
     jobs = [build_job(parse(f"/poem wait {n}"), origin(n)) for n in range(3)]
     other = build_job(parse("/poem elsewhere"), origin(9, route="discord"))
     for job in [*jobs, other]:
-        await queue.enqueue(job)
+        await admit(queue, job)
     fresh = build_job(parse("/poem just now"), origin(5))
     watchdog = Watchdog(queue, "slack", notice_after_s=0.0)
     assert await watchdog.sweep() == 3
-    await queue.enqueue(fresh)
+    await admit(queue, fresh)
     assert await Watchdog(queue, "slack", notice_after_s=60.0).sweep() == 0  # too recent
     assert await watchdog.sweep() == 1  # the fresh one, once old enough; the rest not again
 
@@ -41,7 +42,7 @@ async def test_waiting_jobs_are_told_once_that_no_worker_is_online(queue: JobQue
 
 
 async def test_nothing_is_said_while_a_worker_is_online(queue: JobQueue) -> None:
-    await queue.enqueue(build_job(parse("/poem busy"), origin(1)))
+    await admit(queue, build_job(parse("/poem busy"), origin(1)))
     await queue.heartbeat([JobKind.TEXT], "w1", {"host": "h"}, interval_s=5)
     assert await Watchdog(queue, "slack", notice_after_s=0.0).sweep() == 0
     await queue.retire([JobKind.TEXT], "w1")

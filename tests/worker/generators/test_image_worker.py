@@ -16,6 +16,7 @@ from bot.commands.render import render_result
 from bot.jobs import Job, Origin, Result
 from bot.queue import artifacts
 from bot.queue.streams import JobQueue
+from tests.support.admission import admit
 from tests.worker.test_worker import ROUTE, run_worker, stop, wait_results
 from worker.generators.image_diffusers import DiffusersGenerator
 from worker.generators.image_output import read_png_record
@@ -41,7 +42,7 @@ async def fetch_png(queue: JobQueue, result: Result) -> bytes:
 
 async def test_an_image_job_yields_a_png_attachment_with_its_provenance(queue: JobQueue) -> None:
     job = image_job(1, "/image a crimson lighthouse in fog style:flow size:512x768 seed:11")
-    await queue.enqueue(job)
+    await admit(queue, job)
     worker = Worker(queue, [SketchGenerator()], batch_size=4, heartbeat_s=0.5)
     task = await run_worker(worker)
     [result] = await wait_results(queue, 1)
@@ -70,7 +71,7 @@ async def test_diffusion_jobs_batch_by_size_and_match_alone(queue: JobQueue, tin
     jobs = [image_job(n, f"/image a fox {n} seed:{40 + n} steps:2", size="64x64") for n in range(3)]
     jobs.append(image_job(9, "/image a wide fox seed:7 steps:2", size="128x64"))
     for job in jobs:
-        await queue.enqueue(job)
+        await admit(queue, job)
     gen = DiffusersGenerator(str(tiny_sd), device="cpu")
     worker = Worker(queue, [gen], batch_size=8, heartbeat_s=0.5)
     task = await run_worker(worker)

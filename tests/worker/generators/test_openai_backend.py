@@ -16,6 +16,7 @@ from bot.commands.build import build_job
 from bot.commands.parse import parse
 from bot.jobs import Origin
 from bot.queue.streams import JobQueue
+from tests.support.admission import admit
 from tests.worker.test_worker import ROUTE, run_worker, stop, wait_results
 from worker.generators.text_openai import OpenAICompatGenerator, parse_endpoint
 from worker.loop import Worker
@@ -95,7 +96,7 @@ async def test_worker_batch_through_a_server(
         origin = Origin(platform="console", route=ROUTE, delivery_id=f"oa-{api}-{n}")
         jobs.append(build_job(parse(f"/poem harbor {n} seed:{700 + n}"), origin))
     for job in jobs:
-        await queue.enqueue(job)
+        await admit(queue, job)
     gen = OpenAICompatGenerator(f"{fake_openai.url}?model=big-model&api={api}")
     worker = Worker(queue, [gen], batch_size=8)
     task = await run_worker(worker)
