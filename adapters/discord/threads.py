@@ -19,8 +19,8 @@ import discord
 from bot.desk.front_desk import FrontDesk, Reply
 from bot.jobs import Origin
 
-from .handlers import PLATFORM, ROUTE, origin_of
 from .messages import NO_MENTIONS, clip
+from .origins import PLATFORM, ROUTE, origin_of
 
 log = logging.getLogger(__name__)
 THREAD_NAME_LIMIT = 100
