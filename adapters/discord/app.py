@@ -29,9 +29,10 @@ from bot.queue.watchdog import Watchdog
 
 from .commands import build_commands
 from .delivery import Delivery
-from .handlers import ROUTE, Handlers
+from .handlers import Handlers
 from .logs import hide_secrets
 from .messages import NO_MENTIONS
+from .origins import ROUTE
 from .replies import ReplyStore
 from .schedule import Scheduler
 from .threads import Threads

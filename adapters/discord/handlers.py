@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
 import discord
 
@@ -16,19 +15,16 @@ from bot.commands.parse import from_options
 from bot.community.uploads import Media
 from bot.desk.front_desk import FrontDesk
 from bot.errors import UserError
-from bot.jobs import OptionValue, Origin, job_id_for
+from bot.jobs import OptionValue, job_id_for
 from bot.replies import Action, Reply
 
 from .messages import NO_MENTIONS, clip
+from .origins import PLATFORM, origin_of
 from .replies import ReplyStore
+from .threads import Threads
 from .views import community_view, remix_modal, remix_submit
 
-if TYPE_CHECKING:
-    from .threads import Threads
-
 log = logging.getLogger(__name__)
-PLATFORM = "discord"
-ROUTE = "discord"
 VERBS = {
     Action.VARIATIONS: "Variations of",
     Action.REMIX: "Remix of",
@@ -53,26 +49,11 @@ def uploaded(value: object) -> OptionValue:
     return value  # type: ignore[return-value]
 
 
-def origin_of(interaction: discord.Interaction) -> Origin:
-    """Where the jobs of an interaction come from; its id is the delivery id (a repeated
-    delivery maps to the same job) and the reply to edit."""
-    return Origin(
-        platform=PLATFORM,
-        route=ROUTE,
-        channel_id=str(interaction.channel_id or ""),
-        user_id=str(interaction.user.id),
-        user_name=interaction.user.display_name,
-        guild_id=str(interaction.guild_id or ""),
-        delivery_id=str(interaction.id),
-        reply_ref=str(interaction.id),
-    )
-
-
 class Handlers:
     def __init__(self, desk: FrontDesk, replies: ReplyStore) -> None:
         self.desk = desk
         self.replies = replies
-        self.threads: Threads | None = None  # set by the adapter (threads.py imports this)
+        self.threads: Threads | None = None  # set by the adapter
 
     async def slash(
         self,

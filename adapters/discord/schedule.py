@@ -15,8 +15,8 @@ from bot.community.announcements import Announcement
 from bot.community.outbox import nonce
 from bot.desk.front_desk import FrontDesk
 
-from .handlers import PLATFORM
 from .messages import NO_MENTIONS, clip
+from .origins import PLATFORM
 from .views import community_view
 
 log = logging.getLogger(__name__)

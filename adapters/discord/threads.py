@@ -20,8 +20,8 @@ from bot.desk.front_desk import FrontDesk
 from bot.jobs import Origin
 from bot.replies import Reply
 
-from .handlers import PLATFORM, ROUTE, origin_of
 from .messages import NO_MENTIONS, clip
+from .origins import PLATFORM, ROUTE, origin_of
 
 log = logging.getLogger(__name__)
 THREAD_NAME_LIMIT = 100
