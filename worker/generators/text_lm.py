@@ -11,18 +11,14 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
     GenerationConfig,
     LogitsProcessorList,
     StoppingCriteriaList,
 )
-from transformers.utils import logging as hf_logging
 
 from bot.commands.poetic_forms import form_problems, verdict
 from bot.jobs import Job, JobKind, TextSpec
@@ -30,6 +26,7 @@ from worker.decoding.forms import FormGuide, FormPlan, Vocabulary, plan_for
 from worker.decoding.sampling import RowBudget, RowSampler
 from worker.device import resolve_device
 from worker.generators.base import Output, ProgressFn
+from worker.generators.transformers_load import load_causal_lm
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
@@ -54,18 +51,11 @@ class TextGenerator:
 
     # Loading ---------------------------------------------------------------------------
     def load(self) -> None:
-        hf_logging.disable_progress_bar()  # keep the worker's log readable
-        local = Path(self.model_id).expanduser().is_dir()
-        # A local directory never touches the network; a hub id downloads only because the
-        # operator named it (and not at all under HF_HUB_OFFLINE=1).
-        kwargs: dict[str, Any] = {"local_files_only": True} if local else {}
-        source = str(Path(self.model_id).expanduser()) if local else self.model_id
-        self.tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=self.dtype, **kwargs)
-        self.model = model.to(self.device).eval()
+        self.tokenizer, self.model = load_causal_lm(
+            self.model_id, device=self.device, dtype=self.dtype
+        )
+        if self.tokenizer.pad_token is None:  # no end-of-text token to pad with either
+            self.tokenizer.pad_token = self.tokenizer.unk_token
         self.use_chat = bool(getattr(self.tokenizer, "chat_template", None))
         config = self.model.config
         self.context = int(
