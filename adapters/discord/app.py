@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 import yarl
@@ -41,6 +41,11 @@ from .views import ActionButton, CommunityButton
 log = logging.getLogger(__name__)
 CONSUMER = "discord-adapter"
 DRAIN_S = 10.0  # on SIGTERM, how long the results in hand may take to post
+
+if TYPE_CHECKING:  # the mixin below is only ever mixed into a discord.Client
+    _ClientBase = discord.Client
+else:
+    _ClientBase = object
 
 
 def quiet_voice_warnings() -> None:
@@ -147,7 +152,13 @@ class DiscordAdapter:
         await self.handlers.tell(interaction, "Sorry, that command could not run. Try again.")
 
 
-class AtelierClient(discord.Client):
+class _AtelierEvents(_ClientBase):
+    """What both clients share: the adapter, its command tree and the events it handles.
+
+    Mixed in before `discord.Client` or `discord.AutoShardedClient`; only `on_ready`
+    differs between the two.
+    """
+
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         super().__init__(**options)
         self.adapter = adapter
@@ -157,9 +168,6 @@ class AtelierClient(discord.Client):
     async def setup_hook(self) -> None:
         await self.adapter.setup(self, self.tree)
 
-    async def on_ready(self) -> None:
-        log.info("Atelier is on Discord as %s (%d guilds)", self.user, len(self.guilds))
-
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await self.adapter.on_interaction(interaction)
 
@@ -171,16 +179,12 @@ class AtelierClient(discord.Client):
         await super().close()
 
 
-class AtelierShardedClient(discord.AutoShardedClient):
-    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
-        super().__init__(**options)
-        self.adapter = adapter
-        self.atelier_handlers = adapter.handlers
-        self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)
+class AtelierClient(_AtelierEvents, discord.Client):
+    async def on_ready(self) -> None:
+        log.info("Atelier is on Discord as %s (%d guilds)", self.user, len(self.guilds))
 
-    async def setup_hook(self) -> None:
-        await self.adapter.setup(self, self.tree)
 
+class AtelierShardedClient(_AtelierEvents, discord.AutoShardedClient):
     async def on_ready(self) -> None:
         log.info(
             "Atelier is on Discord as %s (%d guilds, %s shards)",
@@ -188,16 +192,6 @@ class AtelierShardedClient(discord.AutoShardedClient):
             len(self.guilds),
             self.shard_count,
         )
-
-    async def on_interaction(self, interaction: discord.Interaction) -> None:
-        await self.adapter.on_interaction(interaction)
-
-    async def on_message(self, message: discord.Message) -> None:
-        await self.adapter.on_message(message, self.user)
-
-    async def close(self) -> None:
-        await self.adapter.close()
-        await super().close()
 
 
 async def run_discord(

@@ -3,24 +3,22 @@ results posted in the channel.
 
 Three real processes and a loopback Slack: `atelier slack --port` (the adapter, verifying
 signatures), `atelier worker` (the text model), a Redis they share, and, in a thread of this
-process, a small Slack Web API on 127.0.0.1 that answers the methods the adapter calls and
-counts them. This process plays Slack's side: it signs each slash command as Slack does
-(HMAC-SHA256 over `v0:timestamp:body`), sends all N at once, and times each acknowledgement
-(Slack gives an app 3 seconds). A command is complete when the adapter has posted its result
-and marked it delivered (`delivered:{job}` in Redis).
+process, the loopback Slack Web API (`adapters.slack.loopback`, the one the tests use) that
+answers the methods the adapter calls and counts them. This process plays Slack's side: it
+signs each slash command as Slack does (HMAC-SHA256 over `v0:timestamp:body`), sends all N
+at once, and times each acknowledgement (Slack gives an app 3 seconds). A command is
+complete when the adapter has posted its result and marked it delivered (`delivered:{job}`
+in Redis).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import os
 import secrets
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import uuid
@@ -30,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.benchmarks import latency_ms
@@ -38,106 +35,21 @@ from bot.desk.server_settings import SettingsStore
 from bot.jobs import job_id_for
 from bot.keys import Keys
 
+from .loopback import LoopbackSlack, sign
+
 TOKEN = "xoxb-bench"
 TEAM = "T0BENCH"
 CHANNEL = "C0BENCH"
 TOPICS = ("the sea at dusk", "a lantern in the rain", "an old orchard", "the first snow")
 
 
-class LoopbackSlack:
-    """The Web API methods the adapter calls on the way from a command to its result, served
-    from a thread with its own event loop (so the client's load does not slow its answers)."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.port = 0
-        self._ts = 0
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._ready = threading.Event()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def api_url(self) -> str:
-        return f"{self.url}/api/"
-
-    def start(self) -> LoopbackSlack:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the loopback Slack Web API did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-
-    def _serve(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        app = web.Application()
-        app.router.add_route("*", "/api/{method}", self._api)
-        app.router.add_post("/response/{n}", self._response)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None
-        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.close()
-
-    async def _api(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        self.calls[method] += 1
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return web.json_response({"ok": False, "error": "invalid_auth"})
-        if method == "auth.test":
-            return web.json_response(
-                {"ok": True, "team_id": TEAM, "user_id": "UBOT", "bot_id": "BBOT"}
-            )
-        if method == "chat.postMessage":
-            data = await _payload(request)
-            with self._lock:
-                self._ts += 1
-                ts = f"{1700000000 + self._ts}.000100"
-            return web.json_response({"ok": True, "channel": data.get("channel"), "ts": ts})
-        if method == "chat.update":
-            data = await _payload(request)
-            return web.json_response({"ok": True, "channel": data.get("channel"), "ts": data["ts"]})
-        if method == "chat.postEphemeral":
-            return web.json_response({"ok": True, "message_ts": f"{time.time():.6f}"})
-        return web.json_response({"ok": False, "error": "unknown_method"})
-
-    async def _response(self, request: web.Request) -> web.Response:
-        self.calls["response_url"] += 1
-        return web.json_response({"ok": True})
-
-
-async def _payload(request: web.Request) -> dict[str, Any]:
-    data: dict[str, Any] = dict(request.query)
-    if request.content_type == "application/json":
-        data.update(await request.json())
-    elif request.method == "POST":
-        data.update(await request.post())
-    return data
-
-
 def signed_headers(secret: str, body: str, now: float | None = None) -> dict[str, str]:
     """The headers Slack sends with a request: its timestamp and the v0 signature."""
     timestamp = str(int(time.time() if now is None else now))
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256)
     return {
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": "v0=" + digest.hexdigest(),
+        "X-Slack-Signature": sign(secret, timestamp, body),
     }
 
 
@@ -235,7 +147,7 @@ async def bench_e2e(
     secret = secrets.token_hex(16)
     port = _free_port()
     url = f"http://127.0.0.1:{port}/slack/events"
-    slack = LoopbackSlack().start()
+    slack = LoopbackSlack(tokens=(TOKEN,), team=TEAM, bot_user="UBOT", bot_id="BBOT").start()
     env = _env(redis_url, prefix, slack.api_url, secret, model)
     logs = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
     redis = Redis.from_url(redis_url, decode_responses=True)
@@ -333,7 +245,7 @@ async def _drive(
         "completed": len(done),
         "completion": latency_ms(completions),
         "all_done_s": round(max(completions, default=float("nan")), 3),
-        "web_api_calls": dict(slack.calls),
+        "web_api_calls": dict(slack.tally()),
     }
 
 

@@ -36,23 +36,39 @@ FULL = "This brainstorm is full. Wrap it up, or start a new one with /brainstorm
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
-    async def on_vote(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        session, number = await _session_and_number(deps, str(action["value"]))
-        if session is None or not await deps.once(str(body["trigger_id"])):
-            return
-        await deps.store.toggle_vote(session, number, str(body["user"]["id"]))
-        await refresh_list(deps, session)
+    listeners = _Listeners(deps)
+    app.action(VOTE)(listeners.on_vote)
+    app.action(EXPAND)(listeners.on_expand)
+    app.action(ADD_IDEA)(listeners.on_add_button)
+    app.action(WRAP_UP)(listeners.on_wrap_up)
+    app.view(ADD_IDEA_VIEW)(listeners.on_add_submit)
+    app.event("message")(listeners.on_message)
+    app.event("app_mention")(listeners.on_mention)
 
-    async def on_expand(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+
+class _Listeners:
+    """The brainstorm's listeners, each a method so they share the adapter's deps."""
+
+    def __init__(self, deps: SlackDeps) -> None:
+        self.deps = deps
+
+    async def on_vote(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        session, number = await _session_and_number(self.deps, str(action["value"]))
+        if session is None or not await self.deps.once(str(body["trigger_id"])):
+            return
+        await self.deps.store.toggle_vote(session, number, str(body["user"]["id"]))
+        await refresh_list(self.deps, session)
+
+    async def on_expand(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         user = str(body["user"]["id"])
-        session, number = await _session_and_number(deps, str(action["value"]))
-        idea = await deps.store.idea(session, number) if session else None
+        session, number = await _session_and_number(self.deps, str(action["value"]))
+        idea = await self.deps.store.idea(session, number) if session else None
         if session is None or idea is None:
-            await deps.ephemeral(str(body["channel"]["id"]), user, NOT_A_SESSION)
+            await self.deps.ephemeral(str(body["channel"]["id"]), user, NOT_A_SESSION)
             return
-        origin = deps.origin(
+        origin = self.deps.origin(
             delivery_id=str(body["trigger_id"]),
             channel=session.channel_id,
             user=user,
@@ -60,36 +76,36 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             team=str((body.get("team") or {}).get("id", "")),
             thread=session.thread_id,
         )
-        reply = await deps.desk.submit_job(expand_job(session, idea, origin, _seed()))
-        await _post_job(deps, reply, session, user, f"Expanding idea #{number}: {idea.text}")
+        reply = await self.deps.desk.submit_job(expand_job(session, idea, origin, _seed()))
+        await _post_job(self.deps, reply, session, user, f"Expanding idea #{number}: {idea.text}")
 
-    async def on_add_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_add_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         view = text_modal(
             ADD_IDEA_VIEW, "Add an idea", "Your idea", meta={"session": str(action["value"])}
         )
-        await deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+        await self.deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    async def on_add_submit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def on_add_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         meta = json.loads(view.get("private_metadata") or "{}")
-        session = await deps.store.get(str(meta.get("session", "")))
+        session = await self.deps.store.get(str(meta.get("session", "")))
         text = (view["state"]["values"][TEXT_INPUT][TEXT_INPUT].get("value") or "").strip()
         if session is None:
             await ack(response_action="errors", errors={TEXT_INPUT: NOT_A_SESSION[:150]})
             return
         await ack()
-        if text and await deps.once(f"view:{view['id']}"):
+        if text and await self.deps.once(f"view:{view['id']}"):
             user = body["user"]
-            await add_idea(deps, session, text, str(user["id"]), _name(user))
+            await add_idea(self.deps, session, text, str(user["id"]), _name(user))
 
-    async def on_wrap_up(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_wrap_up(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        session = await deps.store.get(str(action["value"]))
-        if session is None or not await deps.once(str(body["trigger_id"])):
+        session = await self.deps.store.get(str(action["value"]))
+        if session is None or not await self.deps.once(str(body["trigger_id"])):
             return
-        ideas = await deps.store.ideas(session)
+        ideas = await self.deps.store.ideas(session)
         blocks = wrap_up_blocks(session, ideas)
-        await deps.post(
+        await self.deps.post(
             session.channel_id,
             blocks,
             fallback(f"Top ideas for {session.topic}"),
@@ -97,7 +113,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             broadcast=True,
         )
 
-    async def on_message(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         thread = str(event.get("thread_ts") or "")
         if not thread or event.get("subtype") or event.get("bot_id"):
             return
@@ -105,26 +121,26 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         text = str(event.get("text") or "").strip()
         if not text or (bot_user and f"<@{bot_user}>" in text):
             return  # a mention is handled as app_mention
-        session = await deps.store.in_thread(PLATFORM, str(event.get("channel", "")), thread)
-        if not await deps.once(f"event:{body.get('event_id', event['ts'])}"):
+        session = await self.deps.store.in_thread(PLATFORM, str(event.get("channel", "")), thread)
+        if not await self.deps.once(f"event:{body.get('event_id', event['ts'])}"):
             return
         if session is None:  # a poem written together may live in this thread
-            origin = deps.origin(
+            origin = self.deps.origin(
                 delivery_id=f"event:{body.get('event_id', event['ts'])}",
                 channel=str(event.get("channel", "")),
                 user=str(event.get("user", "")),
                 team=str(body.get("team_id", "")),
                 thread=thread,
             )
-            await thread_reply(deps, origin, text)
+            await thread_reply(self.deps, origin, text)
             return
-        await add_idea(deps, session, text, str(event.get("user", "")), "")
+        await add_idea(self.deps, session, text, str(event.get("user", "")), "")
 
-    async def on_mention(body: dict[str, Any], event: dict[str, Any], say: Any) -> None:
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any], say: Any) -> None:
         thread = str(event.get("thread_ts") or "")
         channel = str(event.get("channel", ""))
-        session = await deps.store.in_thread(PLATFORM, channel, thread) if thread else None
-        if session is None and await mention_submit(deps, body, event):
+        session = await self.deps.store.in_thread(PLATFORM, channel, thread) if thread else None
+        if session is None and await mention_submit(self.deps, body, event):
             return  # a file entered in a challenge
         if session is None:
             await say(
@@ -134,26 +150,18 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             )
             return
         number = idea_number_in(str(event.get("text", "")))
-        idea = await deps.store.idea(session, number) if number else None
+        idea = await self.deps.store.idea(session, number) if number else None
         user = str(event.get("user", ""))
-        origin = deps.origin(
+        origin = self.deps.origin(
             delivery_id=f"event:{body.get('event_id', event.get('ts'))}",
             channel=channel,
             user=user,
             team=str(body.get("team_id", "")),
             thread=thread,
         )
-        reply = await deps.desk.submit_job(more_job(session, idea, origin, _seed()))
+        reply = await self.deps.desk.submit_job(more_job(session, idea, origin, _seed()))
         what = f"More ideas like #{idea.number}" if idea else "More ideas"
-        await _post_job(deps, reply, session, user, f"{what} for {session.topic}")
-
-    app.action(VOTE)(on_vote)
-    app.action(EXPAND)(on_expand)
-    app.action(ADD_IDEA)(on_add_button)
-    app.action(WRAP_UP)(on_wrap_up)
-    app.view(ADD_IDEA_VIEW)(on_add_submit)
-    app.event("message")(on_message)
-    app.event("app_mention")(on_mention)
+        await _post_job(self.deps, reply, session, user, f"{what} for {session.topic}")
 
 
 async def add_idea(deps: SlackDeps, session: Session, text: str, user: str, name: str) -> None:

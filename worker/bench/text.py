@@ -22,7 +22,7 @@ import asyncio
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -288,44 +288,19 @@ async def bench_text(
         for each in workers:  # one at a time: loading a model is not thread-safe
             tasks.append(asyncio.create_task(each.run()))
             await asyncio.wait_for(each.ready.wait(), timeout=600)
-        # One whole request each first, untimed: first calls pay for lazy set-up.
+        sides = _Contenders(queue, gen, static_queue, static_gen, bot)
         [warm] = bench_jobs(1, new_tokens, f"{run}-warm")
-        await _one_round(queue, gen, [warm])
-        if static_gen is not None:
-            await _one_round(static_queue, static_gen, [warm])
-        if bot is not None:
-            await asyncio.to_thread(bot.answer, warm)
+        await sides.warm_up(warm)
         params = sum(p.numel() for p in gen.model.parameters())
         peak_name = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
         peak = peaks.get(peak_name, 0.0)
         for n in counts:
-            w_sides, s_sides, n_sides = [], [], []
-            for rep in range(repeats_for(n, repeats)):  # the sides take turns each round
-                jobs = bench_jobs(n, new_tokens, f"{run}-{n}-{rep}", first_tokens)
-                w_sides.append(await _one_round(queue, gen, jobs, arrival_s))
-                if static_gen is not None:
-                    s_sides.append(await _one_round(static_queue, static_gen, jobs, arrival_s))
-                if bot is not None:
-                    n_sides.append(await asyncio.to_thread(bot.round, jobs, arrival_s))
-            w = merge(w_sides)
-            row: dict[str, Any] = {
-                "n": n,
-                "repeats": len(w_sides),
-                "worker": w.summary(),
-                "worker_peak_fraction": round(w.tokens_per_s * 2 * params / peak, 4)
-                if peak
-                else None,
-            }
-            nv = merge(n_sides) if n_sides else None
-            if nv is not None:
-                row["naive"] = nv.summary()
-                row["speedup"] = round(w.tokens_per_s / nv.tokens_per_s, 2) if nv.tokens else None
-            if s_sides:
-                st = merge(s_sides)
-                row["static"] = st.summary()
-                if nv is not None and nv.tokens:
-                    row["static_speedup"] = round(st.tokens_per_s / nv.tokens_per_s, 2)
-            rows.append(row)
+            rounds = (
+                bench_jobs(n, new_tokens, f"{run}-{n}-{rep}", first_tokens)
+                for rep in range(repeats_for(n, repeats))
+            )
+            w_sides, s_sides, n_sides = await sides.take_turns(rounds, arrival_s)
+            rows.append(_row(n, w_sides, s_sides, n_sides, params=params, peak=peak))
     finally:
         for each in workers:
             each.stop()
@@ -344,6 +319,70 @@ async def bench_text(
         "matmul_peak_gflops": {k: round(v / 1e9, 1) for k, v in peaks.items()},
         "rows": rows,
     }
+
+
+@dataclass
+class _Contenders:
+    """The sides that answer each round: Atelier's continuous worker, its static-batch worker
+    (on a queue of its own) and the naive bot; the last two may sit out."""
+
+    queue: JobQueue
+    gen: TextGenerator
+    static_queue: JobQueue
+    static_gen: TextGenerator | None
+    bot: NaiveBot | None
+
+    async def warm_up(self, job: Job) -> None:
+        """One whole request each, untimed: first calls pay for lazy set-up."""
+        await _one_round(self.queue, self.gen, [job])
+        if self.static_gen is not None:
+            await _one_round(self.static_queue, self.static_gen, [job])
+        if self.bot is not None:
+            await asyncio.to_thread(self.bot.answer, job)
+
+    async def take_turns(
+        self, rounds: Iterable[Sequence[Job]], arrival_s: float
+    ) -> tuple[list[Side], list[Side], list[Side]]:
+        """Every round served by each side in turn: the worker's, static's and naive's sides."""
+        w_sides, s_sides, n_sides = [], [], []
+        for jobs in rounds:  # the sides take turns each round
+            w_sides.append(await _one_round(self.queue, self.gen, jobs, arrival_s))
+            if self.static_gen is not None:
+                s_sides.append(
+                    await _one_round(self.static_queue, self.static_gen, jobs, arrival_s)
+                )
+            if self.bot is not None:
+                n_sides.append(await asyncio.to_thread(self.bot.round, jobs, arrival_s))
+        return w_sides, s_sides, n_sides
+
+
+def _row(
+    n: int,
+    w_sides: Sequence[Side],
+    s_sides: Sequence[Side],
+    n_sides: Sequence[Side],
+    *,
+    params: int,
+    peak: float,
+) -> dict[str, Any]:
+    """One N's row of the report: each side's summary and the speedups over the naive bot."""
+    w = merge(w_sides)
+    row: dict[str, Any] = {
+        "n": n,
+        "repeats": len(w_sides),
+        "worker": w.summary(),
+        "worker_peak_fraction": round(w.tokens_per_s * 2 * params / peak, 4) if peak else None,
+    }
+    nv = merge(n_sides) if n_sides else None
+    if nv is not None:
+        row["naive"] = nv.summary()
+        row["speedup"] = round(w.tokens_per_s / nv.tokens_per_s, 2) if nv.tokens else None
+    if s_sides:
+        st = merge(s_sides)
+        row["static"] = st.summary()
+        if nv is not None and nv.tokens:
+            row["static_speedup"] = round(st.tokens_per_s / nv.tokens_per_s, 2)
+    return row
 
 
 def _peak_dtypes(device: str) -> list[tuple[str, torch.dtype]]:

@@ -36,12 +36,12 @@ from worker.generators.base import Output
 from worker.generators.text_lm import (
     PROGRESS_EVERY_S,
     TextGenerator,
-    _pick,
-    _plan,
-    _settings,
-    _spec,
-    _with_form,
     candidate_seed,
+    pick,
+    plan_of,
+    settings_of,
+    spec_of,
+    with_form,
 )
 
 TOO_LONG = "This prompt is too long for the model's context window; shorten it and try again."
@@ -111,7 +111,7 @@ class ContinuousBatcher:
         answered = []
         gen = self.gen
         for job in jobs:
-            spec, plan = _spec(job), _plan(job)
+            spec, plan = spec_of(job), plan_of(job)
             ids = gen.tokenizer(gen.prompt_for(spec), add_special_tokens=not gen.use_chat).input_ids
             room = gen.context - len(ids)
             if room < 1 or not ids:
@@ -211,7 +211,7 @@ class ContinuousBatcher:
     def _sample(self, logits: torch.Tensor) -> torch.Tensor:
         """Each row's token, exactly as `RowSampler` picks it in a static batch."""
         rows = self.rows
-        specs = [_spec(r.owner.job) for r in rows]
+        specs = [spec_of(r.owner.job) for r in rows]
         # Padding repeats the row's first real token, so the penalty never sees it.
         first = self.tokens.gather(1, self.mask.argmax(dim=1, keepdim=True))
         ids = torch.where(self.mask.bool(), self.tokens, first)
@@ -267,15 +267,15 @@ class ContinuousBatcher:
 
     def _answer(self, flight: _Flight) -> Output:
         gen, job = self.gen, flight.job
-        spec = _spec(job)
+        spec = spec_of(job)
         texts = []
         for row in flight.rows:
             gen.generated_tokens += len(row.generated)
             texts.append(str(gen.tokenizer.decode(row.generated, skip_special_tokens=True)).strip())
-        settings = _settings(job, spec, flight.rows[0].budget)
+        settings = settings_of(job, spec, flight.rows[0].budget)
         if len(texts) > 1:
             settings["candidates"] = len(texts)
-        return _with_form(job, Output(_pick(job, texts), settings))
+        return with_form(job, Output(pick(job, texts), settings))
 
     def _report(self, flight: _Flight, step: Step) -> None:
         """Progress at most once a second per job: the first with no text, then the text

@@ -24,19 +24,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
     GenerationConfig,
     LogitsProcessor,
     LogitsProcessorList,
     StoppingCriteriaList,
 )
-from transformers.utils import logging as hf_logging
 
 from bot.jobs import Job, JobKind, OptionValue
 from worker.decoding.bars import BarGuide
@@ -44,6 +40,7 @@ from worker.decoding.sampling import RowBudget, RowSampler
 from worker.device import resolve_device
 from worker.generators.base import File, Output, ProgressFn
 from worker.generators.text_lm import candidate_seed
+from worker.generators.transformers_load import load_causal_lm
 from worker.music import notation
 from worker.music.bars import Metre
 from worker.music.header import UNIT, Request, request_for
@@ -84,16 +81,9 @@ class MelodyGenerator:
         self.chosen: list[str] = []  # the raw bodies the last `generate` kept (for evaluation)
 
     def load(self) -> None:
-        hf_logging.disable_progress_bar()
-        local = Path(self.model_id).expanduser().is_dir()
-        kwargs: dict[str, Any] = {"local_files_only": True} if local else {}
-        source = str(Path(self.model_id).expanduser()) if local else self.model_id
-        self.tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=self.dtype, **kwargs)
-        self.model = model.to(self.device).eval()
+        self.tokenizer, self.model = load_causal_lm(
+            self.model_id, device=self.device, dtype=self.dtype
+        )
         config = self.model.config
         self.context = int(getattr(config, "n_positions", 0) or config.max_position_embeddings)
         log.info("melody model %s loaded on %s", self.model_id, self.device)

@@ -11,18 +11,14 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
     GenerationConfig,
     LogitsProcessorList,
     StoppingCriteriaList,
 )
-from transformers.utils import logging as hf_logging
 
 from bot.commands.poetic_forms import form_problems, verdict
 from bot.jobs import Job, JobKind, TextSpec
@@ -30,6 +26,7 @@ from worker.decoding.forms import FormGuide, FormPlan, Vocabulary, plan_for
 from worker.decoding.sampling import RowBudget, RowSampler
 from worker.device import resolve_device
 from worker.generators.base import Output, ProgressFn
+from worker.generators.transformers_load import load_causal_lm
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
@@ -54,18 +51,11 @@ class TextGenerator:
 
     # Loading ---------------------------------------------------------------------------
     def load(self) -> None:
-        hf_logging.disable_progress_bar()  # keep the worker's log readable
-        local = Path(self.model_id).expanduser().is_dir()
-        # A local directory never touches the network; a hub id downloads only because the
-        # operator named it (and not at all under HF_HUB_OFFLINE=1).
-        kwargs: dict[str, Any] = {"local_files_only": True} if local else {}
-        source = str(Path(self.model_id).expanduser()) if local else self.model_id
-        self.tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=self.dtype, **kwargs)
-        self.model = model.to(self.device).eval()
+        self.tokenizer, self.model = load_causal_lm(
+            self.model_id, device=self.device, dtype=self.dtype
+        )
+        if self.tokenizer.pad_token is None:  # no end-of-text token to pad with either
+            self.tokenizer.pad_token = self.tokenizer.unk_token
         self.use_chat = bool(getattr(self.tokenizer, "chat_template", None))
         config = self.model.config
         self.context = int(
@@ -110,8 +100,8 @@ class TextGenerator:
             )
 
     def generate(self, jobs: Sequence[Job], progress: ProgressFn | None = None) -> list[Output]:
-        specs = [_spec(job) for job in jobs]
-        plans = [_plan(job) for job in jobs]
+        specs = [spec_of(job) for job in jobs]
+        plans = [plan_of(job) for job in jobs]
         # Best-of-N: a poem with a form gets several candidate rows in the same batch, each
         # with its own seed derived from the job's; the checker picks among them.
         owner = [j for j, plan in enumerate(plans) for _ in range(self.candidates if plan else 1)]
@@ -154,11 +144,11 @@ class TextGenerator:
         outputs = []
         for j, job in enumerate(jobs):
             rows = [r for r, o in enumerate(owner) if o == j]
-            text = _pick(job, [texts[r] for r in rows])
-            settings = _settings(job, specs[j], budgets[rows[0]])
+            text = pick(job, [texts[r] for r in rows])
+            settings = settings_of(job, specs[j], budgets[rows[0]])
             if len(rows) > 1:
                 settings["candidates"] = len(rows)
-            outputs.append(_with_form(job, Output(text, settings)))
+            outputs.append(with_form(job, Output(text, settings)))
         return outputs
 
     def _guide(self, plans: Sequence[FormPlan | None], prompt_len: int) -> FormGuide | None:
@@ -250,13 +240,14 @@ def candidate_seed(seed: int, k: int) -> int:
     return seed if k == 0 else (seed + k * 0x9E3779B1) % 2**32
 
 
-def _plan(job: Job) -> FormPlan | None:
+def plan_of(job: Job) -> FormPlan | None:
+    """The form plan of a poem job (its form and prompt), None for any other command."""
     if job.command != "poem":
         return None
     return plan_for(str(job.options.get("form", "free")), job.prompt)
 
 
-def _pick(job: Job, candidates: list[str]) -> str:
+def pick(job: Job, candidates: list[str]) -> str:
     """The first candidate that meets the form, else the one with the fewest problems."""
     scored = []
     for text in candidates:
@@ -267,7 +258,7 @@ def _pick(job: Job, candidates: list[str]) -> str:
     return min(scored, key=lambda pair: pair[0])[1]
 
 
-def _with_form(job: Job, out: Output) -> Output:
+def with_form(job: Job, out: Output) -> Output:
     """Check the poem against its form; the result states whether the form was met."""
     met, note = verdict(job.command, job.options, job.prompt, out.text)
     if met is not None:
@@ -275,13 +266,15 @@ def _with_form(job: Job, out: Output) -> Output:
     return out
 
 
-def _spec(job: Job) -> TextSpec:
+def spec_of(job: Job) -> TextSpec:
+    """The job's text request; a text job without one is an error."""
     if job.text is None:
         raise ValueError(f"job {job.id} has no text request")
     return job.text
 
 
-def _settings(job: Job, spec: TextSpec, budget: int) -> dict[str, str | int | float | bool]:
+def settings_of(job: Job, spec: TextSpec, budget: int) -> dict[str, str | int | float | bool]:
+    """The settings an output reports: the job's options plus the sampling it ran with."""
     settings: dict[str, str | int | float | bool] = dict(job.options)
     settings.update(temperature=spec.temperature, top_p=spec.top_p, max_new_tokens=budget)
     return settings

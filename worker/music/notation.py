@@ -151,120 +151,156 @@ def parse(body: str, *, key: str, meter: str, unit: str) -> Tune:
     """Read a tune body. Never raises: unreadable text is dropped and counted."""
     reader = _Reader(key_signature(key))
     bar_length = meter_length(meter) / Fraction(unit)
-    bars: list[Bar] = [Bar()]
     # Header fields inside the body (a part label `P:B`, words `w:`) are not music.
     fields = _FIELD_LINE.findall(body)
-    dropped = sum(len(f) for f in fields)
+    parser = _Parser(reader, dropped=sum(len(f) for f in fields))
     body = _FIELD_LINE.sub("", body)
-    tuplet: tuple[int, Fraction, list[Item], str] | None = None  # left, factor, notes, text
-    broken: tuple[str, Item] | None = None  # the arrows and the note before them
-    space = False
     pos = 0
     while pos < len(body):
         m = _TOKENS.match(body, pos)
         if m is None:
-            dropped += 1
+            parser.dropped += 1
             pos += 1
             continue
         pos = m.end()
-        kind = m.lastgroup
-        groups = m.groupdict()
-        if groups["bar"] is not None or groups["dcolon"] is not None:
-            kind = "bar"
-        elif groups["chord"] is not None:
-            kind = "chord"
-        elif groups["pitch"] is not None:
-            kind = "note"
-        elif groups["rest"] is not None:
-            kind = "rest"
+        parser.feed(_token_kind(m), m.groupdict())
+    bars = _drop_empty(parser.finish())
+    return Tune(bars, bar_length, parser.dropped + drop_false_ties(bars))
+
+
+def _token_kind(m: re.Match[str]) -> str | None:
+    """Which alternative of `_TOKENS` matched (a note's, rest's, chord's or bar's inner
+    groups can be the last one, so those are asked for by name)."""
+    groups = m.groupdict()
+    if groups["bar"] is not None or groups["dcolon"] is not None:
+        return "bar"
+    if groups["chord"] is not None:
+        return "chord"
+    if groups["pitch"] is not None:
+        return "note"
+    if groups["rest"] is not None:
+        return "rest"
+    return m.lastgroup
+
+
+def _read_item(reader: _Reader, kind: str | None, groups: dict[str, str]) -> Item | None:
+    """The note, rest or chord a token spells; None for any other token."""
+    item: Item | None = None
+    if kind == "note":
+        pitch = reader.pitch(groups["acc"], groups["pitch"], groups["oct"])
+        length = read_length(groups["num"], groups["slashes"], groups["den"])
+        spelling = (groups["acc"] or "") + groups["pitch"] + groups["oct"]
+        tie = bool(groups["tie"])
+        item = Item("", length, [((pitch,), length, tie)], spelling)
+    elif kind == "rest":
+        length = read_length(groups["rnum"], groups["rsl"], groups["rden"])
+        item = Item("", length, [((), length, False)], "z")
+    elif kind == "chord":
+        inner = re.findall(_NOTE + r"(\d*/*\d*)", groups["chord"])
+        pitches = tuple(sorted({reader.pitch(a or None, p, o) for a, p, o, _ in inner}))
+        first = re.fullmatch(r"(\d*)(/*)(\d*)", inner[0][3])
+        assert first is not None
+        length = read_length(*first.groups()) * read_length(
+            *re.fullmatch(r"(\d*)(/*)(\d*)", groups["chord_len"]).groups()  # type: ignore[union-attr]
+        )
+        spelling = "[" + "".join(a + p + o for a, p, o, _ in inner) + "]"
+        item = Item("", length, [(pitches, length, bool(groups["chord_tie"]))], spelling)
+    if item is not None:
+        item.text = item.spelling + write_length(item.length) + ("-" if item.events[0][2] else "")
+    return item
+
+
+_Tuplet = tuple[int, Fraction, list[Item], str]  # notes left, time factor, notes, its text
+
+
+class _Parser:
+    """The state of one `parse`: the bars so far, what was dropped, and a tuplet or broken
+    rhythm that is waiting for its next note."""
+
+    def __init__(self, reader: _Reader, *, dropped: int) -> None:
+        self.reader = reader
+        self.bars: list[Bar] = [Bar()]
+        self.dropped = dropped
+        self.tuplet: _Tuplet | None = None
+        self.broken: tuple[str, Item] | None = None  # the arrows and the note before them
+        self.space = False
+
+    def feed(self, kind: str | None, groups: dict[str, str]) -> None:
         if kind in ("space", "newline"):
-            space = True
-            continue
+            self.space = True
+            return
         if kind == "ignored":
-            dropped += 1
-            continue
-        item: Item | None = None
-        if kind == "note":
-            pitch = reader.pitch(groups["acc"], groups["pitch"], groups["oct"])
-            length = read_length(groups["num"], groups["slashes"], groups["den"])
-            spelling = (groups["acc"] or "") + groups["pitch"] + groups["oct"]
-            tie = bool(groups["tie"])
-            item = Item("", length, [((pitch,), length, tie)], spelling)
-        elif kind == "rest":
-            length = read_length(groups["rnum"], groups["rsl"], groups["rden"])
-            item = Item("", length, [((), length, False)], "z")
-        elif kind == "chord":
-            inner = re.findall(_NOTE + r"(\d*/*\d*)", groups["chord"])
-            pitches = tuple(sorted({reader.pitch(a or None, p, o) for a, p, o, _ in inner}))
-            first = re.fullmatch(r"(\d*)(/*)(\d*)", inner[0][3])
-            assert first is not None
-            length = read_length(*first.groups()) * read_length(
-                *re.fullmatch(r"(\d*)(/*)(\d*)", groups["chord_len"]).groups()  # type: ignore[union-attr]
-            )
-            spelling = "[" + "".join(a + p + o for a, p, o, _ in inner) + "]"
-            item = Item("", length, [(pitches, length, bool(groups["chord_tie"]))], spelling)
-            item.spelling = spelling
+            self.dropped += 1
+            return
+        item = _read_item(self.reader, kind, groups)
         if item is not None:
-            item.text = (
-                item.spelling + write_length(item.length) + ("-" if item.events[0][2] else "")
-            )
-            item.space = space
-            space = False
-            if broken is not None:
-                arrows, before = broken
-                broken = None
-                if before.plain and item.plain:
-                    item = _broken_pair(before, arrows, item)
-                    _last(bars).items.pop()  # the pair replaces the note before it
-                else:
-                    dropped += len(arrows)
-            if tuplet is not None:
-                left, factor, notes, text = tuplet
-                notes.append(item)
-                if left > 1:
-                    tuplet = (left - 1, factor, notes, text)
-                    continue
-                tuplet = None
-                item = _tuplet_item(text, factor, notes)
-            _last(bars).items.append(item)
-            continue
-        if tuplet is not None:  # anything but a note inside a tuplet breaks it
-            dropped += len(tuplet[3])
-            for note in tuplet[2]:
-                _last(bars).items.append(note)
-            tuplet = None
+            self._add_item(item)
+        else:
+            self._add_mark(kind, groups)
+
+    def finish(self) -> list[Bar]:
+        self._break_tuplet()
+        return self.bars
+
+    def _add_item(self, item: Item) -> None:
+        item.space = self.space
+        self.space = False
+        if self.broken is not None:
+            arrows, before = self.broken
+            self.broken = None
+            if before.plain and item.plain:
+                item = _broken_pair(before, arrows, item)
+                _last(self.bars).items.pop()  # the pair replaces the note before it
+            else:
+                self.dropped += len(arrows)
+        if self.tuplet is not None:
+            left, factor, notes, text = self.tuplet
+            notes.append(item)
+            if left > 1:
+                self.tuplet = (left - 1, factor, notes, text)
+                return
+            self.tuplet = None
+            item = _tuplet_item(text, factor, notes)
+        _last(self.bars).items.append(item)
+
+    def _add_mark(self, kind: str | None, groups: dict[str, str]) -> None:
+        self._break_tuplet()  # anything but a note inside a tuplet breaks it
         if kind == "tuplet":
             p = int(groups["p"])
             q = int(groups["q"]) if groups["q"] else (3 if p in (2, 4, 8) else 2)
             r = int(groups["r"]) if groups["r"] else p
-            tuplet = (r, Fraction(q, p), [], f"({p}" if not groups["q"] else groups["tuplet"])
-            continue
+            self.tuplet = (r, Fraction(q, p), [], f"({p}" if not groups["q"] else groups["tuplet"])
+            return
         if kind == "broken":
-            items = _last(bars).items
-            if items and broken is None:
-                broken = (groups["broken"], items[-1])
+            items = _last(self.bars).items
+            if items and self.broken is None:
+                self.broken = (groups["broken"], items[-1])
             else:
-                dropped += len(groups["broken"])
-            continue
-        if broken is not None:
-            dropped += len(broken[0])
-            broken = None
+                self.dropped += len(groups["broken"])
+            return
+        if self.broken is not None:
+            self.dropped += len(self.broken[0])
+            self.broken = None
         if kind == "ending":
-            _last(bars).ending = int(groups["ending"][1])
-            continue
-        # A bar line: close this bar, start the next.
-        sign = groups["bar"] or groups["dcolon"]
-        bar = _last(bars)
+            _last(self.bars).ending = int(groups["ending"][1])
+            return
+        self._bar_line(groups["bar"] or groups["dcolon"], groups["bar_end"])
+
+    def _bar_line(self, sign: str, ending: str | None) -> None:
+        """Close this bar, start the next."""
+        bar = _last(self.bars)
         bar.closes = sign.startswith(":")
         bar.double = "||" in sign or "|]" in sign or "[|" in sign
-        bars.append(Bar(opens=sign.endswith(":"), ending=int(groups["bar_end"] or 0)))
-        reader.bar_accidentals.clear()
-        space = False
-    if tuplet is not None:
-        dropped += len(tuplet[3])
-        _last(bars).items.extend(tuplet[2])
-    bars = _drop_empty(bars)
-    return Tune(bars, bar_length, dropped + drop_false_ties(bars))
+        self.bars.append(Bar(opens=sign.endswith(":"), ending=int(ending or 0)))
+        self.reader.bar_accidentals.clear()
+        self.space = False
+
+    def _break_tuplet(self) -> None:
+        """A tuplet cut short: its mark is dropped, its notes are kept as written."""
+        if self.tuplet is not None:
+            self.dropped += len(self.tuplet[3])
+            _last(self.bars).items.extend(self.tuplet[2])
+            self.tuplet = None
 
 
 def drop_false_ties(bars: list[Bar]) -> int:

@@ -1,0 +1,34 @@
+"""Loading a causal LM and its tokenizer for batched, left-padded generation.
+
+Shared by the text and melody generators: a hub id or a local directory, the tokenizer
+padded on the left (every row of a batch ends where generation starts), the model moved to
+the worker's device and put in eval mode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+
+def load_causal_lm(model_id: str, *, device: str, dtype: torch.dtype) -> tuple[Any, Any]:
+    """The tokenizer and the eval-mode model of `model_id`, on `device` in `dtype`.
+
+    A tokenizer without a pad token pads with its end-of-text token (when it has one).
+    """
+    hf_logging.disable_progress_bar()  # keep the worker's log readable
+    local = Path(model_id).expanduser().is_dir()
+    # A local directory never touches the network; a hub id downloads only because the
+    # operator named it (and not at all under HF_HUB_OFFLINE=1).
+    kwargs: dict[str, Any] = {"local_files_only": True} if local else {}
+    source = str(Path(model_id).expanduser()) if local else model_id
+    tokenizer: Any = AutoTokenizer.from_pretrained(source, **kwargs)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
+    return tokenizer, model.to(device).eval()
