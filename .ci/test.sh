@@ -11,6 +11,17 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]' 'torch==2.13.0'
 
+# Tools the tests use as independent judges of the art: espeak-ng (syllables and rhyme of
+# poems) and abcmidi's abc2midi/abc2abc (melodies). Installed with apt where missing.
+missing=()
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+command -v abc2midi >/dev/null 2>&1 || missing+=(abcmidi)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} with apt" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 redis_up() {
   if command -v redis-cli >/dev/null 2>&1; then
     redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG
@@ -19,10 +30,6 @@ redis_up() {
   fi
 }
 if ! redis_up; then
-  if ! command -v redis-server >/dev/null 2>&1; then
-    echo "installing redis-server with apt" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-  fi
   echo "starting redis-server on 127.0.0.1:6379" >&2
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
     --dir /tmp --logfile /tmp/atelier-test-redis.log
