@@ -42,6 +42,10 @@ def landscape(canvas: Canvas, *, ink: bool = False) -> np.ndarray:
         sky_top = mix(cols[-1], (1.0, 1.0, 1.0), 0.35)
         horizon = mix(pal.ground, cols[len(cols) // 2], 0.3)
         haze = mix(horizon, (1.0, 1.0, 1.0), 0.3)
+    if canvas.sky is not None and not ink:
+        sky_top, horizon = shade(canvas.sky, 0.8), mix(canvas.sky, (1.0, 0.95, 0.9), 0.25)
+    elif canvas.sky is not None:
+        sky_top, horizon = mix(paper, canvas.sky, 0.45), mix(paper, canvas.sky, 0.3)
     img = vertical_gradient(canvas, sky_top, horizon, curve=0.8)
 
     if night and not ink:
