@@ -56,7 +56,7 @@ class Sketch:
     pixels: np.ndarray  # (height, width, 3) uint8
     composition: str
     palette: Palette
-    placed: tuple[Placed, ...] = ()  # what the scene drew, nearest last
+    placed: tuple[Placed, ...] = ()  # what the scene drew, in the prompt's order
     not_drawn: tuple[str, ...] = ()  # nouns in the prompt the renderer does not know
 
     def drawn(self) -> list[str]:

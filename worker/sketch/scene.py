@@ -6,8 +6,8 @@ horizon) and the paler (mixed towards the haze). Sky things go above the horizon
 fish and whales on the water (a sea is drawn when the prompt names none); mountains and
 forests stand on the horizon. The style then treats the layer of things its own way
 (`treat`): tiles for mosaic, washes for watercolour, strands for flow, ink for ink.
-`compose` returns what it placed, with the box and colour of each, for the alt text and
-for tests.
+`compose` returns what it placed, in the prompt's order, with the box and colour of
+each, for the alt text and for tests.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def compose(
     standing = [a for a in asked if SUBJECTS[a.name].place in ("ground", "water")]
     placed += _standing(draw, standing, canvas, horizon, water_top, shore, haze, rng)
     _treat(canvas, img, layer, style)
-    return placed
+    order = {a.name: i for i, a in enumerate(asked)}
+    return sorted(placed, key=lambda p: order.get(p.name, len(order)))  # the prompt's order
 
 
 def _word(asked: list[Asked], name: str) -> str:
@@ -161,7 +162,7 @@ def _sky_thing(
     h, w = canvas.shape
     kind = SUBJECTS[asked.name]
     col = colour_of(asked)
-    count = 7 if asked.name == "star" and asked.count > 1 else asked.count
+    count = asked.count
     out = []
     for _ in range(count):
         size = kind.height * h * (rng.uniform(0.7, 1.1) if count > 1 else 1.0)

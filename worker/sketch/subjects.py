@@ -105,6 +105,7 @@ ALIASES: dict[str, str] = {
     "geese": "bird", "goose": "bird", "duck": "swan", "calf": "cow", "dolphin": "fish",
 }  # fmt: skip
 PLURAL_EXTRA = 2  # a plural draws this many more of the thing
+NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 IRREGULAR_PLURALS = frozenset({"people", "children", "men", "women", "geese", "mice", "wolves"})
 # Light and size words between a colour and its noun ("a red old boat").
 BETWEEN = frozenset(
@@ -118,7 +119,7 @@ NOT_NOUNS = frozenset(
         """a an the and or of in on at by to from with over under above below beside near into
     onto through across behind before after among between around up down out off far this
     that these those its his her their our my your one two three four five some many few
-    is are was were be being been it there here very so all each every as for like
+    six seven is are was were be being been it there here very so all each every as for like
     light glow shadow shadows wind rain snow fog mist storm weather air breeze
     morning evening noon day afternoon time season spring summer autumn winter
     sunset sunrise dawn dusk twilight night midnight nocturne sketch picture painting
@@ -172,8 +173,14 @@ def read_prompt(prompt: str) -> tuple[list[Asked], list[str]]:
         plural = word in IRREGULAR_PLURALS or (
             word.endswith("s") and word != name and word not in ALIASES
         )
-        count = 1 + (PLURAL_EXTRA if plural and name not in _UNCOUNTED else 0)
+        extra = PLURAL_EXTRA * (3 if name == "star" else 1)  # a sky has many stars
+        count = 1 + (extra if plural and name not in _UNCOUNTED else 0)
         colour = _colour_before(words, i)
+        j = i - 1 - (colour != "")
+        while j >= 0 and words[j] in BETWEEN:
+            j -= 1
+        if j >= 0 and words[j] in NUMBERS and name not in _UNCOUNTED:
+            count = NUMBERS[words[j]]
         if name in asked:
             prev = asked[name]
             asked[name] = Asked(name, prev.word, prev.colour_word or colour, max(prev.count, count))
