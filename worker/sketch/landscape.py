@@ -17,6 +17,7 @@ from worker.sketch.canvas import (
 from worker.sketch.palette import COLOURS, RGB, luminance, mix, shade
 
 WATER_WORDS = frozenset({"sea", "ocean", "lake", "river", "water", "harbour", "harbor", "bay"})
+ASKED_DISCS = frozenset({"sun", "moon"})
 MOON_WORDS = frozenset({"moon", "night", "midnight", "stars", "nocturne"})
 
 
@@ -63,9 +64,10 @@ def landscape(canvas: Canvas, *, ink: bool = False) -> np.ndarray:
     if ink:
         disc_col = (0.8, 0.28, 0.2)  # a vermilion sun, as in ink painting
     dist = np.sqrt((x - sx) ** 2 + (y - sy) ** 2)
-    if not ink:
-        paint(img, 0.45 * np.exp(-((dist / (radius * 3.5)) ** 2)), disc_col)
-    paint(img, coverage(dist - radius), disc_col)
+    if not canvas.words & ASKED_DISCS:  # an asked sun or moon is drawn by the scene
+        if not ink:
+            paint(img, 0.45 * np.exp(-((dist / (radius * 3.5)) ** 2)), disc_col)
+        paint(img, coverage(dist - radius), disc_col)
 
     water = bool(canvas.words & WATER_WORDS)
     layers = int(rng.integers(4, 7))

@@ -124,6 +124,7 @@ NOT_NOUNS = frozenset(
     morning evening noon day afternoon time season spring summer autumn winter
     sunset sunrise dawn dusk twilight night midnight nocturne sketch picture painting
     scene view style photo image drawing beautiful lovely quiet gentle under while
+        sail sails mast roof window windows door wall walls top side edge shore coast
     """
     )
 )
