@@ -175,7 +175,7 @@ def test_the_examples_in_the_docs_are_what_their_commands_make() -> None:
         r"--size (\d+)x(\d+) --out (docs/images/\w+\.png)"
     )
     examples = re.findall(pattern, doc)
-    assert len(examples) == 6
+    assert len(examples) == 10
     for prompt, seed, style, width, height, out in examples:
         made = render(prompt, int(seed), style=style, size=(int(width), int(height))).pixels
         with Image.open(root / out) as img:
