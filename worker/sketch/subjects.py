@@ -96,6 +96,7 @@ ALIASES: dict[str, str] = {
     "galleon": "ship", "steamer": "ship", "automobile": "car", "locomotive": "train",
     "campfire": "fire", "bonfire": "fire", "flame": "fire", "flames": "fire", "lamp": "lantern",
     "stag": "deer", "doe": "deer", "fawn": "deer", "ocean": "sea", "pond": "lake",
+    "harbour": "sea", "harbor": "sea", "bay": "sea", "port": "sea",
     "stream": "river", "creek": "river", "path": "road", "street": "road", "lane": "road",
     "hill": "mountain", "peak": "mountain", "woods": "forest", "woodland": "forest",
     "daisy": "flower", "tulip": "flower", "blossom": "flower", "sparrow": "bird",
