@@ -89,7 +89,11 @@ ALIASES: dict[str, str] = {
     "kitten": "cat", "kitty": "cat", "puppy": "dog", "hound": "dog", "wolf": "dog",
     "wolves": "dog", "man": "person", "men": "person", "woman": "person", "women": "person",
     "child": "person", "children": "person", "girl": "person", "boy": "person",
-    "people": "person", "figure": "person", "wanderer": "person", "traveller": "person",
+    "people": "person", "astronaut": "person", "sailor": "person", "fisherman": "person",
+    "farmer": "person", "king": "person", "queen": "person", "knight": "person",
+    "mother": "person", "father": "person", "grandmother": "person", "grandfather": "person",
+    "friend": "person", "dancer": "person", "lovers": "person", "figure": "person",
+    "wanderer": "person", "traveller": "person",
     "pony": "horse", "stallion": "horse", "mare": "horse", "fortress": "castle",
     "palace": "castle", "cathedral": "church", "chapel": "church", "temple": "church",
     "sailboat": "boat", "canoe": "boat", "rowboat": "boat", "yacht": "boat", "dinghy": "boat",
@@ -216,4 +220,9 @@ def _could_be_noun(word: str, words: list[str], i: int) -> bool:
         return False
     # A noun in a prompt mostly follows an article or an adjective, or ends the phrase.
     before = words[i - 1] if i else ""
-    return before in {"a", "an", "the", "of", "and", "with"} or before in COLOURS or i == 0
+    return before in _BEFORE_NOUNS or before in COLOURS or before in NUMBERS or i == 0
+
+
+_BEFORE_NOUNS = frozenset(
+    {"a", "an", "the", "of", "and", "with", "my", "his", "her", "their", "our", "your", "some"}
+)
