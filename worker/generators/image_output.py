@@ -68,11 +68,14 @@ def finish_image(
     generator: str,
     settings: dict[str, OptionValue],
     note: str = "",
+    description: str = "",
 ) -> Output:
     """The output for one image: as made when nothing flagged it (`reason` empty), else what
-    the job's server policy says. The provenance settings say what was done."""
+    the job's server policy says. The provenance settings say what was done. `description`
+    is the alt text when the generator knows better than the prompt what it drew."""
+    kw = {"model": model, "generator": generator, "description": description}
     if not reason:
-        file = png_file(job, image, model=model, generator=generator, settings=settings)
+        file = png_file(job, image, settings=settings, **kw)
         return Output(settings=settings, note=note, files=[file])
     flag = Flag(IMAGE_CHECK, detail=reason)
     policy = job.image_safety
@@ -83,7 +86,7 @@ def finish_image(
         settings = {**settings, "safety": "flagged, blurred"}
         radius = max(image.size) * BLUR_FRACTION
         shown = image.convert("RGB").filter(ImageFilter.GaussianBlur(radius))
-        file = png_file(job, shown, model=model, generator=generator, settings=settings)
+        file = png_file(job, shown, settings=settings, **kw)
         file = File(SPOILER_PREFIX + file.filename, file.content_type, file.data, file.description)
         return Output(
             settings=settings,
@@ -93,7 +96,7 @@ def finish_image(
             action="posted a flagged image, blurred",
         )
     settings = {**settings, "safety": "flagged, shown (policy off)"}
-    file = png_file(job, image, model=model, generator=generator, settings=settings)
+    file = png_file(job, image, settings=settings, **kw)
     return Output(
         settings=settings,
         note=image_shown_note(reason),
@@ -110,6 +113,7 @@ def png_file(
     model: str,
     generator: str,
     settings: Mapping[str, OptionValue],
+    description: str = "",
 ) -> File:
     """The image as a PNG whose text chunks say how it was made."""
     record = {
@@ -136,13 +140,14 @@ def png_file(
         filename=f"atelier-{job.id[:8]}-{job.seed}.png",
         content_type="image/png",
         data=buffer.getvalue(),
-        description=alt_text(job),
+        description=alt_text(job, description),
     )
 
 
-def alt_text(job: Job) -> str:
-    """Alt text for the posted image: the prompt (a captioning model could do better)."""
-    text = " ".join(job.prompt.split())
+def alt_text(job: Job, description: str = "") -> str:
+    """Alt text for the posted image: what the generator says it drew, else the prompt (a
+    captioning model could do better)."""
+    text = " ".join((description or job.prompt).split())
     return text if len(text) <= 1000 else text[:999] + "…"
 
 

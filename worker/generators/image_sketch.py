@@ -13,7 +13,7 @@ from PIL import Image
 from bot.jobs import Job, JobKind, OptionValue
 from worker.generators.base import Output, ProgressFn
 from worker.generators.image_output import ImageCheck, finish_image, size_of, withheld
-from worker.sketch import render
+from worker.sketch import Sketch, render
 
 SKETCH_MODEL_ID = "atelier-sketch"
 STEPS_NOTE = "steps apply to diffusion models; the offline sketch renderer has none"
@@ -53,6 +53,10 @@ class SketchGenerator:
         }
         if sketch.palette.words:
             settings["palette"] = " ".join(sketch.palette.words)
+        if sketch.placed:
+            settings["drawn"] = ", ".join(sketch.drawn())
+        if sketch.not_drawn:
+            settings["not_drawn"] = ", ".join(sketch.not_drawn)
         image = Image.fromarray(sketch.pixels)
         return finish_image(
             job,
@@ -62,4 +66,22 @@ class SketchGenerator:
             generator=self.name,
             settings=settings,
             note=STEPS_NOTE if "steps" in job.options else "",
+            description=describe(job.prompt, sketch),
         )
+
+
+def describe(prompt: str, sketch: Sketch) -> str:
+    """Alt text that says what the picture shows and what of the prompt it could not draw:
+    "A sketch of a red boat and the blue sea (asked: a red boat on a blue sea)"."""
+    drawn = sketch.drawn()
+    if not drawn and not sketch.not_drawn:
+        return prompt
+    shown = _listed(drawn) if drawn else "colours and shapes only"
+    text = f"A sketch of {shown}"
+    if sketch.not_drawn:
+        text += f"; not drawn: {_listed(sketch.not_drawn)}"
+    return f"{text} (asked: {' '.join(prompt.split())})"
+
+
+def _listed(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -18,6 +18,8 @@ from worker.sketch.geometric import mosaic, shapes
 from worker.sketch.landscape import landscape
 from worker.sketch.painterly import flow, washes
 from worker.sketch.palette import Palette, palette_for, words_of
+from worker.sketch.scene import Placed, compose, sky_colour
+from worker.sketch.subjects import SUBJECTS, read_prompt
 
 Composition = Callable[[Canvas], np.ndarray]
 
@@ -54,6 +56,27 @@ class Sketch:
     pixels: np.ndarray  # (height, width, 3) uint8
     composition: str
     palette: Palette
+    placed: tuple[Placed, ...] = ()  # what the scene drew, in the prompt's order
+    not_drawn: tuple[str, ...] = ()  # nouns in the prompt the renderer does not know
+
+    def drawn(self) -> list[str]:
+        """The things drawn, as a reader would name them: "a red boat", "3 birds"."""
+        counts: dict[tuple[str, str], int] = {}
+        for thing in self.placed:
+            if thing.word:
+                key = (thing.name, thing.colour_word)
+                counts[key] = counts.get(key, 0) + 1
+        out = []
+        for (name, colour), n in counts.items():
+            named = f"{colour} {name}" if colour else name
+            article = "the" if name in _ONE else "an" if named[0] in "aeiou" else "a"
+            out.append(f"{n} {named}s" if n > 1 else f"{article} {named}")
+        return out
+
+
+_ONE = frozenset({"sky", "sea", "sun", "moon", "river", "lake", "road", "field", "forest"})
+# A colour bound to these still leads the palette: the land and hills are drawn from it.
+_PALETTE_SUBJECTS = frozenset({"field", "mountain", "forest"})
 
 
 def composition_for(style: str, prompt: str, seed: int) -> str:
@@ -73,7 +96,18 @@ def render(prompt: str, seed: int, *, style: str = "any", size: tuple[int, int])
     name = composition_for(style, prompt, seed)
     digest = hashlib.sha256(f"{prompt.strip().lower()}\x1f{name}".encode()).digest()
     rng = np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
-    pal = palette_for(prompt, rng)
-    canvas = Canvas(width, height, pal, rng, frozenset(words_of(prompt)))
+    asked, unknown = read_prompt(prompt)
+    # A colour bound to a thing paints that thing, not the whole picture.
+    bound = {a.colour_word for a in asked if a.colour_word and a.name not in _PALETTE_SUBJECTS}
+    pal = palette_for(" ".join(w for w in words_of(prompt) if w not in bound), rng)
+    words = frozenset(words_of(prompt)) | {a.name for a in asked}
+    if any(SUBJECTS[a.name].place == "water" for a in asked):
+        words |= {"sea"}  # boats float: the landscapes mirror a sea under them
+    canvas = Canvas(width, height, pal, rng, words, sky=sky_colour(asked))
     img = COMPOSITIONS[name](canvas).astype(np.float32, copy=False)
-    return Sketch(finish(canvas, img), name, pal)
+    placed: list[Placed] = []
+    if asked:
+        # Its own random stream, so a prompt without things draws as it always did.
+        scene_rng = np.random.default_rng([seed, int.from_bytes(digest[8:16], "little"), 2])
+        placed = compose(canvas, img, asked, name, scene_rng)
+    return Sketch(finish(canvas, img), name, pal, tuple(placed), tuple(unknown))

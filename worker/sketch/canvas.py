@@ -22,6 +22,7 @@ class Canvas:
     palette: Palette
     rng: np.random.Generator
     words: frozenset[str]
+    sky: RGB | None = None  # the sky's colour when the prompt binds one ("crimson sky")
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -17,6 +17,7 @@ from worker.sketch.canvas import (
 from worker.sketch.palette import COLOURS, RGB, luminance, mix, shade
 
 WATER_WORDS = frozenset({"sea", "ocean", "lake", "river", "water", "harbour", "harbor", "bay"})
+ASKED_DISCS = frozenset({"sun", "moon"})
 MOON_WORDS = frozenset({"moon", "night", "midnight", "stars", "nocturne"})
 
 
@@ -42,6 +43,10 @@ def landscape(canvas: Canvas, *, ink: bool = False) -> np.ndarray:
         sky_top = mix(cols[-1], (1.0, 1.0, 1.0), 0.35)
         horizon = mix(pal.ground, cols[len(cols) // 2], 0.3)
         haze = mix(horizon, (1.0, 1.0, 1.0), 0.3)
+    if canvas.sky is not None and not ink:
+        sky_top, horizon = shade(canvas.sky, 0.8), mix(canvas.sky, (1.0, 0.95, 0.9), 0.25)
+    elif canvas.sky is not None:
+        sky_top, horizon = mix(paper, canvas.sky, 0.45), mix(paper, canvas.sky, 0.3)
     img = vertical_gradient(canvas, sky_top, horizon, curve=0.8)
 
     if night and not ink:
@@ -59,9 +64,10 @@ def landscape(canvas: Canvas, *, ink: bool = False) -> np.ndarray:
     if ink:
         disc_col = (0.8, 0.28, 0.2)  # a vermilion sun, as in ink painting
     dist = np.sqrt((x - sx) ** 2 + (y - sy) ** 2)
-    if not ink:
-        paint(img, 0.45 * np.exp(-((dist / (radius * 3.5)) ** 2)), disc_col)
-    paint(img, coverage(dist - radius), disc_col)
+    if not canvas.words & ASKED_DISCS:  # an asked sun or moon is drawn by the scene
+        if not ink:
+            paint(img, 0.45 * np.exp(-((dist / (radius * 3.5)) ** 2)), disc_col)
+        paint(img, coverage(dist - radius), disc_col)
 
     water = bool(canvas.words & WATER_WORDS)
     layers = int(rng.integers(4, 7))

@@ -70,7 +70,9 @@ async def test_poem_to_image_to_poem_carries_links_credits_and_alt_text(
     assert footer(picture).endswith("after poem by Alice, asked by Bob")
     [png] = picture["attachments"]
     assert png["filename"].endswith(".png")
-    assert png["description"] == embed["title"].removeprefix("/image ")  # the alt text
+    # The alt text: what the sketch drew, and the prompt it was asked.
+    assert png["description"].startswith("A sketch of ")
+    assert png["description"].endswith(f"(asked: {embed['title'].removeprefix('/image ')})")
     bobs = await queue.redis.zrange(queue.keys.user_jobs("discord", str(BOB.id)), 0, -1)
     assert len(bobs) == 1  # the repeated click queued nothing new
     image = load_job(await queue.redis.hget(queue.keys.job(bobs[0]), "job"))

@@ -80,10 +80,10 @@ async def test_illustrate_write_about_it_and_score_it_through_slack(
     assert "after poem by u1, asked by u2" in block_text(picture)
     assert labels(picture, "atelier_write") == ["Write about it"]
     assert labels(picture, "atelier_illustrate") == []
-    # The PNG went up with its alt text (the prompt), in the picture's thread.
+    # The PNG went up with its alt text (what was drawn, and the prompt), in the thread.
     await until(lambda: stack.fake.find("files.completeUploadExternal"), "the upload", stack)
     asked = [c.data.get("alt_txt") for c in stack.fake.find("files.getUploadURLExternal")]
-    assert image_job["prompt"] in asked
+    assert f"(asked: {image_job['prompt']})" in asked[0] and asked[0].startswith("A sketch of")
 
     # U3 writes about the picture: a poem about its alt text, crediting the chain.
     value = button_value(picture, "atelier_write")
@@ -92,7 +92,7 @@ async def test_illustrate_write_about_it_and_score_it_through_slack(
     [second] = [m for m in finished(stack, "CCHAIN") if m["ts"] != poem["ts"]]
     [second_job] = [j for j in by_command(stack, "CCHAIN", "poem") if j["parent_id"]]
     assert second_job["parent_id"] == image_job["id"]
-    assert second_job["prompt"] == image_job["prompt"]
+    assert second_job["prompt"] == asked[0]  # the picture's alt text
     assert "after poem by u1 → image by u2, asked by u3" in block_text(second)
 
     # U3 scores the first poem: a melody job in a mood the melody command knows.

@@ -116,7 +116,10 @@ def test_generator_makes_pngs_that_say_how_they_were_made() -> None:
     assert not first.error and len(first.files) == 1
     file = first.files[0]
     assert file.content_type == "image/png" and file.filename.endswith(".png")
-    assert file.description == "a crimson kite"  # alt text
+    assert (
+        file.description
+        == "A sketch of colours and shapes only; not drawn: kite (asked: a crimson kite)"
+    )
     with Image.open(io.BytesIO(file.data)) as img:
         assert img.format == "PNG" and img.size == (768, 512)
         assert img.info["Source"] == f"{SKETCH_MODEL_ID} (offline sketch renderer)"
@@ -130,6 +133,7 @@ def test_generator_makes_pngs_that_say_how_they_were_made() -> None:
         "size": "768x512",
         "composition": "flow",
         "palette": "crimson",
+        "not_drawn": "kite",
     }
     assert first.settings == record["settings"]
     # Steps mean nothing to the renderer: it says so instead of pretending.
@@ -171,7 +175,7 @@ def test_the_examples_in_the_docs_are_what_their_commands_make() -> None:
         r"--size (\d+)x(\d+) --out (docs/images/\w+\.png)"
     )
     examples = re.findall(pattern, doc)
-    assert len(examples) == 6
+    assert len(examples) == 10
     for prompt, seed, style, width, height, out in examples:
         made = render(prompt, int(seed), style=style, size=(int(width), int(height))).pixels
         with Image.open(root / out) as img:

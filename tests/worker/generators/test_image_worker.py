@@ -64,7 +64,10 @@ async def test_an_image_job_yields_a_png_attachment_with_its_provenance(queue: J
     record = read_png_record(data)
     assert record["generator"] == "offline sketch renderer" and record["seed"] == 11
     assert record["job"] == job.id and record["settings"] == dict(result.provenance.settings)
-    assert result.attachments[0].description == "a crimson lighthouse in fog"
+    # The alt text says what was drawn, and the prompt.
+    assert result.attachments[0].description == (
+        "A sketch of a crimson lighthouse (asked: a crimson lighthouse in fog)"
+    )
 
 
 async def test_diffusion_jobs_batch_by_size_and_match_alone(queue: JobQueue, tiny_sd: Path) -> None:
