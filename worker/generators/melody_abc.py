@@ -41,7 +41,7 @@ from worker.device import resolve_device
 from worker.generators.base import File, Output, ProgressFn
 from worker.generators.text_lm import candidate_seed
 from worker.generators.transformers_load import load_causal_lm
-from worker.music import notation
+from worker.music import notation, portable
 from worker.music.bars import Metre
 from worker.music.header import UNIT, Request, request_for
 from worker.music.midi import write_midi
@@ -259,6 +259,7 @@ def check(body: str, request: Request) -> list[str]:
             problems.append(f"bar {n + 1} is {bar.length} long, not {tune.bar_length}")
     if notation.repair(tune).bars != tune.bars:
         problems.append("repeats or bars needed repair")
+    problems.extend(portable.faults(tune))
     full = notation.played_length(tune)
     if full != request.bars:
         problems.append(f"{full} bars, not {request.bars}")
@@ -266,7 +267,7 @@ def check(body: str, request: Request) -> list[str]:
 
 
 def _tune(request: Request, body: str) -> notation.Tune:
-    return notation.repair(notation.parse(body, key=request.key, meter=request.meter, unit=UNIT))
+    return portable.repair(notation.parse(body, key=request.key, meter=request.meter, unit=UNIT))
 
 
 def _played(request: Request, body: str) -> int:

@@ -8,7 +8,7 @@ from fractions import Fraction as F
 import pytest
 
 from worker.generators.melody_abc import check
-from worker.music import notation
+from worker.music import notation, portable
 from worker.music.header import Request
 from worker.training.abc import MUSIC21_FOLK, load_abc_tunes
 
@@ -122,7 +122,7 @@ def test_corpus_tunes_survive_repair_and_music21_agrees() -> None:
         head = dict(line.split(":", 1) for line in tune.split("\n") if line[1:2] == ":")
         body = "\n".join(line for line in tune.split("\n") if line[1:2] != ":")
         request = Request("t", head["K"], head["M"], 100, 8, "soft", "")
-        fixed = notation.cut(notation.repair(read(body, head["K"], head["M"])), 8)
+        fixed = notation.cut(portable.repair(read(body, head["K"], head["M"])), 8)
         text = notation.write(fixed)
         if notation.played_length(fixed) == 8:
             assert check(text, request) == []
