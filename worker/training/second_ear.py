@@ -102,9 +102,14 @@ def _last_spoken_word(line: str) -> tuple[Phoneme, ...]:
     return tuple(p for w in said for p in w)
 
 
+# American English says NORTH and FORCE alike ("mortal" / "portal"); espeak-ng spells them apart.
+_SAME_SOUND = {"o@": "O@"}
+
+
 def _normal(name: str) -> str:
     # espeak marks reduced variants with digits and "#" ("I2", "a#"); the sound rhymes alike.
-    return name.rstrip("0123456789#") or name
+    bare = name.rstrip("0123456789#") or name
+    return _SAME_SOUND.get(bare, bare)
 
 
 def rhyme_key(word: str) -> str:

@@ -53,7 +53,14 @@ def test_syllables_of_real_lines(line: str, count: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("a", "b"), [("day", "May"), ("shines", "declines"), ("feared", "beard"), ("sun", "dun")]
+    ("a", "b"),
+    [
+        ("day", "May"),
+        ("shines", "declines"),
+        ("feared", "beard"),
+        ("sun", "dun"),
+        ("mortal", "portal"),
+    ],
 )
 def test_rhymes_by_sound(a: str, b: str) -> None:
     assert second_ear.rhymes(a, b)
