@@ -335,12 +335,20 @@ def evaluate(
     chosen = tuple(f.strip() for f in forms.split(",") if f.strip())
     if chosen:
         from bot.commands.poetic_forms import FORMS
-        from worker.training.form_eval import evaluate_forms, form_table, write_form_figures
+        from worker.training import second_ear
+        from worker.training.form_eval import (
+            SECOND_EAR_MISSING,
+            evaluate_forms,
+            form_table,
+            write_form_figures,
+        )
 
         unknown = [f for f in chosen if f not in FORMS or f == "free"]
         if unknown:
             typer.echo(f"error: no checker for {', '.join(unknown)}; forms: {', '.join(FORMS)}")
             raise typer.Exit(2)
+        if not second_ear.available():
+            typer.echo(SECOND_EAR_MISSING, err=True)
         scores = _or_exit(
             lambda: evaluate_forms(model, forms=chosen, requests=requests, log=log.info)
         )

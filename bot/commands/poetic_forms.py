@@ -8,22 +8,26 @@ per-line functions in a loop.
 Syllables. A word's count is its number of vowel phones (phones ending in a stress digit) in its
 first CMUdict pronunciation. Form checks accept a line if *any* combination of the words'
 pronunciations fits ("fire" may be one syllable or two), because poets choose among them too.
-Before giving up on the dictionary we try a poetic elision as spelled out ("dimm'd" -> "dimmed").
-Words CMUdict lacks fall back to a spelling heuristic: count vowel groups (a e i o u y), drop a
-silent final "e" (but not in a consonant + "le" ending, "table"), drop the "e" of an "-ed"
-ending unless it follows t or d ("jumped" vs "wanted"), and never return less than 1.
-Hyphenated words are the sum of their parts. Digit runs are spelled out in English below 1000
-("42" -> "forty two", 3) and read digit by digit above ("1984" -> "one nine eight four").
+A word CMUdict lacks is pronounced from the dictionary where a rule allows: a poetic elision as
+spelled out ("dimm'd" -> "dimmed"), a few archaic contractions ("o'er"), an elided or archaic
+ending on a known stem ("damask'd", "grow'st"), a plural or third-person "-s" ("plods"), or a
+common prefix on a known word ("untrimm'd"). A word still unknown is *unknown*: it never counts
+towards a met form, so a line holding one meets no syllable count and an end word that is
+unknown rhymes with nothing. ``syllables`` and ``line_syllables`` still give an estimate for such
+words (vowel groups, a silent final "e", "-ed" voiced only after t or d, never less than 1) so a
+problem can say how long a line looks. Hyphenated words are the sum of their parts. Digit runs
+are spelled out in English below 1000 ("42" -> "forty two", 3) and read digit by digit above.
 
 Rhymes. A rhyme key is the pronunciation from the last stressed vowel to the end, stress digits
-stripped ("day" -> "EY"). Two words rhyme if any of their pronunciations share a key; the same
-word twice is not a rhyme. A word CMUdict lacks is tried without a common prefix ("untrimm'd" ->
-"trimmed"), which never changes the rhyming part; failing that, both words are compared on their
-spelling key: the last vowel group and the letters after it ("blorptastic" -> "ic").
+stripped ("day" -> "EY"): rhyme is by sound, never by spelling ("eye" / "symmetry" do not).
+Two words rhyme if any of their pronunciations share a key; the same word twice is not a rhyme,
+and a function word ("the", "of", "and": ``FUNCTION_WORDS``) never makes one.
 
-Sonnets alone also accept the weak rhymes Shakespeare used, where a stressed syllable rhymes with
-an unstressed one: the final consonants must match, and the final vowels must match or one of them
-be unstressed ("temperate" / "date" in Sonnet 18). Limericks and quatrains need true rhymes.
+Sonnets are in pentameter: ten syllables a line, or eleven where the line ends on an unstressed
+syllable (a feminine ending, "question"). They alone also accept the weak rhymes Shakespeare
+used, where a stressed syllable rhymes with an unstressed one: the final consonants must match,
+and the final vowels must match or one of them be unstressed ("temperate" / "date" in Sonnet
+18). Limericks and quatrains need true rhymes.
 """
 
 from __future__ import annotations
@@ -44,15 +48,65 @@ RHYME_SCHEMES: dict[str, tuple[str, ...]] = {
     "couplet": ("AA",),
 }
 SYLLABLE_PATTERNS: dict[str, tuple[int, ...]] = {"haiku": (5, 7, 5), "tanka": (5, 7, 5, 7, 7)}
-# Inclusive per-line bounds for forms whose lines are "about" a length (a sonnet's pentameter).
-SYLLABLE_RANGES: dict[str, tuple[int, int]] = {"sonnet": (8, 12)}
+# Inclusive per-line bounds: a sonnet's pentameter is ten syllables, eleven only with a
+# feminine ending (the checker asks that the eleventh be an unstressed final syllable).
+SYLLABLE_RANGES: dict[str, tuple[int, int]] = {"sonnet": (10, 11)}
+# Words too weak to carry a rhyme: articles, conjunctions, prepositions and "I".
+FUNCTION_WORDS: frozenset[str] = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "as",
+        "if",
+        "than",
+        "that",
+        "i",
+        "is",
+        "it",
+        "its",
+    ]
+)
 SLANT_RHYME_FORMS: frozenset[str] = frozenset({"sonnet"})
 
 _TOKEN = re.compile(r"[0-9]+|[a-z']+")
 _VOWEL_GROUP = re.compile(r"[aeiouy]+")
-# The last vowel group and what follows; a consonant + silent "e" stays with it ("glade" -> "ade").
-_SPELLING_KEY = re.compile(r"(?:[aeiouy]+[^aeiouy]+e|[aeiouy]+[^aeiouy]*)$")
-_PREFIXES = ("under", "over", "fore", "dis", "mis", "out", "un", "re", "be", "en", "in", "im")
+# Common prefixes and how they sound, for a prefixed word CMUdict lacks ("un-trimm'd").
+_PREFIXES: dict[str, str] = {
+    "under": "AH1 N D ER0",
+    "over": "OW1 V ER0",
+    "fore": "F AO1 R",
+    "dis": "D IH0 S",
+    "mis": "M IH0 S",
+    "out": "AW1 T",
+    "un": "AH0 N",
+    "re": "R IY0",
+    "be": "B IH0",
+    "en": "EH0 N",
+    "in": "IH0 N",
+    "im": "IH0 M",
+}
+# Archaic contractions CMUdict lacks, with their usual pronunciations.
+_CONTRACTIONS: dict[str, str] = {
+    "o'er": "OW1 R",
+    "e'er": "EH1 R",
+    "heav'n": "HH EH1 V N",
+    "ev'n": "IY1 V N",
+}
+_VOICELESS = frozenset(["P", "T", "K", "F", "TH", "S", "SH", "CH", "HH"])
 # Syllables of the spelled numbers: zero..nineteen, then the tens (twenty..ninety).
 _ONES = (2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 3, 1, 2, 2, 2, 2, 3, 2, 2)
 _TENS = (0, 0, 2, 2, 2, 2, 2, 3, 2, 2)
@@ -80,6 +134,11 @@ def _tokens(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=65536)
 def _phones(token: str) -> tuple[str, ...]:
+    """Pronunciations of a token: CMUdict's, else derived from CMUdict by a rule; () if unknown."""
+    return _listed(token) or _derived(token)
+
+
+def _listed(token: str) -> tuple[str, ...]:
     """CMUdict pronunciations of a token, trying its elided spellings too."""
     with _LOAD_LOCK:  # pronouncing fills its globals in steps; don't read them half-built
         pronouncing.init_cmu()
@@ -91,7 +150,39 @@ def _phones(token: str) -> tuple[str, ...]:
         found: list[str] = pronouncing.phones_for_word(candidate)
         if found:
             return tuple(found)
+    if token in _CONTRACTIONS:
+        return (_CONTRACTIONS[token],)
     return ()
+
+
+def _derived(token: str) -> tuple[str, ...]:
+    """A pronunciation built from a known stem: "damask'd", "grow'st", "plods", "untrimm'd"."""
+    for ending in ("'d", "'st", "s"):
+        stem = token.removesuffix(ending)
+        if stem == token or len(stem) < 2 or stem.endswith(("s", "'")):
+            continue
+        if found := _listed(stem):
+            return tuple(_with_ending(p, ending) for p in found)
+    for prefix, sound in _PREFIXES.items():
+        rest = token.removeprefix(prefix)
+        if rest != token and len(rest) >= 3 and (found := _listed(rest) or _derived(rest)):
+            return tuple(f"{sound} {p}" for p in found)
+    return ()
+
+
+def _with_ending(phones: str, ending: str) -> str:
+    voiceless = phones.split()[-1] in _VOICELESS
+    if ending == "'st":
+        return f"{phones} S T"
+    if ending == "'d":
+        return f"{phones} {'T' if voiceless else 'D'}"
+    return f"{phones} {'S' if voiceless else 'Z'}"
+
+
+def known(word: str) -> bool:
+    """Whether every part of a word has a pronunciation (digits are spelled out, so known)."""
+    tokens = _tokens(word)
+    return bool(tokens) and all(t.isdigit() or _phones(t) for t in tokens)
 
 
 def _heuristic_syllables(token: str) -> int:
@@ -138,9 +229,12 @@ def line_syllables(line: str) -> int:
 
 
 def _line_syllable_options(line: str) -> frozenset[int]:
-    """Every total the line can have when each word may take any of its pronunciations."""
+    """Every total the line can have when each word may take any of its pronunciations; none
+    when a word is unknown (an estimate never meets a form)."""
     totals = frozenset({0})
     for token in _tokens(line):
+        if not (token.isdigit() or _phones(token)):
+            return frozenset()
         totals = frozenset(t + c for t in totals for c in set(_counts(token)))
     return totals
 
@@ -152,15 +246,9 @@ def last_word(line: str) -> str:
     return words[-1] if words else ""
 
 
-@functools.lru_cache(maxsize=65536)
 def _rhyme_phones(token: str) -> tuple[str, ...]:
-    """Pronunciations for rhyming: a prefix never changes the rhyming part ("un-trimm'd")."""
-    phones = _phones(token)
-    for prefix in _PREFIXES:
-        rest = token.removeprefix(prefix)
-        if phones or (rest != token and len(rest) >= 3 and (phones := _phones(rest))):
-            break
-    return phones
+    """Pronunciations a token may rhyme with; none for a function word or an unknown word."""
+    return () if token in FUNCTION_WORDS else _phones(token)
 
 
 def _key_from_phones(phones: str) -> str:
@@ -171,17 +259,12 @@ def _key_from_phones(phones: str) -> str:
     return " ".join(p.rstrip("012") for p in parts[start:])
 
 
-def _spelling_key(token: str) -> str:
-    letters = token.replace("'", "")
-    match = _SPELLING_KEY.search(letters)
-    return match.group(0) if match else letters
-
-
 def rhyme_key(word: str) -> str:
-    """The rhyming part of a word's first pronunciation, or its spelling key if CMUdict lacks it."""
+    """The rhyming part of a word's first pronunciation; "" for a word that cannot rhyme
+    (unknown to the dictionary, or a function word)."""
     token = (_tokens(word) or [""])[-1]
     phones = _rhyme_phones(token)
-    return _key_from_phones(phones[0]) if phones else _spelling_key(token)
+    return _key_from_phones(phones[0]) if phones else ""
 
 
 def _weak_rhyme(a: str, b: str) -> bool:
@@ -199,13 +282,14 @@ def _final_syllable(phones: str) -> tuple[str, list[str], bool]:
 
 
 def rhymes(a: str, b: str, *, slant: bool = False) -> bool:
-    """Whether two words rhyme (any pronunciations); a word does not rhyme with itself."""
+    """Whether two words rhyme by sound (any pronunciations); a word does not rhyme with itself,
+    and a function word or a word the dictionary does not know rhymes with nothing."""
     ta, tb = (_tokens(a) or [""])[-1], (_tokens(b) or [""])[-1]
     if not ta or not tb or ta == tb:
         return False
     pa, pb = _rhyme_phones(ta), _rhyme_phones(tb)
     if not (pa and pb):
-        return _spelling_key(ta) == _spelling_key(tb)
+        return False  # never by spelling
     if {_key_from_phones(p) for p in pa} & {_key_from_phones(p) for p in pb}:
         return True
     return slant and any(_weak_rhyme(x, y) for x in pa for y in pb)
@@ -221,11 +305,25 @@ def _line_count(form: str, lines: list[str], expected: int) -> list[str]:
     return [f"{_a(form)} has {expected} lines; this has {len(lines)}"]
 
 
+def _unknown_words(lines: list[str]) -> list[str]:
+    """A problem per line holding words the dictionary does not know: they count for nothing."""
+    problems = []
+    for i, line in enumerate(lines, 1):
+        unknown = [t for t in _tokens(line) if not known(t)]
+        if unknown:
+            problems.append(
+                f"line {i} has words the dictionary does not know ({', '.join(unknown)}), "
+                "so its syllables cannot be confirmed"
+            )
+    return problems
+
+
 def _check_pattern(form: str, lines: list[str], word: str) -> list[str]:
     pattern = SYLLABLE_PATTERNS[form]
-    problems = _line_count(form, lines, len(pattern))
+    problems = _line_count(form, lines, len(pattern)) + _unknown_words(lines)
     for i, (line, target) in enumerate(zip(lines, pattern, strict=False), 1):
-        if target not in _line_syllable_options(line):
+        options = _line_syllable_options(line)
+        if options and target not in options:
             n = line_syllables(line)
             problems.append(f"line {i} has {n} syllables; {_a(form)}'s line {i} has {target}")
     return problems
@@ -259,8 +357,9 @@ def _check_rhymed(form: str, lines: list[str], word: str) -> list[str]:
 
 def _check_limerick(form: str, lines: list[str], word: str) -> list[str]:
     problems = _check_rhymed(form, lines, word)
-    if len(lines) != 5:
-        return problems
+    unknown = _unknown_words(lines)
+    if len(lines) != 5 or unknown:
+        return problems + unknown
     options = [_line_syllable_options(line) for line in lines]
     shortest_long = min(max(options[i]) for i in (0, 1, 4))
     for i in (2, 3):
@@ -272,14 +371,33 @@ def _check_limerick(form: str, lines: list[str], word: str) -> list[str]:
     return problems
 
 
+def _pentameter_options(line: str) -> frozenset[int]:
+    """The line's possible lengths as pentameter counts them: an eleventh syllable is allowed
+    only as a feminine ending, so such a line also counts as ten."""
+    tokens = _tokens(line)
+    if not tokens or tokens[-1].isdigit():
+        return _line_syllable_options(line)
+    *head, end = tokens
+    before = _line_syllable_options(" ".join(head))
+    totals = set()
+    for phones in _phones(end):
+        n = int(pronouncing.syllable_count(phones))
+        feminine = n >= 2 and _final_syllable(phones)[2]
+        totals |= {t + n - (1 if feminine else 0) for t in before}
+        totals |= {t + n for t in before}
+    return frozenset(totals)
+
+
 def _check_sonnet(form: str, lines: list[str], word: str) -> list[str]:
-    problems = _check_rhymed(form, lines, word)
+    problems = _check_rhymed(form, lines, word) + _unknown_words(lines)
     low, high = SYLLABLE_RANGES[form]
     for i, line in enumerate(lines, 1):
-        if not any(low <= n <= high for n in _line_syllable_options(line)):
+        options = _pentameter_options(line)
+        if options and low not in options:
             n = line_syllables(line)
             problems.append(
-                f"line {i} has {n} syllables; a sonnet's lines have about ten ({low} to {high})"
+                f"line {i} has {n} syllables; a sonnet's lines are pentameter ({low}, or "
+                f"{high} ending on an unstressed syllable)"
             )
     return problems
 

@@ -112,9 +112,8 @@ class ContinuousBatcher:
         gen = self.gen
         for job in jobs:
             spec, plan = spec_of(job), plan_of(job)
-            ids = gen.tokenizer(gen.prompt_for(spec), add_special_tokens=not gen.use_chat).input_ids
-            room = gen.context - len(ids)
-            if room < 1 or not ids:
+            ids, budget = gen.encode_prompt(spec)  # the prompt gives way, never the answer
+            if gen.context - len(ids) < 1 or not ids:
                 answered.append((job, Output(error=TOO_LONG)))
                 continue
             flight = _Flight(job)
@@ -126,7 +125,7 @@ class ContinuousBatcher:
                         generator=torch.Generator(device="cpu").manual_seed(int(seed)),
                         guide=gen.guide_for(plan),
                         prompt=list(ids),
-                        budget=min(spec.max_new_tokens, room),
+                        budget=budget,
                     )
                 )
             self.waiting.append(flight)

@@ -8,6 +8,8 @@ punctuation; a token that would glue letters onto the previous word is masked, s
 word's syllables and rhyme are known the moment it is chosen (the vocabulary is measured
 once per tokenizer with the checker's own CMUdict functions). Then, for each row:
 
+- only words the dictionary knows (the checker counts no other), spelled over several tokens
+  only where the whole is such a word ("moon" + "light");
 - a word is allowed only if the line can still be finished inside its syllable span: either
   the word can end the line (the span is reached and the word rhymes as the line must), or
   room is left for the shortest word that could end it;
@@ -36,7 +38,7 @@ import torch
 from bot.commands.poetic_forms import (
     RHYME_SCHEMES,
     SYLLABLE_PATTERNS,
-    SYLLABLE_RANGES,
+    known,
     last_word,
     line_syllables,
     rhyme_key,
@@ -48,7 +50,9 @@ Span = tuple[int, int]  # a line's syllables: at least, at most
 LINE_SPANS: dict[str, tuple[int, Span]] = {
     "couplet": (2, (6, 10)),
     "quatrain": (4, (6, 10)),
-    "sonnet": (14, SYLLABLE_RANGES["sonnet"]),
+    # Pentameter: ten syllables (the checker allows eleven only with a feminine ending, which
+    # the guide does not plan for).
+    "sonnet": (14, (10, 10)),
     "villanelle": (19, (8, 12)),
 }
 # A limerick's lines 1, 2 and 5 are long, lines 3 and 4 clearly shorter (the checker wants
@@ -107,21 +111,25 @@ class Vocabulary:
             [bool(t.strip()) and not any(c.isalnum() or c in "\n\ufffd_" for c in t) for t in texts]
         )
         self.syllables = torch.tensor([syllables(w) if w else 0 for w in words])
-        # A "word" with no vowel sound ("sh", "hmm") would let a line grow without end.
-        words = [w if n else "" for w, n in zip(words, self.syllables.tolist(), strict=True)]
+        # A "word" with no vowel sound ("sh", "hmm") would let a line grow without end, and
+        # a word the dictionary does not know never counts towards a form: neither is a word.
+        words = [
+            w if n and known(w) else "" for w, n in zip(words, self.syllables.tolist(), strict=True)
+        ]
         self.word = torch.tensor([bool(w) for w in words])
         keys: dict[str, int] = {}
         rhyme = []
         members: defaultdict[int, set[str]] = defaultdict(set)
         self.ids_of: defaultdict[str, list[int]] = defaultdict(list)
         for i, w in enumerate(words):
-            if not w:
+            if w:
+                self.ids_of[w.lower()].append(i)
+            if not (w and rhyme_key(w)):  # function words carry no rhyme
                 rhyme.append(-1)
                 continue
             key = keys.setdefault(rhyme_key(w), len(keys))
             rhyme.append(key)
             members[key].add(w.lower())
-            self.ids_of[w.lower()].append(i)
         self.rhyme = torch.tensor(rhyme)
         self.key_of = keys
         # How many different words share each token's rhyme (0 for non-words).
@@ -188,7 +196,7 @@ class FormGuide:
             piece = v.texts[token]
             after = current + piece
             count = line_syllables(after)
-            if count > most:
+            if count > most or not known(last_word(after)):  # whole dictionary words only
                 continue
             line = _Line(len(lines) - 1, after, count, [last_word(x) for x in lines[:-1]])
             ends = count >= least and self._word_may_end(plan, line, last_word(after))
@@ -246,7 +254,7 @@ class FormGuide:
         if target is None:
             return True
         key, used, group = target
-        mine = self.vocab.key_of.get(rhyme_key(word))
+        mine = self.vocab.key_of.get(rhyme_key(word)) if rhyme_key(word) else None
         if key is None:
             rich = self.vocab.class_size >= group + 1
             return not bool(rich.any()) or (mine is not None and bool(rich[mine]))

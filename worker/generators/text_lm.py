@@ -30,6 +30,8 @@ from worker.generators.transformers_load import load_causal_lm
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
+KEEP_END = 24  # a cut prompt keeps this many of its last tokens: the template's end
+MIN_PROMPT = 32  # the answer gives way only to leave the prompt at least this many tokens
 
 
 class TextGenerator:
@@ -99,6 +101,12 @@ class TextGenerator:
                 )
             )
 
+    def encode_prompt(self, spec: TextSpec) -> tuple[list[int], int]:
+        """The prompt's token ids cut to fit the context beside the asked answer, and the
+        answer's budget: the prompt gives way, never the answer (see `fit_prompt`)."""
+        ids = self.tokenizer(self.prompt_for(spec), add_special_tokens=not self.use_chat)
+        return fit_prompt(list(ids.input_ids), spec.max_new_tokens, self.context)
+
     def generate(self, jobs: Sequence[Job], progress: ProgressFn | None = None) -> list[Output]:
         specs = [spec_of(job) for job in jobs]
         plans = [plan_of(job) for job in jobs]
@@ -106,15 +114,19 @@ class TextGenerator:
         # with its own seed derived from the job's; the checker picks among them.
         owner = [j for j, plan in enumerate(plans) for _ in range(self.candidates if plan else 1)]
         tries = [owner[:r].count(j) for r, j in enumerate(owner)]
-        prompts = [self.prompt_for(specs[j]) for j in owner]
-        enc = self.tokenizer(
-            prompts, return_tensors="pt", padding=True, add_special_tokens=not self.use_chat
+        fitted = [self.encode_prompt(spec) for spec in specs]
+        enc = self.tokenizer.pad(
+            {"input_ids": [fitted[j][0] for j in owner]}, padding=True, return_tensors="pt"
         )
         prompt_len = int(enc["input_ids"].shape[1])
         room = self.context - prompt_len
-        if room < 1:
+        if room < 1 or not prompt_len:
             return self._split_too_long(jobs, progress)
-        budgets = [min(specs[j].max_new_tokens, room) for j in owner]
+        budgets = [min(fitted[j][1], room) for j in owner]
+        if len(jobs) > 1 and any(b < fitted[j][1] for b, j in zip(budgets, owner, strict=True)):
+            # A longer prompt's padding would cut a row's answer short: run each job alone,
+            # so every row gets its asked length and the same text as alone.
+            return [self.generate([job], progress)[0] for job in jobs]
         starts = [int((row == 0).sum()) for row in enc["attention_mask"]]
         firsts = [owner.index(j) for j in range(len(jobs))]
         reporter = _Reporter(self, prompt_len, max(budgets), progress, firsts)
@@ -233,6 +245,20 @@ class _Reporter:
             else [self.gen._decode(input_ids[r, self.prompt_len :]) for r in self.rows]
         )
         self.progress(min(step / max(self.total, 1), 1.0), partial)
+
+
+def fit_prompt(ids: list[int], asked: int, context: int) -> tuple[list[int], int]:
+    """Cut a prompt so that it and `asked` new tokens fit `context`: the answer keeps its
+    asked length and the prompt loses its middle, keeping its start (the instruction and the
+    premise's opening, any begin-of-text token) and its last `KEEP_END` tokens (the template's
+    end, where the answer begins). Only an answer longer than the context less `MIN_PROMPT`
+    is itself cut. Returns the ids and the answer's budget."""
+    budget = max(1, min(asked, context - min(len(ids), MIN_PROMPT)))
+    room = context - budget
+    if len(ids) <= room:
+        return ids, budget
+    tail = min(KEEP_END, room // 2)
+    return ids[: room - tail] + (ids[-tail:] if tail else []), budget
 
 
 def candidate_seed(seed: int, k: int) -> int:

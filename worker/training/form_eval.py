@@ -1,5 +1,9 @@
 """Form accuracy (`atelier eval --forms`): seeded poem requests through the worker's own text
-generator, each checked by `bot.commands.poetic_forms`, with the CPU time each form takes."""
+generator, each checked by `bot.commands.poetic_forms`, with the CPU time each form takes.
+
+Each poem is also heard by a second ear (`worker.training.second_ear`, espeak-ng): the decoder
+steers by the checker's own dictionary, so its figures alone could flatter it. Without
+espeak-ng the second ear's figures are None and the table says it was not heard."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from bot.commands.parse import parse
 from bot.commands.poetic_forms import form_problems
 from bot.jobs import Origin
 from worker.generators.text_lm import TextGenerator
+from worker.training import second_ear
 
 FORM_TOPICS = (
     "the sea at dusk",
@@ -36,10 +41,15 @@ class FormScore:
     candidates: int
     example: str
     first_failure: str
+    second_met: int | None = None  # met to espeak-ng's ear; None: espeak-ng is not installed
 
     @property
     def rate(self) -> float:
         return self.met / max(self.requests, 1)
+
+    @property
+    def second_rate(self) -> float | None:
+        return None if self.second_met is None else self.second_met / max(self.requests, 1)
 
 
 def evaluate_forms(
@@ -66,10 +76,12 @@ def evaluate_forms(
             for i in range(requests)
         ]
         met, example, failure = 0, "", ""
+        texts = []
         started = time.perf_counter()
         for at in range(0, len(jobs), batch_size):
             batch = jobs[at : at + batch_size]
             for job, out in zip(batch, gen.generate(batch), strict=True):
+                texts.append(out.text)
                 problems = form_problems(job.command, job.options, job.prompt, out.text)
                 if problems == ():
                     met += 1
@@ -79,6 +91,7 @@ def evaluate_forms(
             if callable(log):
                 log(f"{form}: {min(at + batch_size, len(jobs))}/{len(jobs)}, {met} met")
         took = time.perf_counter() - started
+        heard = second_met(form, texts)
         scores.append(
             FormScore(
                 form,
@@ -89,25 +102,51 @@ def evaluate_forms(
                 candidates,
                 example,
                 failure,
+                heard,
             )
         )
     return scores
 
 
+def second_met(form: str, texts: list[str]) -> int | None:
+    """How many of the poems espeak-ng hears as `form`; None without espeak-ng."""
+    if not second_ear.available():
+        return None
+    return sum(bool(second_ear.meets(form, text)) for text in texts)
+
+
+SECOND_EAR_MISSING = (
+    "espeak-ng is not installed, so the second ear did not listen: the figures are the "
+    "CMUdict checker's alone (apt-get install espeak-ng to hear both)"
+)
+
+
 def as_json(scores: list[FormScore]) -> dict[str, dict[str, object]]:
-    return {s.form: {**asdict(s), "rate": round(s.rate, 3)} for s in scores}
+    return {
+        s.form: {
+            **asdict(s),
+            "rate": round(s.rate, 3),
+            "second_rate": None if s.second_rate is None else round(s.second_rate, 3),
+        }
+        for s in scores
+    }
 
 
 def form_table(scores: list[FormScore]) -> list[str]:
+    """Our checker's figures and the second ear's, side by side."""
     lines = [
-        "| form | met | requests | rate | seconds per poem (CPU) | batch | candidates |",
+        "| form | requests | met (CMUdict checker) | met (espeak-ng ear) "
+        "| seconds per poem (CPU) | batch | candidates |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in scores:
+        heard = "not heard" if s.second_met is None else f"{s.second_met} ({s.second_rate:.0%})"
         lines.append(
-            f"| {s.form} | {s.met} | {s.requests} | {s.rate:.0%} | {s.seconds_per_poem:.2f} "
-            f"| {s.batch_size} | {s.candidates} |"
+            f"| {s.form} | {s.requests} | {s.met} ({s.rate:.0%}) | {heard} "
+            f"| {s.seconds_per_poem:.2f} | {s.batch_size} | {s.candidates} |"
         )
+    if any(s.second_met is None for s in scores):
+        lines += ["", SECOND_EAR_MISSING]
     return lines
 
 
@@ -127,8 +166,9 @@ def write_form_figures(model_dir: Path, scores: list[FormScore], *, command: str
         "## Form accuracy",
         "",
         "Seeded `/poem` requests through the worker's text generator (form-keeping decoding "
-        "and best-of-N), each checked by the form checker. A poem counts only if the checker "
-        "confirms every rule of its form.",
+        "and best-of-N), each checked by the form checker (CMUdict) and heard again by "
+        "espeak-ng (`worker/training/second_ear.py`). A poem counts only if the ear confirms "
+        "every rule of its form.",
         "",
         *form_table(scores),
         "",

@@ -57,7 +57,7 @@ I love to hear her speak, yet well I know
 That music hath a far more pleasing sound;
 I grant I never saw a goddess go;
 My mistress, when she walks, treads on the ground:
-   And yet, by heaven, I think my love as rare
+   And yet, by heav'n, I think my love as rare
    As any she belied with false compare.
 """
 
@@ -184,7 +184,7 @@ def test_syllables_from_cmudict(word: str, count: int) -> None:
 @pytest.mark.parametrize(
     ("word", "count"),
     [
-        ("blorptastic", 3),  # vowel groups
+        ("blorptastic", 3),  # vowel groups (an estimate: it never meets a form)
         ("flobe", 1),  # silent final e
         ("zibble", 2),  # consonant + "le" keeps its syllable
         ("glorped", 1),  # "-ed" silent after p
@@ -211,7 +211,9 @@ def test_rhyme_keys() -> None:
     assert rhyme_key("day") == "EY"
     assert rhyme_key("purple") == "ER P AH L"
     assert rhyme_key("untrimm'd") == "IH M D"  # prefix dropped, elision spelled out
-    assert rhyme_key("blorptastic") == "ic"  # spelling fallback
+    assert rhyme_key("blorptastic") == ""  # unknown: no rhyme, never a spelling key
+    assert rhyme_key("grow'st") == "OW S T"  # archaic ending on a known stem
+    assert rhyme_key("the") == ""  # function words carry no rhyme
 
 
 @pytest.mark.parametrize(
@@ -223,8 +225,8 @@ def test_rhyme_keys() -> None:
         ("buzz", "does"),  # any pronunciation: "does" is also D OW1 Z
         ("dress'd", "express'd"),
         ("dimm'd", "untrimm'd"),
-        ("ow'st", "grow'st"),  # neither in CMUdict: spelling keys
-        ("blorptastic", "fantastic"),
+        ("ow'st", "grow'st"),  # neither in CMUdict: "ow" / "grow" + "st"
+        ("sea", "free"),
     ],
 )
 def test_rhymes_true_pairs(a: str, b: str) -> None:
@@ -233,7 +235,17 @@ def test_rhymes_true_pairs(a: str, b: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("a", "b"), [("night", "day"), ("hen", "crow"), ("eye", "symmetry"), ("beard", "bird")]
+    ("a", "b"),
+    [
+        ("night", "day"),
+        ("hen", "crow"),
+        ("eye", "symmetry"),
+        ("beard", "bird"),
+        ("blorptastic", "fantastic"),  # spelled alike, but the dictionary lacks one
+        ("cough", "bough"),  # spelled alike, sound different
+        ("sea", "the"),  # a function word never rhymes
+        ("I", "sky"),
+    ],
 )
 def test_rhymes_false_pairs(a: str, b: str) -> None:
     assert not rhymes(a, b)
@@ -259,6 +271,34 @@ def test_weak_rhyme_only_when_asked() -> None:
 @pytest.mark.parametrize("sonnet", [SONNET_18, SONNET_130])
 def test_shakespeare_sonnets_pass(sonnet: str) -> None:
     assert check("sonnet", sonnet) == FormReport("sonnet", True, ())
+
+
+def test_sonnet_130_needs_its_elision() -> None:
+    # Pentameter is strict: CMUdict's "heaven" has two syllables, so the line is read as
+    # Shakespeare elided it ("heav'n"); spelled out in full it is eleven, masculine, and fails.
+    full = SONNET_130.replace("heav'n", "heaven")
+    _assert_fails(check("sonnet", full), "line 13 has 11 syllables")
+
+
+def test_sonnet_pentameter_and_feminine_endings() -> None:
+    lines = _lines(SONNET_18)
+    nine = _replace_line(SONNET_18, 5, "Sometime too hot the eye of heav'n shines")
+    _assert_fails(check("sonnet", nine), "line 5 has 9 syllables")
+    # Eleven syllables ending unstressed ("question") is a feminine ending: allowed.
+    feminine = _replace_line(SONNET_18, 9, "But thy eternal summer asks a question")
+    assert not [p for p in check("sonnet", feminine).problems if "syllables" in p]
+    # Eleven ending on a stressed syllable is not pentameter.
+    masculine = _replace_line(SONNET_18, 9, "But thy eternal summer shall not grow old")
+    _assert_fails(check("sonnet", masculine), "line 9 has 11 syllables")
+    assert len(lines) == 14
+
+
+def test_unknown_words_never_meet_a_form() -> None:
+    # "blorp" is one syllable by any estimate, but the dictionary does not know it.
+    broken = _replace_line(HAIKU, 1, _lines(HAIKU)[0].rsplit(" ", 1)[0] + " blorp")
+    report = check("haiku", broken)
+    assert not report.ok
+    assert any("blorp" in p and "does not know" in p for p in report.problems)
 
 
 def test_sonnet_18_needs_the_weak_rhyme() -> None:

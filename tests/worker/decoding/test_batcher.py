@@ -11,7 +11,7 @@ from bot.commands.build import build_job
 from bot.commands.parse import parse
 from bot.commands.poetic_forms import check
 from bot.jobs import Job, Origin
-from worker.decoding.batcher import TOO_LONG, ContinuousBatcher, supports
+from worker.decoding.batcher import ContinuousBatcher, supports
 from worker.generators.base import Output
 from worker.generators.text_lm import TextGenerator
 from worker.models import bundled_poet
@@ -114,19 +114,19 @@ def test_finished_rows_are_cut_out_of_the_cache(gen: TextGenerator) -> None:
     assert batcher.cache is None
 
 
-def test_a_prompt_longer_than_the_context_is_answered_at_once(
+def test_a_prompt_longer_than_the_context_is_cut_not_the_answer(
     gen: TextGenerator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fits, too_long = job(0, "/poem sea seed:1"), job(1, "/poem " + "lantern " * 20 + "seed:1")
-    assert fits.text is not None
-    prompt = gen.tokenizer(gen.prompt_for(fits.text), add_special_tokens=not gen.use_chat)
-    # A model whose context window holds the short prompt and a few tokens, no more.
-    monkeypatch.setattr(gen, "context", len(prompt.input_ids) + 4)
+    fits, too_long = job(0, "/poem sea seed:1", 8), job(1, "/poem " + "lantern " * 60 + "seed:1", 8)
+    assert too_long.text is not None
+    prompt = gen.tokenizer(gen.prompt_for(too_long.text), add_special_tokens=not gen.use_chat)
+    # A context window that holds the short prompt and its answer, but not the long prompt.
+    monkeypatch.setattr(gen, "context", len(prompt.input_ids) // 2 + 8)
     batcher = ContinuousBatcher(gen)
-    [(answered, out)] = batcher.add([fits, too_long])
-    assert answered.id == too_long.id and out.error == TOO_LONG and "shorten it" in out.error
-    assert [j.id for j in batcher.jobs] == [fits.id]
-    assert [r.budget for r in batcher.waiting[0].rows] == [4]  # what room is left
+    assert batcher.add([fits, too_long]) == []
+    assert [j.id for j in batcher.jobs] == [fits.id, too_long.id]
+    assert [r.budget for f in batcher.waiting for r in f.rows] == [8, 8]  # as asked
+    assert len(batcher.waiting[1].rows[0].prompt) == gen.context - 8
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,7 @@ def allowed(guide: FormGuide, plan: FormPlan, text: str) -> set[str]:
 def test_plans() -> None:
     assert plan_for("haiku", "the sea") == FormPlan(3, ((5, 5), (7, 7), (5, 5)))
     sonnet = plan_for("sonnet", "love")
-    assert sonnet == FormPlan(14, ((8, 12),) * 14, rhyme="ABABCDCDEFEFGG")
+    assert sonnet == FormPlan(14, ((10, 10),) * 14, rhyme="ABABCDCDEFEFGG")
     limerick = plan_for("limerick", "a cat")
     assert limerick is not None and limerick.rhyme == "AABBA"
     assert max(limerick.spans[2]) < min(limerick.spans[0])  # short lines really are shorter
