@@ -46,6 +46,7 @@ class Composer:
         self.index = index
         self.by_syllables: dict[int, list[int]] = defaultdict(list)
         self.by_rhyme: dict[str, list[int]] = defaultdict(list)
+        self._ends_memo: dict[tuple[str, tuple[int, ...], int], frozenset[str]] = {}
         for pos, line in enumerate(index.lines):
             self.by_syllables[line.syllables].append(pos)
             self.by_rhyme[line.rhyme].append(pos)
@@ -129,14 +130,21 @@ class Composer:
         return [self.index.lines[p] for p in chosen]
 
     def _partners(self, pos: int, slots: list[tuple[int, str]], letter: str, tol: int) -> int:
+        """How many other end words can rhyme with line `pos` in its group's lengths."""
         line = self.index.lines[pos]
-        targets = [t for t, x in slots if x == letter]
-        ends = {
-            self.index.lines[p].last
-            for p in self.by_rhyme[line.rhyme]
-            if self.index.lines[p].last != line.last and any(self._fits(p, t, tol) for t in targets)
-        }
-        return len(ends)
+        targets = tuple(sorted({t for t, x in slots if x == letter}))
+        ends = self._ends(line.rhyme, targets, tol)
+        return len(ends) - (line.last in ends)
+
+    def _ends(self, rhyme: str, targets: tuple[int, ...], tol: int) -> frozenset[str]:
+        key = (rhyme, targets, tol)
+        if key not in self._ends_memo:
+            self._ends_memo[key] = frozenset(
+                self.index.lines[p].last
+                for p in self.by_rhyme[rhyme]
+                if any(self._fits(p, t, tol) for t in targets)
+            )
+        return self._ends_memo[key]
 
     def _free(self, rng: random.Random, topical: dict[int, int], score: dict[int, int]) -> Cento:
         count = rng.randint(*FREE_LINES)
