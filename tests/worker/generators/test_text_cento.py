@@ -95,3 +95,18 @@ def test_free_verse_and_a_cached_index(cento: CentoGenerator, tmp_path: Path) ->
 def test_other_commands_need_the_generative_poet(cento: CentoGenerator) -> None:
     out = cento.generate([job(1, "a lighthouse keeper", seed=1, command="story")])[0]
     assert out.error == NO_FALLBACK
+
+
+def test_the_text_model_setting_chooses_cento_or_the_generative_poet() -> None:
+    from bot.cli import _text_generator
+    from bot.config import Settings
+    from worker.generators.text_lm import TextGenerator
+    from worker.models import bundled_poet
+
+    for choice in (None, "cento"):
+        assert isinstance(_text_generator(Settings(ATELIER_TEXT_MODEL=choice)), CentoGenerator)
+    if bundled_poet() is not None:
+        poet = _text_generator(Settings(ATELIER_TEXT_MODEL="poet"))
+        assert isinstance(poet, TextGenerator) and poet.model_id == str(bundled_poet())
+    mine = _text_generator(Settings(ATELIER_TEXT_MODEL="./mine"))
+    assert isinstance(mine, TextGenerator) and mine.model_id == "./mine"
