@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -157,6 +158,9 @@ def atelier_env(
         ATELIER_LOG_LEVEL="INFO",
         ATELIER_METRICS_PORT="0",  # tests that probe /healthz or /metrics pick a free port
         PYTHONUNBUFFERED="1",
+        # The cento poet (the default) indexes only the corpus's first rows, cached apart.
+        ATELIER_CENTO_LINES="20000",
+        ATELIER_CACHE_DIR=str(Path(tempfile.gettempdir()) / "atelier-test-cache"),
     )
     if redis_url:
         env["ATELIER_REDIS_URL"] = redis_url

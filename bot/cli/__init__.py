@@ -21,6 +21,7 @@ from bot.cli.bench import bench_app
 from bot.cli.ops import dlq
 from bot.cli.run import on_signals as _on_signals
 from bot.cli.run import run as _run
+from bot.cli.run import text_label as _text_label
 from bot.cli.run import text_model as _text_model
 from bot.config import Settings, load_settings
 from bot.connections import check_redis, connect, make_queue
@@ -59,7 +60,7 @@ def up(
     adapters; without tokens, the console channel (embedded store without ATELIER_REDIS_URL)."""
 
     async def body(settings: Settings) -> int:
-        model = _text_model(settings)
+        model = _text_label(settings)
         redis = await _connect(settings, embedded_ok=True)
         queue = make_queue(redis, settings)
         async with serve_health(settings, queue) as health:
@@ -436,14 +437,7 @@ def _build_worker(
         if kind is JobKind.IMAGE:
             generators.append(_image_generator(settings))
             continue
-        from worker.generators.text_lm import TextGenerator
-        from worker.generators.text_openai import OpenAICompatGenerator, is_server_url
-
-        text_model = _text_model(settings)
-        if is_server_url(text_model):  # a model served elsewhere (vLLM, TGI, llama.cpp)
-            generators.append(OpenAICompatGenerator(text_model))
-        else:
-            generators.append(TextGenerator(text_model, device=settings.device))
+        generators.append(_text_generator(settings))
     if not generators:
         raise ConfigError("Give at least one job kind with --kinds, e.g. --kinds text.")
     from worker.moderation import classifier_from
@@ -478,6 +472,26 @@ def _worker_health(health: Health, worker: Any) -> None:
         return None if worker.ready.is_set() else "the worker is loading its models"
 
     health.ready_when(ready)
+
+
+def _text_generator(settings: Settings) -> Any:
+    """ATELIER_TEXT_MODEL: unset or `cento` -> centos (the bundled poet, when there is one,
+    writes the other text commands); `poet` -> the bundled generative poet; else a model."""
+    from worker.generators.text_lm import TextGenerator
+    from worker.generators.text_openai import OpenAICompatGenerator, is_server_url
+
+    choice = (settings.text_model or "cento").strip()
+    if choice == "cento":
+        from worker.generators.text_cento import CentoGenerator
+        from worker.models import bundled_poet
+
+        poet = bundled_poet()
+        fallback = TextGenerator(str(poet), device=settings.device) if poet else None
+        return CentoGenerator(fallback)
+    text_model = _text_model(settings)
+    if is_server_url(text_model):  # a model served elsewhere (vLLM, TGI, llama.cpp)
+        return OpenAICompatGenerator(text_model)
+    return TextGenerator(text_model, device=settings.device)
 
 
 def _image_generator(settings: Settings) -> Any:

@@ -22,10 +22,18 @@ MISSING_TEXT_MODEL = (
 )
 
 
+def text_label(settings: Settings) -> str:
+    """What writes text, in words: the cento default, or the model `text_model` names."""
+    if settings.text_model in (None, "cento"):
+        return "the cento poet (Gutenberg Poetry Corpus lines)"
+    return text_model(settings)
+
+
 def text_model(settings: Settings) -> str:
-    """ATELIER_TEXT_MODEL, else the bundled offline poet; never a surprise download."""
-    if settings.text_model is not None:
-        return settings.text_model
+    """The generative model: ATELIER_TEXT_MODEL, else (unset, `cento` or `poet`) the bundled
+    offline poet; never a surprise download."""
+    if settings.text_model not in (None, "cento", "poet"):
+        return str(settings.text_model)
     from worker.models import bundled_poet
 
     poet = bundled_poet()

@@ -110,7 +110,7 @@ async def test_up_runs_on_the_embedded_store_without_redis(
     assert len(saved) == 1 and f"saved atelier-output/{saved[0].name}" in out
 
 
-async def test_up_with_no_settings_at_all_runs_the_bundled_poet(prefix: str) -> None:
+async def test_up_with_no_settings_at_all_runs_the_cento_poet(prefix: str) -> None:
     """The README's first command: no Redis, no tokens, no model setting, no network."""
     code, out = await asyncio.to_thread(
         run_chat,
@@ -120,8 +120,9 @@ async def test_up_with_no_settings_at_all_runs_the_bundled_poet(prefix: str) -> 
     )
     assert code == 0, out
     assert "[1] /poem the sea at dusk" in out
-    assert "— made with poet (transformers) · seed 42 · form=haiku" in out
+    assert "— made with cento (Gutenberg Poetry Corpus lines) · seed 42 · form=haiku" in out
     assert "haiku form" in out  # the result says whether the form was met
+    assert "Gutenberg Poetry Corpus, line " in out  # and where each line comes from
 
 
 def test_without_any_text_model_the_error_names_the_setting(

