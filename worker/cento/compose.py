@@ -23,7 +23,7 @@ FORMS: dict[str, list[tuple[int, str]]] = {
     "quatrain": [(8, x) for x in "ABAB"],
     "couplet": [(10, "A"), (10, "A")],
 }
-TOLERANCE = {"limerick": 1, "sonnet": 1}  # syllables either side a target may miss by
+TOLERANCE = {"limerick": 1}  # syllables a target may miss by either side (sonnets: none)
 FREE_LINES = (4, 8)
 CREDIT = "Gutenberg Poetry Corpus"
 
