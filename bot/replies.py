@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.commands import chain
+from bot.commands.render import job_title
 from bot.jobs import JobKind
 
 
@@ -56,4 +57,4 @@ class Reply:
 
     def title(self) -> str:
         """How the message showing this reply's job is headed: "/poem the sea at dusk"."""
-        return f"/{self.command} {self.prompt}".strip() if self.command else "Atelier"
+        return job_title(self.command, self.prompt)

@@ -17,6 +17,7 @@ import discord
 from redis.exceptions import ResponseError
 
 from bot.commands.chain import credit_line
+from bot.commands.render import job_title
 from bot.jobs import Progress, Result
 from bot.keys import DELIVERY_CLAIM_S
 from bot.logs import job_scope
@@ -224,6 +225,4 @@ class Delivery:
 
 def _title(progress: Progress) -> str:
     """The progress embed's heading: the job's command and prompt, which the progress carries."""
-    if not progress.command:
-        return "Your piece"
-    return f"/{progress.command} {clip(progress.prompt, 80)}"
+    return job_title(progress.command, clip(progress.prompt, 80), "Your piece")

@@ -21,7 +21,7 @@ from adapters.slack.blocks import (
 from adapters.slack.brainstorm_results import BrainstormResults
 from adapters.slack.context import Posted, SlackDeps
 from bot.commands.chain import credit_line
-from bot.commands.render import progress_text, render_result
+from bot.commands.render import job_title, progress_text, render_result
 from bot.jobs import Result
 from bot.logs import job_scope
 from bot.metrics import Metrics
@@ -107,7 +107,7 @@ class Delivery:
             return
         self._last_edit[where.ts] = now
         progress = event.progress
-        title = f"/{progress.command} {progress.prompt}" if progress.command else "Atelier"
+        title = job_title(progress.command, progress.prompt)
         status = progress_text(progress)
         try:
             await self.deps.update(

@@ -43,9 +43,15 @@ def provenance_line(p: Provenance) -> str:
     return " · ".join(parts)
 
 
+def job_title(command: str, prompt: str, default: str = "Atelier") -> str:
+    """How a job's message is headed: "/poem the sea at dusk"; `default` when the command is
+    not known (a progress or result from an older worker)."""
+    return f"/{command} {prompt}".strip() if command else default
+
+
 def render_result(result: Result, *, credit: str = "") -> Message:
     """`credit`: a chain piece's credit line (`chain.credit_line`), after provenance."""
-    title = f"/{result.command} {result.prompt}".strip()
+    title = job_title(result.command, result.prompt, "")
     if not result.ok:
         return Message(title, result.error or "Something went wrong.", error=True)
     footer = provenance_line(result.provenance) if result.provenance else ""
