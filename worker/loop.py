@@ -308,6 +308,8 @@ class Worker:
         parsed: list[tuple[Entry, Job]] = []
         for entry in entries:
             try:
+                if entry.unreadable:  # not UTF-8: no job can be read from it
+                    raise PoisonJob(entry.unreadable)
                 job = load_job(entry.fields.get("job", ""))
                 if job.kind is not entry.kind or job.kind not in self.generators:
                     raise PoisonJob(f"a {job.kind.value} job in the {entry.kind.value} stream")

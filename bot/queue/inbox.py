@@ -8,7 +8,9 @@ keeps that book.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +20,8 @@ from redis.exceptions import ResponseError
 
 from bot.community.gallery import GalleryStore
 from bot.jobs import Progress, Result, load_progress, load_result
-from bot.keys import ADAPTER_GROUP, DELIVERY_CLAIM_S, Keys
+from bot.keys import ADAPTER_GROUP, DEAD_MAXLEN, DELIVERY_CLAIM_S, Keys
+from bot.queue import entries
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +63,10 @@ class ResultInbox:
     async def read(
         self, *, count: int = 50, block_ms: int = 1000, pending: bool = False
     ) -> list[Event]:
-        """New events; with pending=True, this consumer's unacked ones (after a restart)."""
-        reply = await self.redis.xreadgroup(
+        """New events; with pending=True, this consumer's unacked ones (after a restart).
+        An entry that is not UTF-8 is dead-lettered and acked here; the rest are read."""
+        reply = await entries.xreadgroup(
+            self.redis,
             ADAPTER_GROUP,
             self.consumer,
             {self.stream: "0" if pending else ">"},
@@ -69,10 +74,30 @@ class ResultInbox:
             block=None if pending else block_ms,
         )
         events: list[Event] = []
-        for _stream, items in reply or []:
-            for entry_id, fields in items:
-                events.append(self._event(entry_id, fields))
+        for _stream, items in reply:
+            for item in items:
+                if item.unreadable:
+                    await self._bury(item)
+                else:
+                    events.append(self._event(item.entry_id, item.fields))
         return events
+
+    async def _bury(self, item: entries.Decoded) -> None:
+        log.error("dead-lettering an entry of %s: %s", self.stream, item.unreadable)
+        record = {
+            "job": item.fields,
+            "kind": "result",
+            "reason": item.unreadable,
+            "at": time.time(),
+            "entry": item.entry_id,
+            "stream": self.stream,
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                self.keys.dead, {"data": json.dumps(record)}, maxlen=DEAD_MAXLEN, approximate=True
+            )
+            pipe.xack(self.stream, ADAPTER_GROUP, item.entry_id)
+            await pipe.execute()
 
     async def claim(self, job_id: str) -> bool:
         """True if this adapter may post the result now (not delivered, not being posted)."""

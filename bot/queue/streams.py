@@ -18,6 +18,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from bot.jobs import Job, JobKind, Progress, Result, dump
 from bot.keys import DEAD_MAXLEN, RESULTS_MAXLEN, WORKER_GROUP, Keys
+from bot.queue import entries as raw
 
 QUEUE_FULL = "Atelier is very busy right now: the queue is full. Try again in a minute."
 
@@ -54,11 +55,13 @@ class Finish:
 
 @dataclass(frozen=True)
 class Entry:
-    """One stream entry as read by a worker: the raw fields, parsed later (may be poison)."""
+    """One stream entry as read by a worker: the raw fields, parsed later (may be poison).
+    `unreadable` says why an entry that is not UTF-8 could not be read (it is buried)."""
 
     kind: JobKind
     entry_id: str
     fields: dict[str, str]
+    unreadable: str = ""
 
 
 class JobQueue:
@@ -101,16 +104,20 @@ class JobQueue:
         last = await self._last_delivered(kind)
         if _stream_id(entry) <= _stream_id(last):
             return 0
-        ahead = await self.redis.xrange(
-            self.keys.jobs(kind), min=f"({last}", max=entry, count=self.max_queue_length + 1
+        ahead = await raw.xrange(
+            self.redis,
+            self.keys.jobs(kind),
+            start=f"({last}",
+            end=entry,
+            count=self.max_queue_length + 1,
         )
         return max(len(ahead), 1)
 
     async def depth(self, kind: JobKind) -> int:
         """Jobs waiting for a worker (not yet picked up)."""
         last = await self._last_delivered(kind)
-        waiting = await self.redis.xrange(
-            self.keys.jobs(kind), min=f"({last}", max="+", count=self.max_queue_length + 1
+        waiting = await raw.xrange(
+            self.redis, self.keys.jobs(kind), start=f"({last}", count=self.max_queue_length + 1
         )
         return len(waiting)
 
@@ -133,8 +140,8 @@ class JobQueue:
     ) -> list[Entry]:
         streams = {self.keys.jobs(k): ">" for k in kinds}
         try:
-            reply = await self.redis.xreadgroup(
-                WORKER_GROUP, consumer, streams, count=count, block=block_ms
+            reply = await raw.xreadgroup(
+                self.redis, WORKER_GROUP, consumer, streams, count=count, block=block_ms
             )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
@@ -144,24 +151,20 @@ class JobQueue:
             for kind in kinds:
                 await self.ensure_group(kind)
             return []
-        return [
-            Entry(self._kind_of(stream), entry_id, fields)
-            for stream, items in reply or []
-            for entry_id, fields in items
-        ]
+        return [_entry(self._kind_of(stream), item) for stream, items in reply for item in items]
 
     async def reclaim(self, kind: JobKind, consumer: str, count: int) -> list[Entry]:
         """Take over jobs another consumer left pending longer than the visibility timeout."""
         idle_ms = int(self.visibility_timeout_s * 1000)
-        reply = await self.redis.xautoclaim(
+        claimed = await raw.xautoclaim(
+            self.redis,
             self.keys.jobs(kind),
             WORKER_GROUP,
             consumer,
-            min_idle_time=idle_ms,
-            start_id="0-0",
+            min_idle_ms=idle_ms,
             count=count,
         )
-        return [Entry(kind, entry_id, fields) for entry_id, fields in reply[1] if fields]
+        return [_entry(kind, item) for item in claimed if item.fields]
 
     async def touch(self, kind: JobKind, consumer: str, entry_ids: Sequence[str]) -> None:
         """Reset the idle time of jobs this worker is still generating, so none is stolen."""
@@ -180,16 +183,16 @@ class JobQueue:
         found: list[Entry] = []
         after = {self.keys.jobs(k): "0" for k in kinds}
         while after:
-            reply = await self.redis.xreadgroup(WORKER_GROUP, consumer, after, count=count)
+            reply = await raw.xreadgroup(self.redis, WORKER_GROUP, consumer, after, count=count)
             after = {}
-            for stream, items in reply or []:
+            for stream, items in reply:
                 kind = self._kind_of(stream)
-                gone = [entry_id for entry_id, fields in items if not fields]
+                gone = [item.entry_id for item in items if not item.fields]
                 if gone:
                     await self.redis.xack(self.keys.jobs(kind), WORKER_GROUP, *gone)
-                found += [Entry(kind, entry_id, fields) for entry_id, fields in items if fields]
+                found += [_entry(kind, item) for item in items if item.fields]
                 if len(items) == count:  # maybe more: read on after the last one
-                    after[self.keys.jobs(kind)] = items[-1][0]
+                    after[self.keys.jobs(kind)] = items[-1].entry_id
         return found
 
     async def start_attempt(self, job: Job, worker_id: str) -> int:
@@ -269,7 +272,13 @@ class JobQueue:
 
     async def bury(self, kind: JobKind, entry_id: str, fields: dict[str, str], reason: str) -> None:
         """Dead-letter an entry that has no usable job (malformed), and ack it."""
-        record = {"job": fields, "kind": kind.value, "reason": reason, "at": time.time()}
+        record = {
+            "job": fields,
+            "kind": kind.value,
+            "reason": reason,
+            "at": time.time(),
+            "entry": entry_id,
+        }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(
                 self.keys.dead, {"data": json.dumps(record)}, maxlen=DEAD_MAXLEN, approximate=True
@@ -318,6 +327,10 @@ class JobQueue:
 
     def _kind_of(self, stream: str) -> JobKind:
         return JobKind(_text(stream).rsplit(":", 1)[1])
+
+
+def _entry(kind: JobKind, item: raw.Decoded) -> Entry:
+    return Entry(kind, item.entry_id, item.fields, item.unreadable)
 
 
 def _stream_id(value: str) -> tuple[int, int]:

@@ -16,6 +16,7 @@ import time
 
 from bot.errors import PoisonJob
 from bot.jobs import JobKind, Progress, load_job
+from bot.queue import entries
 from bot.queue.streams import JobQueue
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,9 @@ class Watchdog:
         for kind in JobKind:
             if await self.queue.workers_alive(kind) > 0:
                 continue
-            queued = await redis.xrange(keys.jobs(kind), count=SCAN_LIMIT)
-            raws = [fields.get("job", "") for _entry, fields in queued]
+            # Read entry by entry: one that is not UTF-8 is the worker's to bury, not ours.
+            queued = await entries.xrange(redis, keys.jobs(kind), count=SCAN_LIMIT)
+            raws = [e.fields.get("job", "") for e in queued if not e.unreadable]
             raws.extend(await self._in_lines(kind))
             for raw in raws:
                 try:
