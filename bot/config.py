@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("SLACK_APP_TOKEN")
     )
     slack_api_url: str | None = Field(default=None, validation_alias=_env("ATELIER_SLACK_API_URL"))
+    slack_body_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, validation_alias=_env("ATELIER_SLACK_BODY_TIMEOUT")
+    )  # HTTP mode: a request body not in after this long is answered 408 and closed
+    slack_max_slow_bodies: int = Field(
+        default=32, ge=1, validation_alias=_env("ATELIER_SLACK_MAX_SLOW_BODIES")
+    )  # HTTP mode: requests still sending their body after a second; more are refused (503)
 
     # Models ----------------------------------------------------------------------------
     text_model: str | None = Field(default=None, validation_alias=_env("ATELIER_TEXT_MODEL"))

@@ -23,6 +23,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import actions, brainstorm, commands, community
 from adapters.slack.context import ROUTE, SlackDeps
 from adapters.slack.delivery import Delivery
+from adapters.slack.http import BodyGuard
+from adapters.slack.http import web_app as guarded_web_app
 from bot.config import Settings
 from bot.desk.front_desk import FrontDesk
 from bot.errors import ConfigError
@@ -130,7 +132,7 @@ async def serve(
             await _socket_mode(app, settings, deps, stop, connected)
         else:
             assert port is not None
-            await _http(app, port, stop, connected)
+            await _http(app, settings, port, stop, connected)
     finally:
         delivery.stop()
         watching.cancel()
@@ -143,8 +145,12 @@ async def serve(
     return 0
 
 
-async def _http(app: AsyncApp, port: int, stop: asyncio.Event, connected: asyncio.Event) -> None:
-    runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port))
+async def _http(
+    app: AsyncApp, settings: Settings, port: int, stop: asyncio.Event, connected: asyncio.Event
+) -> None:
+    guard = BodyGuard(settings.slack_body_timeout_s, settings.slack_max_slow_bodies)
+    # lingering_time=0: a connection whose body was refused is closed, not drained for 10 s.
+    runner = web.AppRunner(guarded_web_app(app, EVENTS_PATH, guard), lingering_time=0)
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", port).start()
     log.info("Slack adapter listening on port %d at %s (HTTP mode)", port, EVENTS_PATH)
