@@ -298,7 +298,9 @@ def train(
 
 @app.command("eval")
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="The model directory.")],
+    model: Annotated[
+        Path, typer.Argument(help="The model directory, or `cento` for the cento poet.")
+    ],
     corpus: Annotated[
         str, typer.Option(help="Corpus whose test split is scored.")
     ] = "gutenberg-poetry",
@@ -312,9 +314,11 @@ def evaluate(
     requests: Annotated[int, typer.Option(help="Seeded requests per form.", min=1)] = 100,
     card: Annotated[bool, typer.Option(help="Write README.md (model card) beside it.")] = True,
 ) -> None:
-    """Held-out bits per character and perplexity, form accuracy, samples, the model card."""
+    """Held-out bits per character and perplexity, form accuracy, samples, the model card.
+    `atelier eval cento` measures the default poet (centos) on the forms alone."""
     command = " ".join(["atelier", "eval", *sys.argv[2:]])
-    if perplexity:
+    cento = str(model) == "cento"
+    if perplexity and not cento:
         from worker.training.corpus import prepare
         from worker.training.evaluate import evaluate as run_eval
         from worker.training.evaluate import write_card
@@ -350,12 +354,24 @@ def evaluate(
             raise typer.Exit(2)
         if not second_ear.available():
             typer.echo(SECOND_EAR_MISSING, err=True)
-        scores = _or_exit(
-            lambda: evaluate_forms(model, forms=chosen, requests=requests, log=log.info)
-        )
+        if cento:
+            scores = _or_exit(lambda: _cento_forms(chosen, requests))
+        else:
+            scores = _or_exit(
+                lambda: evaluate_forms(model, forms=chosen, requests=requests, log=log.info)
+            )
         typer.echo("\n".join(form_table(scores)))
-        if card:
+        if card and not cento:
             write_form_figures(model, scores, command=command)
+
+
+def _cento_forms(forms: tuple[str, ...], requests: int) -> Any:
+    """Form figures of the cento poet as the worker runs it (the bundled poet judging flow)."""
+    from worker.cento.evaluate import cento_poet
+    from worker.training.form_eval import score_forms
+
+    gen = cento_poet()
+    return score_forms(gen, forms=forms, requests=requests, candidates=gen.candidates)
 
 
 def _or_exit(action: Callable[[], T]) -> T:

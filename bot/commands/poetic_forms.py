@@ -267,6 +267,15 @@ def rhyme_key(word: str) -> str:
     return _key_from_phones(phones[0]) if phones else ""
 
 
+def sure_rhyme_key(word: str) -> str:
+    """The rhyming part when every pronunciation of the word agrees on it; "" for a word whose
+    readings rhyme apart ("wind", "lives", "lead", "bows": a reader may hear either), for a
+    function word and for an unknown word. What a composer may rhyme on without guessing."""
+    token = (_tokens(word) or [""])[-1]
+    keys = {_key_from_phones(p) for p in _rhyme_phones(token)}
+    return keys.pop() if len(keys) == 1 else ""
+
+
 def _weak_rhyme(a: str, b: str) -> bool:
     """Same final consonants, and same final vowel or one unstressed ("temperate" / "date")."""
     (va, ca, unstressed_a), (vb, cb, unstressed_b) = _final_syllable(a), _final_syllable(b)

@@ -4,6 +4,7 @@ Each form is a list of slots (a syllable target and a rhyme letter). Lines shari
 on the same rhyme key (CMU dictionary: last stressed vowel onward) and on different words. Lines
 that share the most topic stems are preferred; the first line always carries the topic when the
 index has any line that does. A `random.Random(seed)` makes every choice: same seed, same poem.
+A line whose last word rhymes two ways ("wind", "lives") never fills a rhymed slot.
 """
 
 from __future__ import annotations
@@ -59,8 +60,12 @@ class Composer:
                 score[pos] += 1
         return score
 
-    def compose(self, form: str, topic: str, mood: str = "", *, seed: int = 0) -> Cento:
-        rng = random.Random(seed)
+    def compose(
+        self, form: str, topic: str, mood: str = "", *, seed: int = 0, variant: int = 0
+    ) -> Cento:
+        """The cento for (form, topic, mood, seed); `variant` n > 0 draws the n-th other
+        candidate for the same request (the generator keeps the most fluent)."""
+        rng = random.Random(seed if variant == 0 else f"{seed}/{variant}")
         topical = self.relevance(topic)
         score = dict(topical)
         for pos, n in self.relevance(mood).items():
@@ -132,6 +137,8 @@ class Composer:
     def _partners(self, pos: int, slots: list[tuple[int, str]], letter: str, tol: int) -> int:
         """How many other end words can rhyme with line `pos` in its group's lengths."""
         line = self.index.lines[pos]
+        if not line.rhyme:
+            return 0
         targets = tuple(sorted({t for t, x in slots if x == letter}))
         ends = self._ends(line.rhyme, targets, tol)
         return len(ends) - (line.last in ends)

@@ -1,21 +1,19 @@
-"""Measure the cento poet: seeded requests per form, how many meet the form (by our checker and
-by a second ear, espeak-ng, where installed), have every word in the CMU dictionary, and carry
-a topic word (or its family).
+"""Sample poems from the cento poet as the worker runs it (the bundled poet judging flow), for
+docs/forms.md. The figures come from `atelier eval cento` (`worker.training.form_eval`).
 
-    python -m worker.cento.evaluate --rows 300000 --requests 100
+    python -m worker.cento.evaluate --samples 10
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 
-import pronouncing
-
-from bot.commands.poetic_forms import check
-from worker.cento.compose import Composer
-from worker.cento.index import content_stems, load_index, words
-from worker.training import second_ear
+from bot.commands.build import build_job
+from bot.commands.parse import parse
+from bot.jobs import Origin
+from worker.generators.text_cento import CentoGenerator
+from worker.generators.text_lm import TextGenerator
+from worker.models import bundled_poet
 
 TOPICS = (
     "the sea", "love", "winter night", "the moon", "war",
@@ -24,48 +22,31 @@ TOPICS = (
 FORMS = ("haiku", "limerick", "sonnet", "free")
 
 
-def measure(composer: Composer, form: str, requests: int) -> dict[str, float]:
-    met = ear_met = in_dict = on_topic = 0
-    ear = second_ear.available()
-    start = time.perf_counter()
-    for seed in range(requests):
-        topic = TOPICS[seed % len(TOPICS)]
-        text = composer.compose(form, topic, seed=seed).text
-        met += form == "free" or check(form, text).ok
-        ear_met += form == "free" or (ear and bool(second_ear.meets(form, text)))
-        in_dict += all(pronouncing.phones_for_word(w) for w in words(text))
-        on_topic += bool(set(content_stems(topic)) & set(content_stems(text)))
-    seconds = (time.perf_counter() - start) / requests
-    return {
-        "met": 100 * met / requests,
-        "ear": 100 * ear_met / requests if ear else float("nan"),
-        "dictionary": 100 * in_dict / requests,
-        "topic": 100 * on_topic / requests,
-        "seconds": seconds,
-    }
+def cento_poet() -> CentoGenerator:
+    poet = bundled_poet()
+    gen = CentoGenerator(TextGenerator(str(poet), device="cpu") if poet else None)
+    gen.load()
+    return gen
+
+
+def samples(gen: CentoGenerator, count: int) -> list[str]:
+    """`count` poems (forms and topics in turn, seeds from 1000), each with its credits."""
+    made = []
+    for k in range(count):
+        form, topic = FORMS[k % len(FORMS)], TOPICS[k % len(TOPICS)]
+        request = f"/poem {topic} form:{form} seed:{1000 + k}"
+        job = build_job(parse(request), Origin(platform="eval", route="eval", delivery_id=str(k)))
+        out = gen.generate([job])[0]
+        credit = out.note.splitlines()[-1]
+        made.append(f"`{request}`\n\n{out.text}\n\n({credit})")
+    return made
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=300_000, help="corpus rows to index (0: all)")
-    parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--samples", type=int, default=0, help="print this many sample poems")
+    parser.add_argument("--samples", type=int, default=10, help="how many sample poems")
     args = parser.parse_args()
-    start = time.perf_counter()
-    index = load_index(args.rows or None)
-    composer = Composer(index)
-    print(f"index: {len(index.lines)} lines from {args.rows or 'all'} rows, "
-          f"{time.perf_counter() - start:.1f} s")  # fmt: skip
-    print("| form | met % (ours) | met % (espeak-ng) | dictionary % | topic % | s per poem |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for form in FORMS:
-        m = measure(composer, form, args.requests)
-        print(f"| {form} | {m['met']:.0f} | {m['ear']:.0f} | {m['dictionary']:.0f} "
-              f"| {m['topic']:.0f} | {m['seconds']:.2f} |")  # fmt: skip
-    for k in range(args.samples):
-        form, topic = FORMS[k % len(FORMS)], TOPICS[k % len(TOPICS)]
-        cento = composer.compose(form, topic, seed=1000 + k)
-        print(f"\n{form}, topic '{topic}', seed {1000 + k}:\n{cento.text}\n({cento.sources})")
+    print("\n\n".join(samples(cento_poet(), args.samples)))
 
 
 if __name__ == "__main__":

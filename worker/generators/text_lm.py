@@ -79,6 +79,24 @@ class TextGenerator:
         with torch.inference_mode():
             self.model.generate(**enc, generation_config=self._config(2))
 
+    def fluency(self, texts: Sequence[str]) -> list[float]:
+        """Mean log-probability per token of each text under the model (higher reads more like
+        the verse it learned): the cento poet's judge of which candidate flows best. One
+        forward pass over `texts` together; positions count from each text's first real token
+        (the tokenizer pads on the left), so each text scores as it would alone."""
+        enc = self.tokenizer(list(texts), return_tensors="pt", padding=True).to(self.device)
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+        ids, mask = ids[:, : self.context], mask[:, : self.context]
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions)
+        logits = out.logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1)
+        picked = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)  # (texts, tokens - 1)
+        weight = (mask[:, 1:] * mask[:, :-1]).to(picked.dtype)  # a real token after a real one
+        per_text = (picked * weight).sum(-1) / weight.sum(-1).clamp(min=1)
+        return [float(x) for x in per_text]
+
     # Generation ------------------------------------------------------------------------
     def prompt_for(self, spec: TextSpec) -> str:
         if not self.use_chat:

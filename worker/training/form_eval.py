@@ -11,10 +11,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pronouncing
+
 from bot.commands.build import build_job
 from bot.commands.parse import parse
 from bot.commands.poetic_forms import form_problems
 from bot.jobs import Origin
+from worker.cento.index import content_stems, words
+from worker.generators.base import Generator
 from worker.generators.text_lm import TextGenerator
 from worker.training import second_ear
 
@@ -42,6 +46,8 @@ class FormScore:
     example: str
     first_failure: str
     second_met: int | None = None  # met to espeak-ng's ear; None: espeak-ng is not installed
+    in_dictionary: int = 0  # poems whose every word the CMU dictionary knows
+    on_topic: int = 0  # poems holding a word of the topic (or of its family: "seas", "sea's")
 
     @property
     def rate(self) -> float:
@@ -66,6 +72,21 @@ def evaluate_forms(
     gen = TextGenerator(str(model_dir), device=device, candidates=candidates)
     gen.load()
     gen.warmup()
+    return score_forms(
+        gen, forms=forms, requests=requests, batch_size=batch_size, candidates=candidates, log=log
+    )
+
+
+def score_forms(
+    gen: Generator,
+    *,
+    forms: tuple[str, ...] = DEFAULT_FORMS,
+    requests: int = 100,
+    batch_size: int = 16,
+    candidates: int = 1,
+    log: object = None,
+) -> list[FormScore]:
+    """The measure itself, for any loaded text generator (the cento poet included)."""
     scores = []
     for form in forms:
         jobs = [
@@ -92,6 +113,7 @@ def evaluate_forms(
                 log(f"{form}: {min(at + batch_size, len(jobs))}/{len(jobs)}, {met} met")
         took = time.perf_counter() - started
         heard = second_met(form, texts)
+        topics = [FORM_TOPICS[i % len(FORM_TOPICS)] for i in range(len(texts))]
         scores.append(
             FormScore(
                 form,
@@ -103,6 +125,11 @@ def evaluate_forms(
                 example,
                 failure,
                 heard,
+                sum(all(pronouncing.phones_for_word(w) for w in words(t)) for t in texts),
+                sum(
+                    bool(set(content_stems(topic)) & set(content_stems(t)))
+                    for topic, t in zip(topics, texts, strict=True)
+                ),
             )
         )
     return scores
@@ -135,14 +162,16 @@ def as_json(scores: list[FormScore]) -> dict[str, dict[str, object]]:
 def form_table(scores: list[FormScore]) -> list[str]:
     """Our checker's figures and the second ear's, side by side."""
     lines = [
-        "| form | requests | met (CMUdict checker) | met (espeak-ng ear) "
-        "| seconds per poem (CPU) | batch | candidates |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| form | requests | met (CMUdict checker) | met (espeak-ng ear) | all words in "
+        "CMUdict | on topic | seconds per poem (CPU) | batch | candidates |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in scores:
         heard = "not heard" if s.second_met is None else f"{s.second_met} ({s.second_rate:.0%})"
+        n = max(s.requests, 1)
         lines.append(
             f"| {s.form} | {s.requests} | {s.met} ({s.rate:.0%}) | {heard} "
+            f"| {s.in_dictionary / n:.0%} | {s.on_topic / n:.0%} "
             f"| {s.seconds_per_poem:.2f} | {s.batch_size} | {s.candidates} |"
         )
     if any(s.second_met is None for s in scores):

@@ -9,12 +9,12 @@ espeak-ng is run as ``espeak-ng -q -x --sep=_ -v en-us`` on one line at a time: 
 line's phonemes in its ASCII mnemonics, one ``_`` between phonemes and a space between words,
 stress as ``'`` (primary) or ``,`` (secondary) before a vowel. A syllable is a vowel phoneme
 (a diphthong is one phoneme, and so is "aI3" in "fire"; "aI@" in "quiet" counts two; a
-syllabic "@L" is a vowel too; quote marks and other punctuation are not sent, as espeak-ng
-reads some of them as pauses). A rhyme is
-the last word's phonemes from its last stressed vowel on (the last vowel if none is stressed);
-function words carry no rhyme, as in the checker. The form rules themselves (line counts,
-syllable patterns, rhyme schemes, pentameter with feminine endings, weak rhymes in sonnets) are
-the checker's: only the ear differs.
+syllabic "@L" is a vowel too, and so is a syllabic nasal such as "n-"; quote marks and other
+punctuation are not sent, as espeak-ng reads some of them as pauses). A rhyme is the last
+word's phonemes from its last stressed vowel on (the last vowel if none is stressed); function
+words carry no rhyme, as in the checker. The form rules themselves (line counts, syllable
+patterns, rhyme schemes, pentameter with feminine endings, weak rhymes in sonnets) are the
+checker's: only the ear differs.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ VOICE = "en-us"  # CMUdict is American English; compare like with like
 _VOWEL_STARTS = frozenset("aeiouAEIOUV03@")
 _MARKS = "',"
 _NOT_PHONEMES = frozenset({";", "", "-"})
+# A syllabic nasal ("n-" after the glottal stop in "brighten", "shortens") is a syllable of its
+# own; "r-" is a linking r ("winter and"), not a syllable.
+_SYLLABIC = frozenset({"n-", "m-"})
 # "aI@" ("quiet", "lion", "science") is one phoneme to espeak-ng but two syllables to a reader;
 # before an r ("aI3": "fire", "wires") verse usually says it as one.
 _TWO_SYLLABLES = frozenset({"aI@", "aU@"})
@@ -60,7 +63,7 @@ class Phoneme:
 
     @property
     def vowel(self) -> bool:
-        return self.name[:1] in _VOWEL_STARTS
+        return self.name[:1] in _VOWEL_STARTS or self.name in _SYLLABIC
 
 
 @functools.lru_cache(maxsize=16384)
@@ -102,8 +105,10 @@ def _last_spoken_word(line: str) -> tuple[Phoneme, ...]:
     return tuple(p for w in said for p in w)
 
 
-# American English says NORTH and FORCE alike ("mortal" / "portal"); espeak-ng spells them apart.
-_SAME_SOUND = {"o@": "O@"}
+# American English says NORTH and FORCE alike ("mortal" / "portal"), and BATH as TRAP ("path" /
+# "wrath"); espeak-ng's en-us voice spells them apart but says them alike. Its happY vowel "i"
+# ("liberty") is the FLEECE vowel unstressed ("sea"), the weak rhyme of many a sonnet.
+_SAME_SOUND = {"o@": "O@", "aa": "a", "i": "i:"}
 
 
 def _normal(name: str) -> str:

@@ -24,6 +24,7 @@ from bot.commands.poetic_forms import (
     line_syllables,
     rhyme_key,
     rhymes,
+    sure_rhyme_key,
     syllables,
 )
 
@@ -214,6 +215,15 @@ def test_rhyme_keys() -> None:
     assert rhyme_key("blorptastic") == ""  # unknown: no rhyme, never a spelling key
     assert rhyme_key("grow'st") == "OW S T"  # archaic ending on a known stem
     assert rhyme_key("the") == ""  # function words carry no rhyme
+
+
+def test_sure_rhyme_keys_leave_out_words_that_rhyme_two_ways() -> None:
+    assert sure_rhyme_key("sea") == "IY"
+    assert sure_rhyme_key("untrimm'd") == "IH M D"
+    # "wind" (air / turn), "lives" (noun / verb), "lead" (metal / guide), "bows" (ships / bends)
+    for word in ("wind", "lives", "lead", "bows"):
+        assert rhyme_key(word) != "" and sure_rhyme_key(word) == "", word
+    assert sure_rhyme_key("the") == "" and sure_rhyme_key("blorptastic") == ""
 
 
 @pytest.mark.parametrize(

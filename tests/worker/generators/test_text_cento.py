@@ -110,3 +110,79 @@ def test_the_text_model_setting_chooses_cento_or_the_generative_poet() -> None:
         assert isinstance(poet, TextGenerator) and poet.model_id == str(bundled_poet())
     mine = _text_generator(Settings(ATELIER_TEXT_MODEL="./mine"))
     assert isinstance(mine, TextGenerator) and mine.model_id == "./mine"
+
+
+def test_rhymed_lines_never_end_on_a_word_that_rhymes_two_ways(cento: CentoGenerator) -> None:
+    from bot.commands.poetic_forms import last_word, sure_rhyme_key
+
+    for seed in range(12):
+        out = cento.generate([job(seed, TOPICS[seed % len(TOPICS)], seed=seed, form="sonnet")])[0]
+        for line in out.text.splitlines():
+            assert sure_rhyme_key(last_word(line)), line
+
+
+@pytest.fixture(scope="module")
+def judged(cento: CentoGenerator) -> Iterator[CentoGenerator]:
+    """The same index with the bundled poet as the judge of flow."""
+    from worker.generators.text_lm import TextGenerator
+    from worker.models import bundled_poet
+
+    poet_dir = bundled_poet()
+    if poet_dir is None:
+        pytest.skip("this installation has no bundled poet")
+    poet = TextGenerator(str(poet_dir), device="cpu")
+    poet.load()
+    gen = CentoGenerator(poet, limit=ROWS, candidates=4)
+    gen.composer = cento.composer
+    yield gen
+
+
+def test_the_poet_scores_verse_above_its_words_shuffled(judged: CentoGenerator) -> None:
+    assert judged.judge is not None
+    verse = "The sea at dusk is calm and grey,\nAnd the waves come home to me."
+    shuffled = "Grey calm is dusk at sea the,\nMe to home come waves the and."
+    longer = verse + "\nAnd more of the lines the evening brings\nTo the shore."
+    together = judged.judge([shuffled, longer, verse])
+    assert together[2] > together[0]
+    # Scored beside a longer text (so padded), a text scores as it does alone.
+    assert together[0] == pytest.approx(judged.judge([shuffled])[0], abs=1e-5)
+
+
+def test_the_most_fluent_draft_is_kept_and_said(judged: CentoGenerator) -> None:
+    assert judged.composer is not None and judged.judge is not None
+    kept_other = 0
+    for seed in range(6):
+        j = job(seed, TOPICS[seed % len(TOPICS)], seed=seed, form="sonnet")
+        out = judged.generate([j])[0]
+        drafts = [
+            judged.composer.compose("sonnet", j.prompt, seed=seed, variant=k).text for k in range(4)
+        ]
+        scores = judged.judge(drafts)
+        assert out.text in drafts and scores[drafts.index(out.text)] == max(scores)
+        assert "most fluent of 4 drafts" in out.note and out.settings["candidates"] == 4
+        assert check("sonnet", out.text).ok
+        kept_other += out.text != drafts[0]
+    assert kept_other > 0  # the judge is not just keeping the first draft
+    # Alone or beside other jobs, a request keeps the same poem.
+    batch = judged.generate([job(i, "the moon", seed=i, form="haiku") for i in range(3)])
+    alone = judged.generate([job(1, "the moon", seed=1, form="haiku")])[0]
+    assert batch[1].text == alone.text
+
+
+def test_atelier_eval_cento_reports_both_ears_dictionary_and_topic(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    monkeypatch.setenv("ATELIER_CENTO_LINES", str(ROWS))
+    monkeypatch.setenv("ATELIER_CACHE_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["eval", "cento", "--forms", "haiku", "--requests", "3"])
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if line.startswith("| form"))
+    assert "met (espeak-ng ear)" in header and "all words in CMUdict" in header
+    assert "on topic" in header
+    row = next(line for line in result.output.splitlines() if line.startswith("| haiku"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "3" and cells[4] == "100%" and cells[5] == "100%"
