@@ -21,6 +21,7 @@ from .messages import CONTENT_LIMIT, DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, OK_CO
 MAX_EMBEDS = 10
 MAX_BUTTONS = 25  # five rows of five
 CAPTION_LIMIT = 256  # an embed title
+NOTHING = "(nothing to show)"  # Discord refuses a message with no text, embed or button
 
 
 @dataclass
@@ -58,6 +59,8 @@ def pages(
         if full or last.size() + len(caption) > EMBED_TOTAL_LIMIT:
             result.append(last := Page())
         last.images.append(image)
+    if not text.strip() and not images and not buttons:
+        result[0].content = NOTHING
     for start in range(0, len(buttons), MAX_BUTTONS):
         if result[-1].buttons:
             result.append(Page())
