@@ -1,9 +1,9 @@
 """Every kind of message the Discord adapter sends, built from hypothesis-made prompts, results,
-entries and standings, turned into the JSON discord.py sends (`handle_message_parameters`)
-and checked against Discord's documented limits (tests/support/discord_limits.py): content
-2,000, embeds 6,000 together, description 4,096, field 1,024, title 256, footer 2,048,
-author 256, custom ids 100, five rows of five, button labels 80, 25 select options.
-Bot-side texts must also lose nothing on the way (`pages`)."""
+entries, standings and poems written together, turned into the JSON discord.py sends
+(`handle_message_parameters`) and checked against Discord's documented limits
+(tests/support/discord_limits.py): content 2,000, embeds 6,000 together, description 4,096,
+field 1,024, title 256, footer 2,048, author 256, custom ids 100, five rows of five, button
+labels 80, 25 select options. Bot-side texts must also lose nothing on the way (`pages`)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,11 @@ from bot.community.announcements import (
     announce,
     entries_text,
     leaderboard_text,
+    poem_so_far,
     vote_buttons,
 )
 from bot.community.challenges import CLOSED, MADE, OPEN, VOTING, Challenge, Change, Entry, Standing
+from bot.community.collab import MAX_LINE_CHARS, Collab, Line
 from bot.community.gallery import Page as GalleryPage
 from bot.community.gallery import Piece, describe_page
 from bot.jobs import Attachment, Origin, Progress, Provenance, Result
@@ -255,6 +257,18 @@ def test_challenge_posts_fit_and_show_every_entry(
     page_payloads(note.text, note.buttons, note.images)
     listed = entries_text(challenge, shown, counts=not challenge.hide_counts)
     page_payloads(listed, vote_buttons(challenge, shown))
+
+
+@FAST
+@given(
+    lines=st.lists(
+        st.builds(Line, long_text(MAX_LINE_CHARS, 1), st.text(max_size=20), names), max_size=40
+    ),
+    note=long_text(300),
+)
+def test_a_poem_written_together_fits_in_its_thread(lines: list[Line], note: str) -> None:
+    collab = Collab("c1", "discord", "1", "2", "winter", "free", 40, "1")
+    page_payloads(poem_so_far(collab, lines, note))
 
 
 # Leaderboard, gallery, help, errors -----------------------------------------------------
