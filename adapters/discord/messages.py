@@ -25,6 +25,7 @@ PREVIEW_CHARS = 1500  # how much of an overlong text the embed shows above the a
 ATTACHED_NOTE = "\n\n*The full text is in the attached file.*"
 OK_COLOUR = discord.Colour(0x6B5B95)
 ERROR_PREFIX = "⚠️ "
+NOTHING_TO_SHOW = "(nothing to show)"
 FILES_TOO_LARGE = (
     "The files were too large for this server's upload limit; Regenerate with a smaller size."
 )

@@ -16,12 +16,18 @@ import discord
 
 from bot.replies import Button
 
-from .messages import CONTENT_LIMIT, DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, OK_COLOUR, clip
+from .messages import (
+    CONTENT_LIMIT,
+    DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    NOTHING_TO_SHOW,
+    OK_COLOUR,
+    clip,
+)
 
 MAX_EMBEDS = 10
 MAX_BUTTONS = 25  # five rows of five
 CAPTION_LIMIT = 256  # an embed title
-NOTHING = "(nothing to show)"  # Discord refuses a message with no text, embed or button
 
 
 @dataclass
@@ -60,7 +66,7 @@ def pages(
             result.append(last := Page())
         last.images.append(image)
     if not text.strip() and not images and not buttons:
-        result[0].content = NOTHING
+        result[0].content = NOTHING_TO_SHOW  # Discord refuses an empty message
     for start in range(0, len(buttons), MAX_BUTTONS):
         if result[-1].buttons:
             result.append(Page())
