@@ -17,7 +17,6 @@ import discord
 from redis.exceptions import ResponseError
 
 from bot.commands.chain import credit_line
-from bot.commands.render import job_title
 from bot.jobs import Progress, Result
 from bot.keys import DELIVERY_CLAIM_S
 from bot.logs import job_scope
@@ -29,8 +28,8 @@ from .messages import (
     FILES_TOO_LARGE,
     NO_MENTIONS,
     Outgoing,
-    clip,
     progress_message,
+    progress_title,
     requester_only,
     result_message,
 )
@@ -128,7 +127,7 @@ class Delivery:
             if not await self.replies.take_original(reply, progress.job_id):
                 return  # a sibling of a Variations click shows its progress
             self._last_progress[progress.job_id] = now
-            job = _title(progress)
+            job = progress_title(progress)
             await self._webhook(reply).edit_message(
                 reply.message_id,
                 content=progress_message(job, progress),
@@ -221,8 +220,3 @@ class Delivery:
 
     def _webhook(self, reply: StoredReply) -> discord.Webhook:
         return discord.Webhook.partial(reply.app_id, reply.token, client=self.client)
-
-
-def _title(progress: Progress) -> str:
-    """The progress embed's heading: the job's command and prompt, which the progress carries."""
-    return job_title(progress.command, clip(progress.prompt, 80), "Your piece")

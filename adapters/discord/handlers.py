@@ -16,10 +16,11 @@ from bot.community.uploads import Media
 from bot.desk.front_desk import FrontDesk
 from bot.errors import UserError
 from bot.jobs import OptionValue, job_id_for
-from bot.replies import Action, Reply
+from bot.replies import Action, Button, Reply
 
-from .messages import NO_MENTIONS, clip
+from .messages import NO_MENTIONS, clip, queued_message
 from .origins import PLATFORM, origin_of
+from .pages import Page, pages
 from .replies import ReplyStore
 from .threads import Threads
 from .views import community_view, remix_modal, remix_submit
@@ -105,15 +106,20 @@ class Handlers:
             await self.show(interaction, reply)
 
     async def show(self, interaction: discord.Interaction, reply: Reply) -> None:
-        """A bot-side reply: to the channel when it is public, else to the asker only."""
+        """A bot-side reply: to the channel when it is public, else to the asker only. A
+        long one (every entry of a challenge, with its vote button) takes several messages."""
         if not reply.public:
-            await self.tell(interaction, reply.text, buttons=community_view(reply.buttons))
+            await self.tell(interaction, reply.text, buttons=reply.buttons)
             return
+        first, *rest = pages(reply.text, reply.buttons)
         await interaction.response.send_message(
-            clip(reply.text, 2000),
-            view=community_view(reply.buttons) or discord.utils.MISSING,
+            first.content or None,
+            embeds=first.embeds() or discord.utils.MISSING,
+            view=community_view(first.buttons) or discord.utils.MISSING,
             allowed_mentions=NO_MENTIONS,
         )
+        for page in rest:
+            await self._follow(interaction, page, ephemeral=False)
         if reply.thread and self.threads is not None:  # a poem written together
             await self.threads.open(interaction, reply)
 
@@ -183,9 +189,9 @@ class Handlers:
             return
         if all(r.duplicate for r in replies):
             return
-        count = f"{len(replies)} pieces " if len(replies) > 1 else ""
         await interaction.edit_original_response(
-            content=f"{what} — {count}{replies[0].text}", allowed_mentions=NO_MENTIONS
+            content=queued_message(what, len(replies), replies[0].text),
+            allowed_mentions=NO_MENTIONS,
         )
 
     @asynccontextmanager
@@ -212,19 +218,33 @@ class Handlers:
         )
 
     async def tell(
-        self, interaction: discord.Interaction, text: str, *, buttons: discord.ui.View | None = None
+        self, interaction: discord.Interaction, text: str, *, buttons: tuple[Button, ...] = ()
     ) -> None:
         """An ephemeral answer, whether or not the interaction was answered already."""
-        text = clip(text, 2000)
-        view = buttons or discord.utils.MISSING
         try:
+            first, *rest = pages(text, buttons)
             if interaction.response.is_done():
-                await interaction.followup.send(
-                    text, ephemeral=True, view=view, allowed_mentions=NO_MENTIONS
-                )
+                await self._follow(interaction, first, ephemeral=True)
             else:
                 await interaction.response.send_message(
-                    text, ephemeral=True, view=view, allowed_mentions=NO_MENTIONS
+                    first.content or None,
+                    embeds=first.embeds() or discord.utils.MISSING,
+                    ephemeral=True,
+                    view=community_view(first.buttons) or discord.utils.MISSING,
+                    allowed_mentions=NO_MENTIONS,
                 )
+            for page in rest:
+                await self._follow(interaction, page, ephemeral=True)
         except discord.HTTPException:
             log.warning("could not answer interaction %s", interaction.id, exc_info=True)
+
+    async def _follow(
+        self, interaction: discord.Interaction, page: Page, *, ephemeral: bool
+    ) -> None:
+        await interaction.followup.send(
+            page.content or discord.utils.MISSING,
+            embeds=page.embeds() or discord.utils.MISSING,
+            ephemeral=ephemeral,
+            view=community_view(page.buttons) or discord.utils.MISSING,
+            allowed_mentions=NO_MENTIONS,
+        )

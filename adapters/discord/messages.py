@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.commands.render import progress_text, render_result
+from bot.commands.render import job_title, progress_text, render_result
 from bot.jobs import Progress, Result
 
 CONTENT_LIMIT = 2000
@@ -25,6 +25,7 @@ PREVIEW_CHARS = 1500  # how much of an overlong text the embed shows above the a
 ATTACHED_NOTE = "\n\n*The full text is in the attached file.*"
 OK_COLOUR = discord.Colour(0x6B5B95)
 ERROR_PREFIX = "⚠️ "
+NOTHING_TO_SHOW = "(nothing to show)"
 FILES_TOO_LARGE = (
     "The files were too large for this server's upload limit; Regenerate with a smaller size."
 )
@@ -106,6 +107,17 @@ def result_message(
     content = f"{lead}your /{result.command} is ready." if mention else None
     alt = tuple((a.filename, a.description[:1024]) for a in result.attachments if a.description)
     return Outgoing(content, embed, text_file, tuple(files), alt)
+
+
+def progress_title(progress: Progress) -> str:
+    """The progress message's heading: the job's command and prompt, which the progress carries."""
+    return job_title(progress.command, clip(progress.prompt, 80), "Your piece")
+
+
+def queued_message(what: str, count: int, text: str) -> str:
+    """The deferred reply once the job is queued: what it is, then its place in line."""
+    pieces = f"{count} pieces " if count > 1 else ""
+    return clip(f"{what} — {pieces}{text}", CONTENT_LIMIT)
 
 
 def progress_message(title: str, progress: Progress) -> str:

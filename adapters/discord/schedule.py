@@ -15,13 +15,13 @@ from bot.community.announcements import Announcement
 from bot.community.outbox import nonce
 from bot.desk.front_desk import FrontDesk
 
-from .messages import NO_MENTIONS, clip
+from .messages import NO_MENTIONS
 from .origins import PLATFORM
+from .pages import pages
 from .views import community_view
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0
-MAX_EMBEDS = 10
 
 
 class Scheduler:
@@ -48,19 +48,14 @@ class Scheduler:
             await asyncio.sleep(self.poll_s)
 
     async def post(self, note: Announcement) -> None:
+        """All of it, in as many messages as it takes (`pages`); each message has a nonce of
+        its own, derived from the outbox key, so a repost after a crash repeats none."""
         channel = self.client.get_partial_messageable(int(note.channel))
-        await channel.send(
-            clip(note.text, 2000),
-            embeds=pictures(note) or discord.utils.MISSING,
-            view=community_view(note.buttons) or discord.utils.MISSING,
-            allowed_mentions=NO_MENTIONS,
-            nonce=nonce(note.key),
-        )
-
-
-def pictures(note: Announcement) -> list[discord.Embed]:
-    """The entries that are pictures, shown as images (Discord allows 10 embeds a message)."""
-    return [
-        discord.Embed(title=caption, url=url).set_image(url=url)
-        for caption, url in note.images[:MAX_EMBEDS]
-    ]
+        for i, page in enumerate(pages(note.text, note.buttons, note.images)):
+            await channel.send(
+                page.content or None,
+                embeds=page.embeds() or discord.utils.MISSING,
+                view=community_view(page.buttons) or discord.utils.MISSING,
+                allowed_mentions=NO_MENTIONS,
+                nonce=nonce(note.key if i == 0 else f"{note.key}:{i}"),
+            )

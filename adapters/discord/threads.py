@@ -22,6 +22,7 @@ from bot.replies import Reply
 
 from .messages import NO_MENTIONS, clip
 from .origins import PLATFORM, ROUTE, origin_of
+from .pages import pages
 
 log = logging.getLogger(__name__)
 THREAD_NAME_LIMIT = 100
@@ -92,9 +93,20 @@ class Threads:
         if reply is None:
             return
         body = f"⚠️ {reply.text}" if reply.error else reply.text
+        # The poem so far, whole (40 lines of 200 characters take two messages); the first
+        # answers the member's line.
+        first, *rest = pages(body)
         await message.channel.send(
-            clip(body, 2000),
+            first.content or None,
+            embeds=first.embeds() or discord.utils.MISSING,
             reference=message.to_reference(fail_if_not_exists=False),
             allowed_mentions=NO_MENTIONS,
             nonce=f"line{message.id}"[:25],
         )
+        for i, page in enumerate(rest, 1):
+            await message.channel.send(
+                page.content or None,
+                embeds=page.embeds() or discord.utils.MISSING,
+                allowed_mentions=NO_MENTIONS,
+                nonce=f"l{i}:{message.id}"[:25],
+            )

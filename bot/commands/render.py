@@ -93,8 +93,9 @@ def progress_text(progress: Progress) -> str:
 
 def help_text(name: str = "") -> str:
     """The catalogue as help: all commands, or one command with its options."""
-    if name:
-        cmd = command(name.lstrip("/").split()[0].lower())
+    words = name.lstrip("/").split()
+    if words:
+        cmd = command(words[0].lower())
         if cmd is None:
             return f"Unknown command /{name.lstrip('/')}. Type /help to list commands."
         return _command_help(cmd)

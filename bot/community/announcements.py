@@ -6,7 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.community.challenges import CLOSED, OPEN, VOTING, Challenge, Change, Entry, ranked
+from bot.community.challenges import (
+    CLOSED,
+    OPEN,
+    VOTING,
+    Challenge,
+    Change,
+    Entry,
+    Standing,
+    ranked,
+)
 from bot.community.collab import Collab, Line, scheme_for
 from bot.jobs import Origin
 from bot.replies import Button
@@ -89,6 +98,14 @@ def entries_text(challenge: Challenge, entries: list[Entry], *, counts: bool) ->
     return "\n".join(
         [head, *(entry_line(e, author=author, votes=e.votes if counts else None) for e in entries)]
     )
+
+
+def leaderboard_text(standings: list[Standing]) -> str:
+    lines = ["Challenge leaderboard (points · wins · streak):"]
+    for i, s in enumerate(standings, 1):
+        streak = f"{s.streak} in a row" if s.streak else "no streak"
+        lines.append(f"{i}. {s.name}: {s.points} pts · {s.wins} wins · {streak}")
+    return "\n".join(lines)
 
 
 def vote_buttons(challenge: Challenge, entries: list[Entry]) -> tuple[Button, ...]:

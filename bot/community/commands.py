@@ -22,6 +22,7 @@ from bot.community.announcements import (
     announce,
     entries_text,
     entry_line,
+    leaderboard_text,
     opened_text,
     place,
     poem_so_far,
@@ -303,11 +304,7 @@ class Community:
         standings = await self.challenges.leaderboard(origin.platform, origin.guild_id)
         if not standings:
             return Reply("No challenge has been decided on this server yet.", public=True)
-        lines = ["Challenge leaderboard (points · wins · streak):"]
-        for i, s in enumerate(standings, 1):
-            streak = f"{s.streak} in a row" if s.streak else "no streak"
-            lines.append(f"{i}. {s.name}: {s.points} pts · {s.wins} wins · {streak}")
-        return Reply("\n".join(lines), public=True)
+        return Reply(leaderboard_text(standings), public=True)
 
     async def end_challenge(self, origin: Origin, *, admin: bool) -> Reply:
 

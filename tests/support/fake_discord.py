@@ -6,8 +6,10 @@ ACK, and `dispatch(...)` to send INTERACTION_CREATE for slash commands, button c
 modal submits, shaped like Discord's payloads. REST: users/@me, the application, command
 sync, interaction callbacks (3-second window, "already acknowledged" for a repeat), webhook
 message edits and follow-ups (JSON or multipart with files), channel messages (nonces
-enforced), message deletes. Interaction tokens expire after `token_lifetime_s`. Any route
-can be told to answer 429 with `retry_after`, as Discord does, or to fail with an error.
+enforced), message deletes. A message over Discord's limits is refused as Discord refuses it
+(400, 50035; tests/support/discord_limits.py). Interaction tokens expire after
+`token_lifetime_s`. Any route can be told to answer 429 with `retry_after`, as Discord does,
+or to fail with an error.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.discord_limits import INVALID_FORM_BODY, problems
 from tests.support.fake_discord_faults import Faults, Hold, RateLimit, hang
 from tests.support.fake_discord_payloads import (
     ATTACHMENT,
@@ -354,6 +357,7 @@ class FakeDiscord(Faults, ThreadRoutes):
         response = (
             self._limited(request.method, path)
             or self._failing(request.method, path)
+            or _invalid(call)
             or self._route(call)
         )
         call.status = response.status
@@ -594,6 +598,21 @@ async def _body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
         return payload, files
     raw = await request.read()
     return (json.loads(raw) if raw else None), []
+
+
+def _invalid(call: Call) -> web.Response | None:
+    """Discord's answer to a message over its limits (tests/support/discord_limits.py)."""
+    if call.method not in ("POST", "PATCH") or not isinstance(call.json, dict):
+        return None
+    message = call.json
+    if re.fullmatch(r"/interactions/\d+/[^/]+/callback", call.path):
+        message = (call.json.get("data") or {}) if call.json.get("type") in (4, 7) else {}
+    elif not re.search(r"/messages(?:/|$)|^/webhooks/", call.path):
+        return None
+    found = problems(message)
+    if not found:
+        return None
+    return _error(400, INVALID_FORM_BODY, "Invalid Form Body: " + "; ".join(found))
 
 
 def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -178,3 +178,44 @@ async def test_with_the_message_content_intent_every_reply_in_the_thread_is_a_li
     await fake.say(BOB, fake.channel_id, "Chatter in the channel")
     await asyncio.sleep(1.0)  # a line would have been answered by now
     assert not in_thread(fake, fake.channel_id, "4. Chatter")
+
+
+def long_line(n: int) -> str:
+    """A line near the 200-character limit, its number in it."""
+    words = " ".join(
+        ["snow", "lantern", "harbour", "frost", "ember"][(n + i) % 5] for i in range(40)
+    )
+    return f"line {n} {words}"[:195].rstrip()
+
+
+def answers(fake: FakeDiscord, thread: int, said: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bot's messages after a member's message: the answer to it and what follows it."""
+    mine = str(fake.bot.id)
+    messages = [m for m in fake.visible_messages(thread) if m["author"]["id"] == mine]
+    start = next(
+        (i for i, m in enumerate(messages)
+         if str((m.get("message_reference") or {}).get("message_id")) == said["id"]),
+        None,
+    )  # fmt: skip
+    return [] if start is None else messages[start:]
+
+
+async def test_a_poem_of_40_long_lines_is_shown_whole_in_its_thread(
+    fake: FakeDiscord, redis_server: str, prefix: str, adapters: list[Adapter], tmp_path: Path
+) -> None:
+    log = tmp_path / "discord.log"
+    await start_adapter(
+        adapters, fake, redis_server, prefix, log, ATELIER_DISCORD_MESSAGE_CONTENT="1"
+    )
+    started = await slash(fake, ALICE, "collab", "start", prompt="winter", form="free", turns=40)
+    thread = int((await fake.wait_for(lambda: fake.thread_of(started), what="thread"))["id"])
+    await posted(fake, thread, "Reply in this thread with your line;")
+    for n in range(1, 41):
+        said = await fake.say((ALICE, BOB)[n % 2], thread, long_line(n))
+        last = await fake.wait_for(lambda s=said: answers(fake, thread, s), what=f"line {n}")
+    await asyncio.sleep(1.0)  # the rest of the last answer, if it takes several messages
+    last = answers(fake, thread, said)
+    text = "\n".join(shown(m) for m in last)
+    assert len(text) > 2 * 2000  # past one message's content: in its embeds, or more messages
+    for n in range(1, 41):
+        assert f"{n}. {long_line(n)}   — {('Alice', 'Bob')[n % 2]}" in text
