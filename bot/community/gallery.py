@@ -42,6 +42,8 @@ class Piece:
     at: float
     settings: dict[str, OptionValue] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)  # each file's content type
+    alts: list[str] = field(default_factory=list)  # each file's alt text
     parent_id: str = ""
     parent_author: str = ""
     parent_command: str = ""  # another command than this one: made with a chain button
@@ -95,6 +97,8 @@ class GalleryStore:
             at=result.finished_at,
             settings=dict(result.provenance.settings),
             files=[a.filename for a in result.attachments],
+            types=[a.content_type for a in result.attachments],
+            alts=[a.description for a in result.attachments],
             parent_id=parent_id,
             parent_author=parent_author,
             parent_command=parent_command,
@@ -102,6 +106,10 @@ class GalleryStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self.keys.gallery_item(piece.job_id), json.dumps(asdict(piece)))
             pipe.zadd(self.keys.gallery(origin.platform, origin.guild_id), {piece.job_id: piece.at})
+            if parent_id:
+                pipe.zadd(self.keys.gallery_after(parent_id), {piece.job_id: piece.at})
+            for attachment in result.attachments:
+                pipe.persist(attachment.key)  # the piece's web page shows its files
             await pipe.execute()
         return piece
 
@@ -154,18 +162,31 @@ class GalleryStore:
             raise UserError("Only the member who made this piece, or an admin, can delete it.")
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(key, piece.job_id)
-            pipe.delete(self.keys.gallery_item(piece.job_id))
+            self._forget(pipe, piece.job_id, len(piece.files))
+            if piece.parent_id:
+                pipe.zrem(self.keys.gallery_after(piece.parent_id), piece.job_id)
             await pipe.execute()
         return piece
+
+    async def prune(self, platform: str, server: str, keep_days: int, now: float) -> None:
+        """Drop the pieces older than the server's `gallery_days` (0: keep every piece)."""
+        await self._expire(self.keys.gallery(platform, server), keep_days, now)
+
+    def _forget(self, pipe: Any, job_id: str, files: int) -> None:
+        pipe.delete(self.keys.gallery_item(job_id), self.keys.gallery_after(job_id))
+        for n in range(files):
+            pipe.delete(self.keys.artifact(job_id, n))
 
     async def _expire(self, key: str, keep_days: int, now: float) -> None:
         if keep_days <= 0:
             return
         old: list[str] = await self.redis.zrangebyscore(key, 0, now - keep_days * DAY_S)
         if old:
+            pieces = [await self.piece(i) for i in old]
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.zrem(key, *old)
-                pipe.delete(*[self.keys.gallery_item(i) for i in old])
+                for job_id, piece in zip(old, pieces, strict=True):
+                    self._forget(pipe, job_id, len(piece.files) if piece else 0)
                 await pipe.execute()
 
 
