@@ -48,6 +48,9 @@
 | `collab-current:{platform}:{channel}` | string | the poem being written in that channel or thread | as the poem |
 | `gallery:{platform}:{server}` | sorted set | job id -> time delivered: the server's gallery, newest first | entries older than the server's `gallery_days` are dropped when read |
 | `gallery-item:{job_id}` | string | a gallery piece: JSON with prompt, text, model, seed, settings, who asked, remix parent and its author | as the gallery entry (deleted with it) |
+| `gallery-kind:{platform}:{server}:{kind}` | sorted set | job id -> time delivered: the server's pieces of one kind (poem, image, ...), for the web gallery's filter | as the gallery entries |
+| `gallery-member:{platform}:{server}:{name}` | sorted set | the same for one member's display name (casefolded) | as the gallery entries |
+| `gallery-indexed:{platform}:{server}` | string | set once the two indexes above hold every piece recorded before they existed | kept |
 | `gallery-after:{job_id}` | sorted set | job id -> time delivered: the pieces made after this one (remixes, chains), for its web page | as the gallery entry |
 | `web-servers` | hash | a server's web slug (an HMAC of its platform and id) -> JSON `[platform, server]`, so links carry no platform id | kept (small) |
 | `web-secret` | string | the key that signs web gallery links when `ATELIER_WEB_SECRET` is not set (made once, at first use) | kept |
@@ -208,6 +211,15 @@ class Keys:
 
     def gallery_item(self, job_id: str) -> str:
         return f"{self.prefix}gallery-item:{job_id}"
+
+    def gallery_kind(self, platform: str, server_id: str, kind: str) -> str:
+        return f"{self.prefix}gallery-kind:{platform}:{server_id}:{kind}"
+
+    def gallery_member(self, platform: str, server_id: str, name: str) -> str:
+        return f"{self.prefix}gallery-member:{platform}:{server_id}:{name.strip().casefold()}"
+
+    def gallery_indexed(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}gallery-indexed:{platform}:{server_id}"
 
     def gallery_after(self, job_id: str) -> str:
         return f"{self.prefix}gallery-after:{job_id}"

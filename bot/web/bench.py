@@ -2,9 +2,10 @@
 
 Stores `pieces` pieces in one server's gallery (a third of them images), serves the app on a
 loopback port and GETs gallery pages of 50 one after another through a signed link, as a
-browser would: the page's newest pieces, pages spread over the gallery, and a filtered page
-(which reads the whole gallery). Client and server share one process and event loop, so the
-times include both sides. Its keys live under a prefix of their own and are deleted after.
+browser would: the page's newest pieces, pages spread over the gallery, and filtered pages
+(kind, then member and kind: read through the gallery's indexes). Client and server share
+one process and event loop, so the times include both sides. Its keys live under a prefix
+of their own and are deleted after.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from aiohttp import ClientSession, web
 
 from bot.benchmarks import latency_ms
-from bot.community.gallery import Piece
+from bot.community.gallery import GalleryStore, Piece
 from bot.keys import Keys
 from bot.web.app import make_app
 from bot.web.links import Links
@@ -94,6 +95,9 @@ async def bench_web(*, redis: Any, pieces: int, requests: int, warmup: int = 20)
         started = time.perf_counter()
         await store_pieces(redis, keys, pieces)
         stored_s = time.perf_counter() - started
+        started = time.perf_counter()
+        await GalleryStore(redis, keys=keys).index(PLATFORM, SERVER)  # what record keeps
+        index_s = time.perf_counter() - started
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -107,7 +111,10 @@ async def bench_web(*, redis: Any, pieces: int, requests: int, warmup: int = 20)
             "pages across the gallery": [
                 f"{base}?page={rng.randint(1, pages)}" for _ in range(requests)
             ],
-            "filtered (kind=image)": [f"{base}?kind=image"] * max(1, requests // 5),
+            "filtered (kind=image)": [f"{base}?kind=image"] * requests,
+            "filtered (member and kind)": [
+                f"{base}?member=Member+{rng.randint(0, 39)}&kind=image" for _ in range(requests)
+            ],
         }
         rows = []
         async with ClientSession() as session:
@@ -115,7 +122,8 @@ async def bench_web(*, redis: Any, pieces: int, requests: int, warmup: int = 20)
             for name, urls in cases.items():
                 spent = await _times(session, urls)
                 rows.append({"case": name, "requests": len(urls), **latency_ms(spent)})
-        return {"pieces": pieces, "page_size": PAGE_SIZE, "store_s": stored_s, "rows": rows}
+        timing = {"store_s": stored_s, "index_s": index_s}
+        return {"pieces": pieces, "page_size": PAGE_SIZE, **timing, "rows": rows}
     finally:
         await runner.cleanup()
         await _forget(redis, keys)

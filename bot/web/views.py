@@ -26,7 +26,7 @@ from bot.community.challenges import (
     Entry,
     ranked,
 )
-from bot.community.gallery import KIND_COMMANDS, GalleryStore, Piece
+from bot.community.gallery import KIND_COMMANDS, GalleryStore, Piece, kind_of
 from bot.keys import Keys
 from bot.web import words
 from bot.web.links import Refused
@@ -47,10 +47,6 @@ def member(name: str) -> str:
 
 def day(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%d %b %Y, %H:%M UTC")
-
-
-def kind_of(command: str) -> str:
-    return next((k for k, cmds in KIND_COMMANDS.items() if command in cmds), command)
 
 
 def file_kind(piece: Piece, n: int) -> str:
@@ -161,32 +157,45 @@ class Reader:
         number: int = 1,
         keep_days: int = 0,
     ) -> GalleryPage:
-        """A page of the gallery, newest first. Without a filter it reads only that page's
-        pieces, so a gallery of any size answers as fast as a small one."""
+        """A page of the gallery, newest first. Each filter is a sorted set of its own (the
+        challenge's entries are a handful), so only the page's pieces are ever read."""
         await self.gallery.prune(platform, server, keep_days, time.time())
-        key = self.keys.gallery(platform, server)
         start = (number - 1) * PAGE_SIZE
-        if not (kind or name or challenge):
-            total = int(await self.redis.zcard(key))
-            ids = await self.redis.zrevrange(key, start, start + PAGE_SIZE - 1)
-            pieces = await self._pieces(ids)
+        sets = [self.keys.gallery(platform, server)]
+        if kind or name:
+            await self.gallery.index(platform, server)
+        if kind:
+            sets.append(self.keys.gallery_kind(platform, server, kind))
+        if name:
+            sets.append(self.keys.gallery_member(platform, server, name.lstrip("@")))
+        if challenge:
+            total, ids = await self._entries_in(platform, server, challenge, sets, start)
+        elif len(sets) <= 2:  # the gallery, or one index (kept in step with it)
+            total = int(await self.redis.zcard(sets[-1]))
+            ids = await self.redis.zrevrange(sets[-1], start, start + PAGE_SIZE - 1)
         else:
-            pieces = await self._pieces(await self.redis.zrevrange(key, 0, -1))
-            if kind:
-                pieces = [p for p in pieces if p.command in KIND_COMMANDS[kind]]
-            if name:
-                wanted = name.strip().lstrip("@").casefold()
-                pieces = [p for p in pieces if p.user_name.casefold() == wanted]
-            if challenge:
-                entered = await self._entered(platform, server, challenge)
-                pieces = [p for p in pieces if p.job_id in entered]
-            total = len(pieces)
-            pieces = pieces[start : start + PAGE_SIZE]
+            found = await self.redis.zinter(sets[1:], withscores=True, aggregate="MAX")
+            found.sort(key=lambda pair: -pair[1])
+            total, ids = len(found), [i for i, _ in found[start : start + PAGE_SIZE]]
         pages = max(1, -(-total // PAGE_SIZE))
         if number > pages:
             raise Refused(404, words.no_such_page(number, pages))
         listed = await self.challenge_list(platform, server)
+        pieces = await self._pieces(ids)
         return GalleryPage([card(p) for p in pieces], number, pages, total, listed)
+
+    async def _entries_in(
+        self, platform: str, server: str, challenge: str, sets: list[str], start: int
+    ) -> tuple[int, list[str]]:
+        """The challenge's entries that are pieces in every one of `sets`, newest first."""
+        ids = sorted(await self._entered(platform, server, challenge))
+        at: dict[str, float] = {}
+        for key in sets:
+            scores = await self.redis.zmscore(key, ids) if ids else []
+            at = {i: float(s) for i, s in zip(ids, scores, strict=True) if s is not None}
+            ids = list(at)
+        ordered = sorted(ids, key=lambda i: -at[i])
+        return len(ordered), ordered[start : start + PAGE_SIZE]
 
     async def _entered(self, platform: str, server: str, challenge_id: str) -> set[str]:
         found = await self._challenge(platform, server, challenge_id)

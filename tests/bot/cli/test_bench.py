@@ -134,5 +134,10 @@ def test_bench_web_tiny(redis_server: str) -> None:
     report = run_bench("web", "--pieces", "120", "--requests", "5", "--redis-url", redis_server)
     assert report["pieces"] == 120 and report["page_size"] == 50
     cases = {row["case"]: row for row in report["rows"]}
-    assert set(cases) == {"newest page", "pages across the gallery", "filtered (kind=image)"}
+    assert set(cases) == {
+        "newest page",
+        "pages across the gallery",
+        "filtered (kind=image)",
+        "filtered (member and kind)",
+    }
     assert cases["newest page"]["requests"] == 5 and cases["newest page"]["p99_ms"] > 0

@@ -3,6 +3,7 @@ and what they must never show, and a clear 4xx page for every bad request."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import AsyncIterator
@@ -181,3 +182,34 @@ async def test_gallery_web_answers_with_a_signed_link_that_opens(
     assert made.poem.id in html
     refused = await FrontDesk(queue, web=links).handle("/gallery webby", origin(10))
     assert refused.error and "/gallery web" in refused.text
+
+
+async def test_filters_combine_and_cover_pieces_recorded_before_the_indexes(
+    queue: JobQueue, links: Links, client: TestClient[object, object]
+) -> None:
+    made = await make_gallery(queue)
+    old = {
+        "job_id": "older-image-1",
+        "command": "image",
+        "prompt": "an old sketch",
+        "text": "",
+        "model": "sketch",
+        "seed": 1,
+        "user_id": BOB_ID,
+        "user_name": "Bob",
+        "at": 5.0,
+        "files": [],
+    }  # the shape pieces had before files' types and the indexes
+    await queue.redis.set(queue.keys.gallery_item("older-image-1"), json.dumps(old))
+    await queue.redis.zadd(queue.keys.gallery(PLATFORM, SERVER), {"older-image-1": 5.0})
+    base = await signed_path(links)
+    bobs = await page(client, base + "/?member=Bob&kind=image")
+    assert "older-image-1" in bobs and made.image.id not in bobs and "1 piece " in bobs
+    images = await page(client, base + "/?kind=image")
+    assert images.index(made.image.id) < images.index("older-image-1")
+    assert "older-image-1" not in await page(client, base + "/?kind=image&challenge=ch-tides")
+    await GalleryStore(queue.redis, keys=queue.keys).delete(
+        PLATFORM, SERVER, made.image.id, ALICE_ID, admin=False
+    )
+    assert made.image.id not in await page(client, base + "/?kind=image")
+    assert "0 pieces" in await page(client, base + "/?member=Alice&kind=image")
