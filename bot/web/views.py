@@ -126,6 +126,15 @@ class EntryView:
     place: int = 0
     votes: int | None = None  # None until the challenge closes
 
+    @property
+    def url(self) -> str:
+        """The entry's link, only when it is a web address (never `javascript:` and the like)."""
+        return self.entry.url if self.entry.url.startswith(("https://", "http://")) else ""
+
+    @property
+    def image(self) -> str:
+        return self.entry.image if self.url else ""
+
 
 @dataclass(frozen=True)
 class ChallengeView:

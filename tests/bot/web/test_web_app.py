@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
+from bot.community.challenges import ChallengeStore, Entry
 from bot.community.gallery import GalleryStore
 from bot.desk.front_desk import FrontDesk
 from bot.desk.server_settings import SettingsStore
@@ -213,3 +214,26 @@ async def test_filters_combine_and_cover_pieces_recorded_before_the_indexes(
     )
     assert made.image.id not in await page(client, base + "/?kind=image")
     assert "0 pieces" in await page(client, base + "/?member=Alice&kind=image")
+
+
+async def test_entry_uploads_show_as_images_and_only_web_links_are_linked(
+    queue: JobQueue, links: Links, client: TestClient[object, object]
+) -> None:
+    made = await make_gallery(queue)
+    store = ChallengeStore(queue.redis, keys=queue.keys)
+    picture = "https://cdn.example/attachments/1/tide.png"
+    await store.submit(
+        made.challenge,
+        Entry(0, "601234567890123456", "Cora", "human", "image", url=picture,
+              file_name="tide.png", file_type="image/png", file_size=10),
+    )  # fmt: skip
+    await store.submit(
+        made.challenge,
+        Entry(0, "701234567890123456", "Dev", "human", "link", url="javascript:alert(1)"),
+    )
+    await to_voting(queue, made)
+    response = await client.get(f"{await signed_path(links)}/challenge/{made.challenge.id}")
+    html = await response.text()
+    assert f'<img src="{picture}" alt="Entry 3, an image">' in html
+    assert "javascript:" not in html and "entry 4 by Dev" in html
+    assert "img-src 'self' https:" in response.headers["Content-Security-Policy"]
