@@ -12,11 +12,15 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]' 'torch==2.13.0'
 
 # Tools the tests use as independent judges of the art: espeak-ng (syllables and rhyme of
-# poems) and abcmidi's abc2midi/abc2abc (melodies). Installed with apt where missing.
+# poems) and abcmidi's abc2midi/abc2abc (melodies); chromium for the web gallery's browser
+# tests. Installed with apt where missing.
 missing=()
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 command -v abc2midi >/dev/null 2>&1 || missing+=(abcmidi)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# Debian's headless browser and its driver, for tests/web/ (Selenium drives them).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} with apt" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

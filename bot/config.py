@@ -110,6 +110,21 @@ class Settings(BaseSettings):
     )  # /healthz, /readyz and /metrics; 0 turns the server off
     metrics_host: str = Field(default="0.0.0.0", validation_alias=_env("ATELIER_METRICS_HOST"))
 
+    # The web gallery (`atelier web`, and `atelier up`) ----------------------------------
+    web_port: int = Field(
+        default=8080, ge=0, le=65535, validation_alias=_env("ATELIER_WEB_PORT")
+    )  # 0: `atelier up` starts no web gallery
+    web_host: str = Field(default="127.0.0.1", validation_alias=_env("ATELIER_WEB_HOST"))
+    web_url: str | None = Field(
+        default=None, validation_alias=_env("ATELIER_WEB_URL")
+    )  # the address members open (behind a proxy); unset: http://127.0.0.1:{web_port}
+    web_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("ATELIER_WEB_SECRET")
+    )  # signs the links `/gallery web` hands out; unset: a key made once and kept in Redis
+    web_link_ttl_s: int = Field(
+        default=7 * 86_400, ge=60, le=365 * 86_400, validation_alias=_env("ATELIER_WEB_LINK_TTL")
+    )
+
     @field_validator(
         "redis_url",
         "discord_token",
@@ -126,6 +141,8 @@ class Settings(BaseSettings):
         "music_model",
         "moderation_classifier",
         "worker_id",
+        "web_url",
+        "web_secret",
         mode="before",
     )
     @classmethod
@@ -157,6 +174,10 @@ class Settings(BaseSettings):
         if not value or any(ch.isspace() for ch in value):
             raise ValueError("ATELIER_REDIS_PREFIX must be a non-empty word such as 'atelier:'")
         return value
+
+    def web_address(self) -> str:
+        """Where members open the web gallery (no trailing slash)."""
+        return (self.web_url or f"http://127.0.0.1:{self.web_port or 8080}").rstrip("/")
 
 
 def load_settings(**overrides: object) -> Settings:

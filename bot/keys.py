@@ -6,7 +6,7 @@
 | `jobs:{kind}` (`text`, `image`, `music`) | stream | queued jobs, field `job` (JSON); consumer group `workers` | entry deleted once its job finishes; length plus `lines:{kind}` capped by `ATELIER_MAX_QUEUE_LENGTH` at enqueue |
 | `job:{id}` | hash | `job` (JSON), `entry` (stream id), `state` (waiting, queued, running, done, failed, dead), `attempts`, `worker`, `created`, `finished` | `ATELIER_JOB_TTL` (7 days) from enqueue |
 | `result:{id}` | string | the result (JSON) | `ATELIER_JOB_TTL` |
-| `artifact:{id}:{n}` | string | the n-th file of a job's result (base64): images, audio, MIDI | `ATELIER_JOB_TTL` |
+| `artifact:{id}:{n}` | string | the n-th file of a job's result (base64): images, audio, MIDI | `ATELIER_JOB_TTL`; kept as long as the piece once it is in a gallery (its web page shows it) |
 | `noticed:{id}` | string | set once the watchdog told a waiting job's requester that no worker is online | `ATELIER_JOB_TTL` |
 | `results:{route}` | stream | results and progress for one platform (`discord`, `slack`) or one console session (`console:{session}`): fields `type` (result, progress), `job`, `data` (JSON); consumer group `adapters` | trimmed to about 10,000 entries; a console session deletes its own on exit |
 | `delivering:{id}` | string | an adapter's short claim while it posts a result | 60 s |
@@ -48,6 +48,12 @@
 | `collab-current:{platform}:{channel}` | string | the poem being written in that channel or thread | as the poem |
 | `gallery:{platform}:{server}` | sorted set | job id -> time delivered: the server's gallery, newest first | entries older than the server's `gallery_days` are dropped when read |
 | `gallery-item:{job_id}` | string | a gallery piece: JSON with prompt, text, model, seed, settings, who asked, remix parent and its author | as the gallery entry (deleted with it) |
+| `gallery-kind:{platform}:{server}:{kind}` | sorted set | job id -> time delivered: the server's pieces of one kind (poem, image, ...), for the web gallery's filter | as the gallery entries |
+| `gallery-member:{platform}:{server}:{name}` | sorted set | the same for one member's display name (casefolded) | as the gallery entries |
+| `gallery-indexed:{platform}:{server}` | string | set once the two indexes above hold every piece recorded before they existed | kept |
+| `gallery-after:{job_id}` | sorted set | job id -> time delivered: the pieces made after this one (remixes, chains), for its web page | as the gallery entry |
+| `web-servers` | hash | a server's web slug (an HMAC of its platform and id) -> JSON `[platform, server]`, so links carry no platform id | kept (small) |
+| `web-secret` | string | the key that signs web gallery links when `ATELIER_WEB_SECRET` is not set (made once, at first use) | kept |
 | `styles:{platform}:{server}` | hash | the server's shared styles: name -> JSON `{name, suffix, command, model, author}` | until replaced |
 | `style-uses:{platform}:{server}` | sorted set | style name -> times used | kept |
 | `modlog:{platform}` | list | notes for servers' moderation log channels (refused prompts, withheld or blurred results), each JSON `{channel, text}`; the adapter's scheduler pops and posts them | last 1,000 kept; 7 days from the last note |
@@ -205,6 +211,24 @@ class Keys:
 
     def gallery_item(self, job_id: str) -> str:
         return f"{self.prefix}gallery-item:{job_id}"
+
+    def gallery_kind(self, platform: str, server_id: str, kind: str) -> str:
+        return f"{self.prefix}gallery-kind:{platform}:{server_id}:{kind}"
+
+    def gallery_member(self, platform: str, server_id: str, name: str) -> str:
+        return f"{self.prefix}gallery-member:{platform}:{server_id}:{name.strip().casefold()}"
+
+    def gallery_indexed(self, platform: str, server_id: str) -> str:
+        return f"{self.prefix}gallery-indexed:{platform}:{server_id}"
+
+    def gallery_after(self, job_id: str) -> str:
+        return f"{self.prefix}gallery-after:{job_id}"
+
+    def web_servers(self) -> str:
+        return f"{self.prefix}web-servers"
+
+    def web_secret(self) -> str:
+        return f"{self.prefix}web-secret"
 
     def styles(self, platform: str, server_id: str) -> str:
         return f"{self.prefix}styles:{platform}:{server_id}"

@@ -21,6 +21,8 @@ same values: aggregate them with `max by (kind)`, not `sum`.
 | `atelier_generation_items_per_second` | gauge | kind | throughput of the last batch |
 | `atelier_posts_total` | counter | platform, status | results posted (`ok`, `retry`, `failed`) |
 | `atelier_platform_rate_limited_total` | counter | platform | 429 answers from Discord or Slack |
+| `atelier_web_requests_total` | counter | status | web gallery requests by HTTP status (`atelier web`, `atelier up`; `bot.web.server`) |
+| `atelier_web_request_seconds` | histogram | | one web gallery request, from routing to the rendered page |
 """
 
 from __future__ import annotations

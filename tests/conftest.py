@@ -157,6 +157,7 @@ def atelier_env(
         ATELIER_REDIS_PREFIX=prefix,
         ATELIER_LOG_LEVEL="INFO",
         ATELIER_METRICS_PORT="0",  # tests that probe /healthz or /metrics pick a free port
+        ATELIER_WEB_PORT="0",  # and those of the web gallery too
         PYTHONUNBUFFERED="1",
         # The cento poet (the default) indexes only the corpus's first rows, cached apart.
         ATELIER_CENTO_LINES="20000",

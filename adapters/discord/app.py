@@ -26,6 +26,7 @@ from bot.metrics import Metrics
 from bot.queue.inbox import ResultInbox
 from bot.queue.streams import JobQueue
 from bot.queue.watchdog import Watchdog
+from bot.web.links import links_from
 
 from .commands import build_commands
 from .delivery import Delivery
@@ -69,7 +70,8 @@ class DiscordAdapter:
         self.queue = queue
         self.metrics = metrics or Metrics()
         self.replies = ReplyStore(queue.redis, queue.keys, token_ttl_s=settings.discord_token_ttl_s)
-        self.handlers = Handlers(FrontDesk(queue), self.replies)
+        web = links_from(settings, queue.redis, queue.keys)
+        self.handlers = Handlers(FrontDesk(queue, web=web), self.replies)
         self.threads = Threads(self.handlers.desk, read_all=settings.discord_message_content)
         self.handlers.threads = self.threads
         self._delivery: asyncio.Task[None] | None = None

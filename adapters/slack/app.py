@@ -33,6 +33,7 @@ from bot.metrics import Metrics
 from bot.queue.inbox import ResultInbox
 from bot.queue.streams import JobQueue
 from bot.queue.watchdog import Watchdog
+from bot.web.links import links_from
 
 EVENTS_PATH = "/slack/events"
 RATE_LIMIT_RETRIES = 3
@@ -105,7 +106,7 @@ async def serve(
     socket_mode = settings.slack_app_token is not None
     if not socket_mode and port is None:
         raise ConfigError("Give --port for HTTP mode, or set SLACK_APP_TOKEN for Socket Mode.")
-    desk = FrontDesk(queue)
+    desk = FrontDesk(queue, web=links_from(settings, queue.redis, queue.keys))
     metrics = health.metrics if health else Metrics()
     deps = SlackDeps(desk, web_client(settings, metrics), job_ttl_s=settings.job_ttl_s)
     connected = asyncio.Event()

@@ -23,6 +23,7 @@ from bot.cli.run import on_signals as _on_signals
 from bot.cli.run import run as _run
 from bot.cli.run import text_label as _text_label
 from bot.cli.run import text_model as _text_model
+from bot.cli.web import web, web_for_up
 from bot.config import Settings, load_settings
 from bot.connections import check_redis, connect, make_queue
 from bot.errors import ConfigError
@@ -37,6 +38,7 @@ app = typer.Typer(
 )
 app.add_typer(dlq, name="dlq")
 app.add_typer(bench_app, name="bench")
+app.command("web")(web)
 log = logging.getLogger("atelier")
 T = TypeVar("T")
 
@@ -64,7 +66,12 @@ def up(
         redis = await _connect(settings, embedded_ok=True)
         queue = make_queue(redis, settings)
         async with serve_health(settings, queue) as health:
-            return await serve_all(settings, redis, queue, health, model)
+            gallery = await web_for_up(settings, redis, queue.keys, health)
+            try:
+                return await serve_all(settings, redis, queue, health, model)
+            finally:
+                if gallery is not None:
+                    await gallery.__aexit__(None, None, None)
 
     async def serve_all(
         settings: Settings, redis: Any, queue: Any, health: Health, model: str

@@ -144,6 +144,27 @@ def bench_e2e(
     _run(body)
 
 
+@bench_app.command("web")
+def bench_web(
+    pieces: Annotated[int, typer.Option(min=1, help="Pieces stored in the gallery.")] = 10_000,
+    requests: Annotated[int, typer.Option(min=1, help="Page loads per case.")] = 500,
+    redis_url: RedisOption = None,
+) -> None:
+    """Web gallery page latency: pages of 50 from a gallery of `pieces`, over loopback HTTP."""
+
+    async def body(settings: Settings) -> int:
+        from bot.web.bench import bench_web as run_bench
+
+        redis = _bench_redis(settings, redis_url)
+        try:
+            report = await run_bench(redis=redis, pieces=pieces, requests=requests)
+        finally:
+            await redis.aclose()
+        return _bench_report("web", report, report["rows"])
+
+    _run(body)
+
+
 def _bench_report(name: str, report: dict[str, Any], rows: list[dict[str, Any]]) -> int:
     """Every benchmark's output: the machine added, a table, then one JSON line."""
     from bot.benchmarks import json_line, machine, table

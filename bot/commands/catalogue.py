@@ -431,7 +431,8 @@ _CHALLENGE = Command(
 )
 _GALLERY = Command(
     "gallery",
-    "Browse results with how they were made.",
+    "Browse results with how they were made; /gallery web: a link to its web page.",
+    prompt="web, for a link to the gallery's web page",
     prompt_required=False,
     options=(
         Option("user", "str", "Only this member's pieces.", max_length=64),

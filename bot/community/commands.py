@@ -61,6 +61,8 @@ from bot.errors import UserError
 from bot.jobs import Job, Origin, job_id_for, load_job, load_result
 from bot.keys import Keys
 from bot.replies import Button, Reply
+from bot.web.links import Links
+from bot.web.words import web_reply
 
 
 class Desk(Protocol):
@@ -71,6 +73,7 @@ class Desk(Protocol):
     keys: Keys
     settings: SettingsStore
     modlog: ModLog
+    web: Links
 
     async def submit_job(self, job: Job) -> Reply: ...
 
@@ -533,6 +536,8 @@ class Community:
     # Gallery ----------------------------------------------------------------------------
     async def gallery_reply(self, inv: Invocation, origin: Origin, *, admin: bool) -> Reply:
 
+        if inv.prompt.strip():
+            return await self.web_link(inv.prompt, origin)
         delete = str(inv.options.get("delete", "")).strip()
         if delete:
             piece = await self.gallery.delete(
@@ -555,3 +560,13 @@ class Community:
         if page.number < page.pages:
             buttons.append(Button("Next", f"gpage:{page.number + 1}:{kind}:{user[:40]}"))
         return Reply(describe_page(page, user=user, kind=kind), buttons=tuple(buttons))
+
+    async def web_link(self, words: str, origin: Origin) -> Reply:
+        """`/gallery web`: a signed, expiring link to the server's web gallery, for the asker."""
+        if words.strip().lower() != "web":
+            raise UserError("Say /gallery web for the gallery's web page, or use its options.")
+        web = self.desk.web
+        url = await web.signed_url(origin.platform, origin.guild_id)
+        settings = await self.desk.settings.get(origin.platform, origin.guild_id)
+        public = await web.public_url(origin.platform, origin.guild_id)
+        return Reply(web_reply(url, web.ttl_s, public if settings.gallery_public else ""))

@@ -42,6 +42,8 @@ class Piece:
     at: float
     settings: dict[str, OptionValue] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)  # each file's content type
+    alts: list[str] = field(default_factory=list)  # each file's alt text
     parent_id: str = ""
     parent_author: str = ""
     parent_command: str = ""  # another command than this one: made with a chain button
@@ -95,6 +97,8 @@ class GalleryStore:
             at=result.finished_at,
             settings=dict(result.provenance.settings),
             files=[a.filename for a in result.attachments],
+            types=[a.content_type for a in result.attachments],
+            alts=[a.description for a in result.attachments],
             parent_id=parent_id,
             parent_author=parent_author,
             parent_command=parent_command,
@@ -102,6 +106,11 @@ class GalleryStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self.keys.gallery_item(piece.job_id), json.dumps(asdict(piece)))
             pipe.zadd(self.keys.gallery(origin.platform, origin.guild_id), {piece.job_id: piece.at})
+            self._index(pipe, origin.platform, origin.guild_id, piece)
+            if parent_id:
+                pipe.zadd(self.keys.gallery_after(parent_id), {piece.job_id: piece.at})
+            for attachment in result.attachments:
+                pipe.persist(attachment.key)  # the piece's web page shows its files
             await pipe.execute()
         return piece
 
@@ -122,7 +131,7 @@ class GalleryStore:
     ) -> Page:
         """One page of the gallery, newest first, filtered by member (id or name) and kind."""
         key = self.keys.gallery(platform, server)
-        await self._expire(key, keep_days, time.time() if now is None else now)
+        await self._expire(platform, server, keep_days, time.time() if now is None else now)
         ids: list[str] = await self.redis.zrevrange(key, 0, -1)
         pieces = []
         for raw in await self.redis.mget([self.keys.gallery_item(i) for i in ids]) if ids else []:
@@ -154,19 +163,68 @@ class GalleryStore:
             raise UserError("Only the member who made this piece, or an admin, can delete it.")
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(key, piece.job_id)
-            pipe.delete(self.keys.gallery_item(piece.job_id))
+            self._forget(pipe, platform, server, piece.job_id, piece)
+            if piece.parent_id:
+                pipe.zrem(self.keys.gallery_after(piece.parent_id), piece.job_id)
             await pipe.execute()
         return piece
 
-    async def _expire(self, key: str, keep_days: int, now: float) -> None:
+    async def prune(self, platform: str, server: str, keep_days: int, now: float) -> None:
+        """Drop the pieces older than the server's `gallery_days` (0: keep every piece)."""
+        await self._expire(platform, server, keep_days, now)
+
+    async def index(self, platform: str, server: str) -> None:
+        """Put every piece recorded before the kind and member indexes existed into them
+        (once per server; `record` indexes each new piece itself)."""
+        if await self.redis.exists(self.keys.gallery_indexed(platform, server)):
+            return
+        ids: list[str] = await self.redis.zrange(self.keys.gallery(platform, server), 0, -1)
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            raws = await self.redis.mget([self.keys.gallery_item(i) for i in chunk])
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for raw in raws:
+                    if raw:
+                        self._index(pipe, platform, server, Piece(**json.loads(raw)))
+                await pipe.execute()
+        await self.redis.set(self.keys.gallery_indexed(platform, server), "1")
+
+    def _index(self, pipe: Any, platform: str, server: str, piece: Piece) -> None:
+        kind = kind_of(piece.command)
+        pipe.zadd(self.keys.gallery_kind(platform, server, kind), {piece.job_id: piece.at})
+        if piece.user_name.strip():
+            member = self.keys.gallery_member(platform, server, piece.user_name)
+            pipe.zadd(member, {piece.job_id: piece.at})
+
+    def _forget(
+        self, pipe: Any, platform: str, server: str, job_id: str, piece: Piece | None
+    ) -> None:
+        pipe.delete(self.keys.gallery_item(job_id), self.keys.gallery_after(job_id))
+        if piece is None:
+            return
+        for n in range(len(piece.files)):
+            pipe.delete(self.keys.artifact(job_id, n))
+        pipe.zrem(self.keys.gallery_kind(platform, server, kind_of(piece.command)), job_id)
+        if piece.user_name.strip():
+            pipe.zrem(self.keys.gallery_member(platform, server, piece.user_name), job_id)
+
+    async def _expire(self, platform: str, server: str, keep_days: int, now: float) -> None:
         if keep_days <= 0:
             return
+        key = self.keys.gallery(platform, server)
         old: list[str] = await self.redis.zrangebyscore(key, 0, now - keep_days * DAY_S)
         if old:
+            pieces = [await self.piece(i) for i in old]
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.zrem(key, *old)
-                pipe.delete(*[self.keys.gallery_item(i) for i in old])
+                for job_id, piece in zip(old, pieces, strict=True):
+                    self._forget(pipe, platform, server, job_id, piece)
                 await pipe.execute()
+
+
+def kind_of(command: str) -> str:
+    """The kind a command's pieces are listed under (poem, story, script, image, melody)."""
+    return next((k for k, cmds in KIND_COMMANDS.items() if command in cmds), command)
 
 
 def describe_piece(piece: Piece, *, text_chars: int = 160) -> str:

@@ -23,6 +23,7 @@ from bot.jobs import Job, JobKind, OptionValue, Origin, load_job, load_result
 from bot.queue.fairness import Admitted, Fairness
 from bot.queue.streams import JobQueue
 from bot.replies import Action, Reply
+from bot.web.links import Links
 
 VARIATIONS = 3
 PACK = ("poem", "image", "melody")  # what /inspire makes, in this order
@@ -30,11 +31,14 @@ RECENT_JOBS = 10
 
 
 class FrontDesk:
-    def __init__(self, queue: JobQueue, settings: SettingsStore | None = None) -> None:
+    def __init__(
+        self, queue: JobQueue, settings: SettingsStore | None = None, *, web: Links | None = None
+    ) -> None:
         self.queue = queue
         self.redis: Any = queue.redis
         self.keys = queue.keys
         self.settings = settings or SettingsStore(queue.redis, keys=queue.keys)
+        self.web = web or Links(queue.redis, keys=queue.keys)  # `/gallery web` links
         self.fairness = Fairness(queue, self.settings)
         self.modlog = ModLog(queue.redis, keys=queue.keys)
         self.community = Community(self)

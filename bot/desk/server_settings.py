@@ -42,6 +42,7 @@ class ServerSettings(BaseModel):
     moderation_words: tuple[str, ...] = ()
     gallery_days: int = Field(default=0, ge=0, le=3650)  # 0: the gallery keeps every piece
     digest_channel: str = ""  # "" = no weekly digest
+    gallery_public: bool = False  # the web gallery without a signed link (`bot.web`)
     image_safety: ImagePolicy = "strict"
     moderation_log_channel: str = ""  # "" = moderators get no notes
 
@@ -104,6 +105,15 @@ def _days(value: str) -> int:
     if not 0 <= number <= 3650:
         raise UserError("gallery_days must be a whole number of days from 0 (keep) to 3650.")
     return number
+
+
+def _on_off(value: str) -> bool:
+    word = value.strip().lower()
+    if word in ("on", "yes", "true", "public"):
+        return True
+    if word in ("off", "no", "false", "private"):
+        return False
+    raise UserError("gallery_public is on (anyone with the address) or off (signed links only).")
 
 
 def _one_channel(value: str, what: str = "the digest") -> str:
@@ -195,6 +205,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Days the gallery keeps each piece (0: forever).",
         _days,
         "90, or forever",
+    ),
+    Setting(
+        "gallery_public",
+        "The web gallery without a link from /gallery web (on: anyone with its address).",
+        _on_off,
+        "on, or off",
     ),
     Setting(
         "digest_channel",

@@ -33,7 +33,7 @@ def test_the_default_port_is_the_one_deploy_uses() -> None:
 
 
 def test_every_deployment_is_probed_and_scraped_on_the_health_port() -> None:
-    for name in ("worker", "discord", "slack"):
+    for name in ("worker", "discord", "slack", "web"):
         template = deployment(name)["spec"]["template"]
         notes = template["metadata"]["annotations"]
         assert notes["prometheus.io/scrape"] == "true", name
@@ -67,7 +67,7 @@ def test_every_manifest_in_the_kustomization_exists() -> None:
 def test_compose_checks_readiness_and_runs_redis_with_aof() -> None:
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = compose["services"]
-    for name in ("discord", "slack", "worker"):
+    for name in ("discord", "slack", "worker", "web"):
         test = " ".join(services[name]["healthcheck"]["test"])
         assert f"127.0.0.1:{DEFAULT_PORT}/readyz" in test, name
     command = services["redis"]["command"]
@@ -80,3 +80,21 @@ def test_images_expose_the_health_port_and_the_worker_builds_for_cpu_or_cuda() -
         assert f"EXPOSE {DEFAULT_PORT}" in (DEPLOY / name).read_text(), name
     worker = (DEPLOY / "Dockerfile.worker").read_text()
     assert "ARG DEVICE=cuda" in worker and "ATELIER_DEVICE=${DEVICE}" in worker
+
+
+def test_the_web_gallery_is_deployed_with_its_port_and_the_key_its_links_share() -> None:
+    [service] = [d for d in docs("web.yaml") if d["kind"] == "Service"]
+    [container] = deployment("web")["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["web"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["ATELIER_WEB_HOST"]["value"] == "0.0.0.0"
+    port = int(env["ATELIER_WEB_PORT"]["value"])
+    assert {p["name"]: p["containerPort"] for p in container["ports"]}["http"] == port
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    for name in ("web", "discord", "slack"):  # who signs links and who checks them agree
+        [c] = deployment(name)["spec"]["template"]["spec"]["containers"]
+        keys = {e["name"]: e.get("valueFrom", {}) for e in c.get("env", [])}
+        assert keys["ATELIER_WEB_SECRET"]["secretKeyRef"]["key"] == "ATELIER_WEB_SECRET", name
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]["web"]
+    assert compose["command"] == ["web"] and f"{port}:{port}" in compose["ports"]
+    assert "EXPOSE 8080" in (DEPLOY / "Dockerfile.adapter").read_text()

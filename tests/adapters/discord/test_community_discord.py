@@ -245,3 +245,57 @@ async def test_the_gallery_pages_and_credits_remixes(
     assert gone["content"].startswith(f"Deleted [{piece_id}]")
     empty = await slash(fake, CAROL, "gallery", None, user="bob")
     assert "no pieces by bob yet" in empty["content"]
+
+
+async def test_gallery_web_answers_with_a_signed_link_the_web_gallery_opens(
+    fake: FakeDiscord,
+    redis_server: str,
+    prefix: str,
+    queue: JobQueue,
+    adapters: list[Adapter],
+    tmp_path: Path,
+) -> None:
+    """`/gallery web` through the real adapter: a link only the asker sees, signed with the
+    deployment's key, that the web gallery (same key) opens on the server's pieces."""
+    from aiohttp import ClientSession
+    from aiohttp.test_utils import TestServer
+    from pydantic import SecretStr
+
+    from bot.web.app import make_app
+    from bot.web.links import Links
+
+    links = Links(queue.redis, keys=queue.keys, secret=SecretStr("shared key"))
+    server = TestServer(make_app(queue.redis, links), host="127.0.0.1")
+    await server.start_server()
+    try:
+        address = str(server.make_url("")).rstrip("/")
+        await start_adapter(
+            adapters,
+            fake,
+            redis_server,
+            prefix,
+            tmp_path / "discord.log",
+            ATELIER_WEB_SECRET="shared key",
+            ATELIER_WEB_URL=address,
+        )
+        options = {o["name"] for o in fake.commands["gallery"]["options"]}
+        assert "prompt" in options
+        payload = fake.slash("poem", ALICE, {"prompt": "the harbour", "seed": 3})
+        await run(fake, payload)
+        await answer_next_job(queue, "boats in the harbour")
+        await fake.wait_for(lambda: (m := original(fake, payload)) and m["embeds"], what="result")
+        reply = await slash(fake, CAROL, "gallery", None, prompt="web")
+        assert ephemeral(reply) and f"{address}/s/" in reply["content"]
+        url = reply["content"].split(f"{address}", 1)[1].split()[0]
+        async with ClientSession() as session:
+            deadline = time.monotonic() + 15
+            while True:  # the result reaches the gallery as the adapter delivers it
+                async with session.get(address + url) as response:
+                    html = await response.text()
+                if "boats in the harbour" in html or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.3)
+        assert response.status == 200 and "boats in the harbour" in html
+        assert str(ALICE.id) not in html and str(fake.guild_id) not in html
+    finally:
+        await server.close()

@@ -128,3 +128,16 @@ def test_bench_e2e_tiny(redis_server: str, tiny_gpt2: Path) -> None:
     assert report["statuses"] == {"200": 3}
     assert {"p50_ms", "p99_ms"} <= set(report["ack"]) and report["all_done_s"] > 0
     assert report["web_api_calls"]["chat.postMessage"] >= 3
+
+
+def test_bench_web_tiny(redis_server: str) -> None:
+    report = run_bench("web", "--pieces", "120", "--requests", "5", "--redis-url", redis_server)
+    assert report["pieces"] == 120 and report["page_size"] == 50
+    cases = {row["case"]: row for row in report["rows"]}
+    assert set(cases) == {
+        "newest page",
+        "pages across the gallery",
+        "filtered (kind=image)",
+        "filtered (member and kind)",
+    }
+    assert cases["newest page"]["requests"] == 5 and cases["newest page"]["p99_ms"] > 0
