@@ -22,6 +22,7 @@ from rich.markup import escape
 from bot.commands.render import progress_text, render_result
 from bot.desk.front_desk import FrontDesk
 from bot.jobs import Origin, Result
+from bot.outage import Outage
 from bot.queue import artifacts
 from bot.queue.inbox import Event, ResultInbox
 from bot.queue.streams import JobQueue
@@ -128,16 +129,19 @@ class ConsoleChat:
 
     async def _read_results(self) -> None:
         pending = True  # our unacked events first (after a reconnect), then new ones
+        outage = Outage(log, "console results")
         while not self._closing:
             try:
                 block_ms = int(READ_BLOCK_S * 1000)
-                for event in await self.inbox.read(pending=pending, block_ms=block_ms):
+                events = await self.inbox.read(pending=pending, block_ms=block_ms)
+                outage.ok()
+                for event in events:
                     await self._handle(event)
                 pending = False
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a Redis blip: say so, keep listening
-                log.warning("reading results failed; retrying in 1 s", exc_info=True)
+            except Exception as exc:  # a Redis blip: say so, keep listening
+                outage.failed(exc, "reading results failed; retrying in 1 s", level=30)
                 await asyncio.sleep(1.0)
 
     async def _handle(self, event: Event) -> None:

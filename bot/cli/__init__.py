@@ -508,7 +508,7 @@ def _image_generator(settings: Settings) -> Any:
 async def _connect(settings: Settings, *, embedded_ok: bool, what: str = "this command") -> Any:
     redis = connect(settings, embedded_ok=embedded_ok, what=what)
     try:
-        await check_redis(redis, settings)
+        await check_redis(settings)
     except BaseException:
         await redis.aclose()
         raise
