@@ -19,13 +19,15 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
-from bot.commands.render import progress_text, render_result
+from bot.commands.render import gave_up_text, held_text, progress_text, render_result
 from bot.desk.front_desk import FrontDesk
+from bot.desk.holding import hold
 from bot.jobs import Origin, Result
 from bot.outage import Outage
 from bot.queue import artifacts
 from bot.queue.inbox import Event, ResultInbox
 from bot.queue.streams import JobQueue
+from bot.replies import Reply
 
 PROMPT = "atelier> "
 READ_BLOCK_S = 0.5
@@ -44,7 +46,9 @@ class ConsoleChat:
         out: TextIO | None = None,
         interactive: bool = False,
         output_dir: Path = OUTPUT_DIR,
+        reconnect_s: float = 60.0,
     ) -> None:
+        self.reconnect_s = reconnect_s  # how long a command is held while Redis is down
         self.desk = desk
         self.inbox = inbox
         self.session = session
@@ -58,6 +62,9 @@ class ConsoleChat:
         self._closing = False
         self._all_done = asyncio.Event()
         self._all_done.set()
+
+    async def _say(self, text: str) -> None:
+        self.console.print(text)
 
     @staticmethod
     def route_for(session: str) -> str:
@@ -107,15 +114,20 @@ class ConsoleChat:
             user_name=self.user,
             delivery_id=f"{self.session}:{n}",
         )
-        try:
-            reply = await self.desk.handle(line, origin)
-        except RedisError as exc:  # the queue is unreachable: say so, keep the channel open
-            log.warning("could not queue %r: %s", line, exc)
-            self.console.print(
-                "[red]error:[/] the job queue (Redis) is not answering; "
-                "nothing was queued. Try again in a moment."
+        try:  # held while Redis does not answer (`bot.desk.holding`), the member told at once
+            found = await hold(
+                lambda: self.desk.handle(line, origin),
+                window_s=self.reconnect_s,
+                on_hold=lambda: self._say(f"[cyan][{n}][/] {held_text(self.reconnect_s)}"),
             )
-            return
+        except RedisError as exc:  # the queue refused: say so, keep the channel open
+            log.warning("could not queue %r: %s", line, exc)
+            found = Reply(
+                "the job queue (Redis) is not answering; nothing was queued. "
+                "Try again in a moment.",
+                error=True,
+            )
+        reply = found or Reply(gave_up_text(self.reconnect_s), error=True)
         if reply.error:
             self.console.print(f"[red]error:[/] {escape(reply.text)}")
             return
@@ -211,14 +223,22 @@ def new_session() -> str:
     return uuid.uuid4().hex[:12]
 
 
-async def run_console(queue: JobQueue, *, ttl_s: int, wait_s: float) -> int:
+async def run_console(
+    queue: JobQueue, *, ttl_s: int, wait_s: float, reconnect_s: float = 60.0
+) -> int:
     """A console session on stdin/stdout; its result stream is removed when it ends."""
     session = new_session()
     interactive = sys.stdin.isatty()
     inbox = ResultInbox(
         queue.redis, ConsoleChat.route_for(session), "console", keys=queue.keys, ttl_s=ttl_s
     )
-    chat = ConsoleChat(FrontDesk(queue), inbox, session=session, interactive=interactive)
+    chat = ConsoleChat(
+        FrontDesk(queue),
+        inbox,
+        session=session,
+        interactive=interactive,
+        reconnect_s=reconnect_s,
+    )
     try:
         return await chat.run(stdin_lines(interactive), wait_s=wait_s)
     finally:

@@ -192,7 +192,10 @@ def chat(
         redis = await _connect(settings, embedded_ok=False, what="atelier chat")
         try:
             return await run_console(
-                make_queue(redis, settings), ttl_s=settings.job_ttl_s, wait_s=wait
+                make_queue(redis, settings),
+                ttl_s=settings.job_ttl_s,
+                wait_s=wait,
+                reconnect_s=settings.redis_reconnect_s,
             )
         finally:
             await redis.aclose()

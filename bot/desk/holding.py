@@ -31,6 +31,7 @@ async def hold(
     *,
     window_s: float,
     on_hold: Callable[[], Awaitable[object]],
+    first_try_s: float = FIRST_TRY_S,
 ) -> T | None:
     """`attempt()`'s answer. When Redis does not answer, `on_hold()` runs once (the member
     is told) and the attempt is repeated until it succeeds (its answer) or `window_s` has
@@ -38,7 +39,7 @@ async def hold(
     deadline: float | None = None
     pause = BACKOFF_S[0]
     while True:
-        budget = FIRST_TRY_S if deadline is None else max(0.1, deadline - time.monotonic())
+        budget = first_try_s if deadline is None else max(0.1, deadline - time.monotonic())
         try:
             return await asyncio.wait_for(attempt(), min(budget, ATTEMPT_S))
         except Exception as exc:

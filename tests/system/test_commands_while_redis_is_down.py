@@ -1,25 +1,38 @@
 """Commands that arrive while Redis is down (SIGKILLed, then started again on its AOF) are
-held by the real `atelier slack` process: Slack gets its answer at once, the member sees
-"queued, the queue is reconnecting" in the job's message, and the job runs once Redis is
-back; past ATELIER_REDIS_RECONNECT the same message says to try again and nothing is queued.
-The test plays the worker through the queue's worker API."""
+held: by the real `atelier slack` and `atelier discord` processes and the console channel.
+The platform gets its answer at once, the member sees "queued, the queue is reconnecting"
+in the job's message, and the job runs once Redis is back; past ATELIER_REDIS_RECONNECT
+the same message says to try again and nothing is queued. The test plays the worker
+through the queue's worker API."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from adapters.console.chat import ConsoleChat
+from bot.desk.front_desk import FrontDesk
 from bot.jobs import JobKind
 from bot.keys import Keys
+from bot.queue.inbox import ResultInbox
 from bot.queue.streams import JobQueue
-from tests.adapters.discord.test_discord_adapter import answer_next_job
+from tests.adapters.discord.test_discord_adapter import (
+    ALICE,
+    Adapter,
+    answer_next_job,
+    final_message,
+    original,
+    start_adapter,
+)
 from tests.conftest import _free_port, atelier_env
+from tests.support.fake_discord import FakeDiscord
 from tests.support.fake_slack import FakeSlack, SignedClient, block_text
 from tests.system.test_operations import eventually, get
 from tests.system.test_processes import spawn
@@ -34,6 +47,16 @@ def slack() -> Iterator[FakeSlack]:
     fake = FakeSlack().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def adapters() -> Iterator[list[Adapter]]:
+    started: list[Adapter] = []
+    yield started
+    for adapter in started:
+        if adapter.proc is not None and adapter.proc.poll() is None:
+            adapter.proc.kill()
+            adapter.proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -135,3 +158,70 @@ async def test_past_the_window_the_message_says_try_again_and_nothing_is_queued(
     finally:
         await redis.aclose()
     assert "Traceback" not in log.read_text()
+
+
+async def test_the_console_holds_a_command_until_redis_is_back(aof: AofRedis) -> None:
+    prefix = f"held-{uuid.uuid4().hex[:8]}:"
+    redis = Redis.from_url(aof.url, decode_responses=True)
+    queue = JobQueue(redis, keys=Keys(prefix))
+    out = io.StringIO()
+    route = ConsoleChat.route_for("h")
+    inbox = ResultInbox(redis, route, "console", keys=queue.keys, ttl_s=600)
+    chat = ConsoleChat(FrontDesk(queue), inbox, session="h", user="u", out=out, reconnect_s=60)
+    down = asyncio.Event()
+
+    async def lines() -> AsyncIterator[str]:
+        await down.wait()
+        yield "/poem a quiet pier seed:7"
+
+    session = asyncio.create_task(chat.run(lines(), wait_s=60))
+    await asyncio.sleep(0.5)  # the session's result stream is made
+    kill(aof)
+    down.set()
+    await eventually(lambda: "queue is reconnecting" in out.getvalue(), "the held note", 10)
+    await asyncio.sleep(3.0)
+    aof.start()
+    worker = Redis.from_url(aof.url, decode_responses=True)
+    try:
+        await asyncio.wait_for(answer_next_job(JobQueue(worker, keys=Keys(prefix)), "Pier."), 60)
+        assert await asyncio.wait_for(session, 60) == 0, out.getvalue()
+    finally:
+        await worker.aclose()
+        await redis.aclose()
+    text = out.getvalue()
+    assert "[1] Queued: the queue is reconnecting" in text and "[1] /poem a quiet pier" in text
+    assert "Pier." in text and "error" not in text, text
+
+
+async def test_discord_holds_a_command_until_redis_is_back(
+    aof: AofRedis, tmp_path: Path, adapters: list[Adapter]
+) -> None:
+    prefix = f"held-{uuid.uuid4().hex[:8]}:"
+    fake = await FakeDiscord().start()
+    try:
+        adapter = await start_adapter(adapters, fake, aof.url, prefix, tmp_path / "d.log")
+        kill(aof)
+        payload = fake.slash("poem", ALICE, {"prompt": "a quiet pier", "seed": 7})
+        sent = await fake.dispatch(payload)
+
+        def held() -> bool:
+            message = original(fake, payload)
+            return bool(message) and "queue is reconnecting" in str(message.get("content"))
+
+        await fake.wait_for(held, timeout=15, what="the reconnecting reply")
+        state = fake.interactions[int(payload["id"])]
+        assert state.callback_at is not None and state.callback_at - sent < 3.0
+        await asyncio.sleep(3.0)
+        aof.start()
+        redis = Redis.from_url(aof.url, decode_responses=True)
+        try:
+            queue = JobQueue(redis, keys=Keys(prefix))
+            await asyncio.wait_for(answer_next_job(queue, "The pier keeps still."), 60)
+            message = await final_message(fake, payload)
+        finally:
+            await redis.aclose()
+        assert "The pier keeps still." in str(message["embeds"])
+        assert "Traceback" not in adapter.text(), adapter.text()
+        assert adapter.stop() == 0
+    finally:
+        await fake.stop()
