@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
+from bot.keys import Keys
+from bot.queue.streams import JobQueue
 from tests.conftest import atelier_env
 from tests.support.private_redis import PrivateRedis, free_private_port
-from tests.system.test_processes import run_chat
+from tests.system.test_processes import run_chat, spawn, wait_workers
+from tests.system.test_redis_restart import AofRedis
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -101,3 +106,33 @@ async def test_an_unreachable_redis_is_waited_for_the_window_then_exit_1(
     assert 3 <= took < 30, took
     waiting = [line for line in out.splitlines() if "Redis does not answer" in line]
     assert len(waiting) == 1, out  # one line per 10 s while waiting, not one a second
+
+
+@pytest.mark.chaos
+async def test_a_running_worker_waits_out_a_killed_redis_quietly(
+    tmp_path: Path, tiny_gpt2: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    server = AofRedis(tmp_path)
+    server.start()
+    try:
+        log = tmp_path / "worker.log"
+        env = atelier_env(server.url, "quiet:", tiny_gpt2, ATELIER_METRICS_PORT="0")
+        worker = spawn(procs, env, "worker", "--kinds", "text", log=log)
+        client = Redis.from_url(server.url, decode_responses=True)
+        await wait_workers(JobQueue(client, keys=Keys("quiet:")), 1, worker, log)
+        await client.aclose()
+        assert server.proc is not None
+        server.proc.kill()
+        server.proc.wait(timeout=10)
+        await asyncio.sleep(12.0)  # more than one log period
+        assert worker.poll() is None, log.read_text()
+        server.start()
+        await asyncio.sleep(3.0)
+        assert worker.poll() is None, log.read_text()
+    finally:
+        server.stop()
+    text = log.read_text()
+    assert "Traceback" not in text, text
+    down = [line for line in text.splitlines() if "Redis does not answer" in line]
+    assert 1 <= len(down) <= 8, text  # a few loops, one line per 10 s each
+    assert "Redis answers again" in text, text
