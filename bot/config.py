@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     # Redis -----------------------------------------------------------------------------
     redis_url: SecretStr | None = Field(default=None, validation_alias=_env("ATELIER_REDIS_URL"))
     redis_prefix: str = Field(default="atelier:", validation_alias=_env("ATELIER_REDIS_PREFIX"))
+    redis_reconnect_s: float = Field(
+        default=60.0, gt=0, le=3600, validation_alias=_env("ATELIER_REDIS_RECONNECT")
+    )  # how long a Redis that does not answer is waited for: at start (then exit 1), and by a
+    # command that arrives while it is down (held, then "try again")
 
     # Platforms -------------------------------------------------------------------------
     discord_token: SecretStr | None = Field(default=None, validation_alias=_env("DISCORD_TOKEN"))

@@ -15,5 +15,10 @@ class ConfigError(AtelierError):
     """The deployment is missing or misconfigures a setting. Says which setting to fix."""
 
 
+class RedisUnavailable(AtelierError):
+    """Redis did not answer within ATELIER_REDIS_RECONNECT at start (exit 1: it may come back;
+    a setting that cannot work is a ConfigError, exit 2)."""
+
+
 class PoisonJob(AtelierError):
     """A stream entry that can never be processed (malformed, wrong schema). Dead-lettered."""

@@ -22,6 +22,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from bot.jobs import Job, JobKind
+from bot.outage import Outage
 from bot.queue.streams import Entry
 from worker.decoding.batcher import ContinuousBatcher, Step, supports
 from worker.generators.base import Output
@@ -83,6 +84,7 @@ class ContinuousWorker(Worker):
 
     # Reading ---------------------------------------------------------------------------
     async def _read_text(self) -> None:
+        outage = Outage(log, "worker read")
         while not self.stopping.is_set():
             room = self.batch_size - len(self._items)
             if room <= 0:
@@ -93,6 +95,7 @@ class ContinuousWorker(Worker):
                 # Held from delivery on (`Worker._read`), so the worker's check for lost
                 # deliveries never runs a job this loop has in hand.
                 entries = await self._read(room, self.block_ms, [TEXT])
+                outage.ok()
                 if entries and self.batcher is not None and self.batcher.idle:
                     entries = await self._gather(entries, [TEXT])  # a burst starts together
                 await self._admit_text(entries)
@@ -101,8 +104,8 @@ class ContinuousWorker(Worker):
                     self._wake.set()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis blip or a bug: log, pause, keep serving
-                log.exception("worker read error; retrying in 1 s")
+            except Exception as exc:  # Redis down or a bug: log, pause, keep serving
+                outage.failed(exc, "worker read error; retrying in 1 s")
                 await asyncio.sleep(1.0)
         self._wake.set()
 

@@ -25,6 +25,7 @@ from bot.errors import ConfigError, PoisonJob, UserError
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, load_job
 from bot.logs import job_scope
 from bot.metrics import Metrics
+from bot.outage import Outage
 from bot.queue import artifacts
 from bot.queue.fairness import Fairness
 from bot.queue.streams import Entry, Finish, JobQueue
@@ -144,15 +145,17 @@ class Worker:
 
     async def _consume(self, kinds: Sequence[JobKind] | None = None) -> None:
         kinds = list(kinds or self.kinds)
+        outage = Outage(log, "worker loop")
         while not self.stopping.is_set():
             entries: list[Entry] = []
             try:
                 entries = await self._read(self.batch_size, self.block_ms, kinds)
+                outage.ok()
                 await self.process(await self._gather(entries, kinds))
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis blip or a bug: log, pause, keep serving
-                log.exception("worker loop error; retrying in 1 s")
+            except Exception as exc:  # Redis down or a bug: log, pause, keep serving
+                outage.failed(exc, "worker loop error; retrying in 1 s")
                 self._lost.set()  # what this read was given is re-read, not left to the timeout
                 await asyncio.sleep(1.0)
             finally:
@@ -193,14 +196,16 @@ class Worker:
         return entries
 
     async def _heartbeats(self) -> None:
+        outage = Outage(log, "heartbeat")
         while True:
             await asyncio.sleep(self.heartbeat_s)
             try:
                 await self._beat()
                 for kind, ids in list(self._in_flight.items()):
                     await self.queue.touch(kind, self.id, sorted(ids))
-            except Exception:
-                log.warning("heartbeat failed", exc_info=True)
+                outage.ok()
+            except Exception as exc:
+                outage.failed(exc, "heartbeat failed", level=logging.WARNING)
 
     async def _beat(self) -> None:
         info = {
@@ -236,12 +241,15 @@ class Worker:
         """This worker's own lost deliveries (at start, after a loop error, and every
         interval), then other workers' jobs left longer than the visibility timeout."""
         interval = max(min(self.queue.visibility_timeout_s / 4, self.heartbeat_s, 30.0), 0.2)
+        outage = Outage(log, "reclaim")
         while not self.stopping.is_set():
             self._lost.clear()
             try:
                 await self._rerun_own()
-            except Exception:
-                log.warning("re-reading this worker's pending jobs failed", exc_info=True)
+                outage.ok()
+            except Exception as exc:
+                msg = "re-reading this worker's pending jobs failed"
+                outage.failed(exc, msg, level=logging.WARNING)
             for kind in self.kinds:
                 if self.stopping.is_set():
                     return
@@ -256,8 +264,8 @@ class Worker:
                             "reclaimed %d %s job(s) left by a dead worker", len(entries), kind.value
                         )
                         await self.process(entries)
-                except Exception:
-                    log.warning("reclaim failed", exc_info=True)
+                except Exception as exc:
+                    outage.failed(exc, "reclaim failed", level=logging.WARNING)
             stop = asyncio.create_task(self.stopping.wait())
             lost = asyncio.create_task(self._lost.wait())
             await asyncio.wait({stop, lost}, timeout=interval, return_when="FIRST_COMPLETED")

@@ -19,12 +19,15 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
-from bot.commands.render import progress_text, render_result
+from bot.commands.render import gave_up_text, held_text, progress_text, render_result
 from bot.desk.front_desk import FrontDesk
+from bot.desk.holding import hold
 from bot.jobs import Origin, Result
+from bot.outage import Outage
 from bot.queue import artifacts
 from bot.queue.inbox import Event, ResultInbox
 from bot.queue.streams import JobQueue
+from bot.replies import Reply
 
 PROMPT = "atelier> "
 READ_BLOCK_S = 0.5
@@ -43,7 +46,9 @@ class ConsoleChat:
         out: TextIO | None = None,
         interactive: bool = False,
         output_dir: Path = OUTPUT_DIR,
+        reconnect_s: float = 60.0,
     ) -> None:
+        self.reconnect_s = reconnect_s  # how long a command is held while Redis is down
         self.desk = desk
         self.inbox = inbox
         self.session = session
@@ -57,6 +62,9 @@ class ConsoleChat:
         self._closing = False
         self._all_done = asyncio.Event()
         self._all_done.set()
+
+    async def _say(self, text: str) -> None:
+        self.console.print(text)
 
     @staticmethod
     def route_for(session: str) -> str:
@@ -106,15 +114,20 @@ class ConsoleChat:
             user_name=self.user,
             delivery_id=f"{self.session}:{n}",
         )
-        try:
-            reply = await self.desk.handle(line, origin)
-        except RedisError as exc:  # the queue is unreachable: say so, keep the channel open
-            log.warning("could not queue %r: %s", line, exc)
-            self.console.print(
-                "[red]error:[/] the job queue (Redis) is not answering; "
-                "nothing was queued. Try again in a moment."
+        try:  # held while Redis does not answer (`bot.desk.holding`), the member told at once
+            found = await hold(
+                lambda: self.desk.handle(line, origin),
+                window_s=self.reconnect_s,
+                on_hold=lambda: self._say(f"[cyan][{n}][/] {held_text(self.reconnect_s)}"),
             )
-            return
+        except RedisError as exc:  # the queue refused: say so, keep the channel open
+            log.warning("could not queue %r: %s", line, exc)
+            found = Reply(
+                "the job queue (Redis) is not answering; nothing was queued. "
+                "Try again in a moment.",
+                error=True,
+            )
+        reply = found or Reply(gave_up_text(self.reconnect_s), error=True)
         if reply.error:
             self.console.print(f"[red]error:[/] {escape(reply.text)}")
             return
@@ -128,16 +141,19 @@ class ConsoleChat:
 
     async def _read_results(self) -> None:
         pending = True  # our unacked events first (after a reconnect), then new ones
+        outage = Outage(log, "console results")
         while not self._closing:
             try:
                 block_ms = int(READ_BLOCK_S * 1000)
-                for event in await self.inbox.read(pending=pending, block_ms=block_ms):
+                events = await self.inbox.read(pending=pending, block_ms=block_ms)
+                outage.ok()
+                for event in events:
                     await self._handle(event)
                 pending = False
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a Redis blip: say so, keep listening
-                log.warning("reading results failed; retrying in 1 s", exc_info=True)
+            except Exception as exc:  # a Redis blip: say so, keep listening
+                outage.failed(exc, "reading results failed; retrying in 1 s", level=30)
                 await asyncio.sleep(1.0)
 
     async def _handle(self, event: Event) -> None:
@@ -207,14 +223,22 @@ def new_session() -> str:
     return uuid.uuid4().hex[:12]
 
 
-async def run_console(queue: JobQueue, *, ttl_s: int, wait_s: float) -> int:
+async def run_console(
+    queue: JobQueue, *, ttl_s: int, wait_s: float, reconnect_s: float = 60.0
+) -> int:
     """A console session on stdin/stdout; its result stream is removed when it ends."""
     session = new_session()
     interactive = sys.stdin.isatty()
     inbox = ResultInbox(
         queue.redis, ConsoleChat.route_for(session), "console", keys=queue.keys, ttl_s=ttl_s
     )
-    chat = ConsoleChat(FrontDesk(queue), inbox, session=session, interactive=interactive)
+    chat = ConsoleChat(
+        FrontDesk(queue),
+        inbox,
+        session=session,
+        interactive=interactive,
+        reconnect_s=reconnect_s,
+    )
     try:
         return await chat.run(stdin_lines(interactive), wait_s=wait_s)
     finally:

@@ -71,7 +71,9 @@ class DiscordAdapter:
         self.metrics = metrics or Metrics()
         self.replies = ReplyStore(queue.redis, queue.keys, token_ttl_s=settings.discord_token_ttl_s)
         web = links_from(settings, queue.redis, queue.keys)
-        self.handlers = Handlers(FrontDesk(queue, web=web), self.replies)
+        self.handlers = Handlers(
+            FrontDesk(queue, web=web), self.replies, reconnect_s=settings.redis_reconnect_s
+        )
         self.threads = Threads(self.handlers.desk, read_all=settings.discord_message_content)
         self.handlers.threads = self.threads
         self._delivery: asyncio.Task[None] | None = None

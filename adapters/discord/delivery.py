@@ -21,6 +21,7 @@ from bot.jobs import Progress, Result
 from bot.keys import DELIVERY_CLAIM_S
 from bot.logs import job_scope
 from bot.metrics import Metrics
+from bot.outage import Outage
 from bot.queue import artifacts
 from bot.queue.inbox import Event, ResultInbox
 
@@ -67,6 +68,7 @@ class Delivery:
     async def run(self) -> None:
         await self.inbox.ensure_group()
         next_retry = 0.0
+        outage = Outage(log, "Discord deliveries")
         while not self._stopping.is_set():
             try:
                 # Unacked events first (after a restart), then again now and then: a result
@@ -74,7 +76,9 @@ class Delivery:
                 pending = time.monotonic() >= next_retry
                 if pending:
                     next_retry = time.monotonic() + RETRY_EVERY_S
-                for event in await self.inbox.read(pending=pending, block_ms=1000):
+                events = await self.inbox.read(pending=pending, block_ms=1000)
+                outage.ok()
+                for event in events:
                     with job_scope(event.job_id):
                         await self.handle(event)
             except asyncio.CancelledError:
@@ -84,7 +88,7 @@ class Delivery:
                     log.warning("the result stream was removed (Redis restarted?); making it again")
                     await self.inbox.ensure_group()
                     continue
-                log.exception("reading results failed; retrying in 1 s")
+                outage.failed(exc, "reading results failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
 
     async def handle(self, event: Event) -> None:

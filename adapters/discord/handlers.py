@@ -6,16 +6,18 @@ short apology and the job id."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 import discord
 
-from bot.commands.parse import from_options
+from bot.commands.parse import Invocation, from_options
+from bot.commands.render import gave_up_text, held_text
 from bot.community.uploads import Media
 from bot.desk.front_desk import FrontDesk
+from bot.desk.holding import ATTEMPT_S, hold
 from bot.errors import UserError
-from bot.jobs import OptionValue, job_id_for
+from bot.jobs import OptionValue, Origin, job_id_for
 from bot.replies import Action, Button, Reply
 
 from .messages import NO_MENTIONS, clip, queued_message
@@ -51,9 +53,10 @@ def uploaded(value: object) -> OptionValue:
 
 
 class Handlers:
-    def __init__(self, desk: FrontDesk, replies: ReplyStore) -> None:
+    def __init__(self, desk: FrontDesk, replies: ReplyStore, *, reconnect_s: float = 60.0):
         self.desk = desk
         self.replies = replies
+        self.reconnect_s = reconnect_s  # how long a command is held while Redis is down
         self.threads: Threads | None = None  # set by the adapter
 
     async def slash(
@@ -76,10 +79,34 @@ class Handlers:
                 return
             if not await self.defer(interaction):
                 return  # a repeated delivery: the first copy queues the job
+            await self._queue(interaction, inv, origin, f"/{inv.name} {clip(prompt, 80)}")
+
+    async def _queue(
+        self, interaction: discord.Interaction, inv: Invocation, origin: Origin, what: str
+    ) -> None:
+        """Enqueue a deferred command's job. While Redis does not answer it is held
+        (`bot.desk.holding`): the deferred reply says the queue is reconnecting, then shows
+        the job, or past the window says to try again."""
+
+        async def attempt() -> None:
             async with self.replies.lock(str(interaction.id)):
                 await self.remember(interaction)
                 reply = await self.desk.submit(inv, origin)
-                await self.show_queued([reply], interaction, f"/{inv.name} {clip(prompt, 80)}")
+                await self.show_queued([reply], interaction, what)
+
+        async def say(text: str) -> None:
+            await interaction.edit_original_response(
+                content=f"{what} — {text}", allowed_mentions=NO_MENTIONS
+            )
+
+        done = await hold(
+            lambda: _done(attempt()),
+            window_s=self.reconnect_s,
+            on_hold=lambda: say(held_text(self.reconnect_s)),
+            first_try_s=ATTEMPT_S,  # the reply is deferred: no 3-second rush
+        )
+        if done is None:
+            await say(gave_up_text(self.reconnect_s))
 
     async def button(self, interaction: discord.Interaction, action: Action, job_id: str) -> None:
         async with self.guard(interaction, f"button {action.value}"):
@@ -248,3 +275,8 @@ class Handlers:
             view=community_view(page.buttons) or discord.utils.MISSING,
             allowed_mentions=NO_MENTIONS,
         )
+
+
+async def _done(work: Awaitable[None]) -> bool:
+    await work
+    return True

@@ -14,6 +14,7 @@ import discord
 from bot.community.announcements import Announcement
 from bot.community.outbox import nonce
 from bot.desk.front_desk import FrontDesk
+from bot.outage import Outage
 
 from .messages import NO_MENTIONS
 from .origins import PLATFORM
@@ -29,6 +30,7 @@ class Scheduler:
         self.client = client
         self.desk = desk
         self.poll_s = poll_s
+        self._outage = Outage(log, "challenge scheduler")
 
     async def run(self) -> None:
         await self.client.wait_until_ready()
@@ -43,8 +45,8 @@ class Scheduler:
                     await self.desk.community.announced(note)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("the challenge scheduler failed; trying again")
+            except Exception as exc:
+                self._outage.failed(exc, "the challenge scheduler failed; trying again")
             await asyncio.sleep(self.poll_s)
 
     async def post(self, note: Announcement) -> None:

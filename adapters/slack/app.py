@@ -108,7 +108,12 @@ async def serve(
         raise ConfigError("Give --port for HTTP mode, or set SLACK_APP_TOKEN for Socket Mode.")
     desk = FrontDesk(queue, web=links_from(settings, queue.redis, queue.keys))
     metrics = health.metrics if health else Metrics()
-    deps = SlackDeps(desk, web_client(settings, metrics), job_ttl_s=settings.job_ttl_s)
+    deps = SlackDeps(
+        desk,
+        web_client(settings, metrics),
+        job_ttl_s=settings.job_ttl_s,
+        reconnect_s=settings.redis_reconnect_s,
+    )
     connected = asyncio.Event()
     if health is not None:
         mode = "Socket Mode connection" if socket_mode else "HTTP listener"

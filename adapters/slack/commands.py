@@ -3,6 +3,7 @@
 Slack gives the command and its text; the front desk parses and validates them. The listener
 acks first (Slack wants an answer within 3 seconds), then enqueues and posts the message that
 shows the job. A redelivered command (same trigger id) maps to the same job and posts nothing.
+A command that arrives while Redis does not answer is held (`adapters.slack.held`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack.blocks import reply_text
 from adapters.slack.community import community_reply, open_thread
 from adapters.slack.context import SlackDeps, slack_error
+from adapters.slack.held import Held
 from bot.commands.catalogue import CATALOGUE
+from bot.desk.holding import hold
+from bot.replies import Reply
 
 log = logging.getLogger(__name__)
 SLASH_COMMANDS = tuple(f"/{c.name}" for c in CATALOGUE)
@@ -62,8 +66,19 @@ async def run_command(deps: SlackDeps, body: dict[str, Any], respond: Any) -> No
         user_name=str(body.get("user_name", "")),
         team=str(body.get("team_id", "")),
     )
-    admin = bool(_NEEDS_ADMIN.search(text)) and await deps.is_admin(user)
-    reply = await deps.desk.handle(text, origin, admin=admin)
+
+    async def attempt() -> Reply:
+        admin = bool(_NEEDS_ADMIN.search(text)) and await deps.is_admin(user)
+        return await deps.desk.handle(text, origin, admin=admin)
+
+    held = Held(deps, channel, text, respond)
+    found = await hold(attempt, window_s=deps.reconnect_s, on_hold=held.tell)
+    if found is None:  # Redis did not come back within the window
+        await held.gave_up()
+        return
+    reply = found
+    if await held.adopt(reply):
+        return
     if reply.error:
         await respond(text=reply_text(reply.text), response_type="ephemeral")
         return

@@ -18,6 +18,7 @@ from bot.commands.parse import parse
 from bot.community.uploads import Media
 from bot.errors import UserError
 from bot.jobs import Origin
+from bot.outage import Outage
 from bot.replies import Button, Reply
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class Scheduler:
     def __init__(self, deps: SlackDeps, *, poll_s: float = POLL_S) -> None:
         self.deps = deps
         self.poll_s = poll_s
+        self._outage = Outage(log, "challenge scheduler")
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -164,7 +166,7 @@ class Scheduler:
                     await self.deps.community.announced(note)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("the challenge scheduler failed; trying again")
+            except Exception as exc:
+                self._outage.failed(exc, "the challenge scheduler failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_s)

@@ -43,6 +43,7 @@ class SlackDeps:
     desk: FrontDesk
     client: AsyncWebClient
     job_ttl_s: int = 7 * 24 * 3600
+    reconnect_s: float = 60.0  # how long a command is held while Redis does not answer
     _admins: dict[str, tuple[float, bool]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -106,12 +107,14 @@ class SlackDeps:
         posted = await self.post(
             channel, status_blocks(title, reply.text), fallback(title, reply.text), thread_ts
         )
-        await self.redis.set(
-            self.keys.slack_message(reply.job_id),
-            json.dumps({"channel": posted.channel, "ts": posted.ts, "thread_ts": thread_ts}),
-            ex=self.job_ttl_s,
-        )
+        await self.remember_job_message(reply.job_id, posted)
         return posted
+
+    async def remember_job_message(self, job_id: str, posted: Posted, *, nx: bool = False) -> bool:
+        """Note the message that shows a job (nx: unless the job has one already)."""
+        data = {"channel": posted.channel, "ts": posted.ts, "thread_ts": posted.thread_ts}
+        key = self.keys.slack_message(job_id)
+        return bool(await self.redis.set(key, json.dumps(data), ex=self.job_ttl_s, nx=nx))
 
     async def job_message(self, job_id: str, *, wait_s: float = 0.0) -> Posted | None:
         """The message showing a job; waits up to wait_s (a fast result may beat the post)."""

@@ -25,6 +25,7 @@ from bot.commands.render import job_title, progress_text, render_result
 from bot.jobs import Result
 from bot.logs import job_scope
 from bot.metrics import Metrics
+from bot.outage import Outage
 from bot.queue import artifacts
 from bot.queue.inbox import Event, ResultInbox
 
@@ -51,9 +52,12 @@ class Delivery:
         await self.inbox.ensure_group()
         pending = True  # this consumer's unacked events first (after a restart)
         last_pending = time.monotonic()
+        outage = Outage(log, "Slack deliveries")
         while not self._stopping.is_set():
             try:
-                for event in await self.inbox.read(pending=pending, block_ms=500):
+                events = await self.inbox.read(pending=pending, block_ms=500)
+                outage.ok()
+                for event in events:
                     with job_scope(event.job_id):
                         await self.handle(event)
                 pending = time.monotonic() - last_pending > RETRY_PENDING_S
@@ -61,8 +65,8 @@ class Delivery:
                     last_pending = time.monotonic()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("delivering results failed; retrying in 1 s")
+            except Exception as exc:
+                outage.failed(exc, "delivering results failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
 
     async def handle(self, event: Event) -> None:

@@ -199,7 +199,10 @@ def chat(
         redis = await _connect(settings, embedded_ok=False, what="atelier chat")
         try:
             return await run_console(
-                make_queue(redis, settings), ttl_s=settings.job_ttl_s, wait_s=wait
+                make_queue(redis, settings),
+                ttl_s=settings.job_ttl_s,
+                wait_s=wait,
+                reconnect_s=settings.redis_reconnect_s,
             )
         finally:
             await redis.aclose()
@@ -531,7 +534,7 @@ def _image_generator(settings: Settings) -> Any:
 async def _connect(settings: Settings, *, embedded_ok: bool, what: str = "this command") -> Any:
     redis = connect(settings, embedded_ok=embedded_ok, what=what)
     try:
-        await check_redis(redis, settings)
+        await check_redis(settings)
     except BaseException:
         await redis.aclose()
         raise

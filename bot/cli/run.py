@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, RedisUnavailable
 from bot.logs import setup_logging
 
 MISSING_TEXT_MODEL = (
@@ -61,6 +61,9 @@ def run(body: Callable[[Settings], Coroutine[Any, Any, int]]) -> None:
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except RedisUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     except OSError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

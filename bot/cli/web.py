@@ -26,7 +26,7 @@ def web(
     async def body(settings: Settings) -> int:
         redis = connect(settings, embedded_ok=False, what="atelier web")
         try:
-            await check_redis(redis, settings)
+            await check_redis(settings)
             queue = make_queue(redis, settings)
             stop = asyncio.Event()
             on_signals(stop.set)

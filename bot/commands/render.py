@@ -12,6 +12,21 @@ from bot.commands.catalogue import CATALOGUE, Command, command
 from bot.jobs import OptionValue, Progress, Provenance, Result
 
 
+# A command held while Redis does not answer (`bot.desk.holding`), then past the window.
+def held_text(window_s: float) -> str:
+    return (
+        "Queued: the queue is reconnecting (Redis is restarting). Your command runs as soon "
+        f"as it is back; Atelier waits up to {window_s:.0f} seconds for it."
+    )
+
+
+def gave_up_text(window_s: float) -> str:
+    return (
+        f"Not queued: the queue did not come back within {window_s:.0f} seconds, so this "
+        "command was dropped. Try again in a minute."
+    )
+
+
 @dataclass(frozen=True)
 class Message:
     title: str

@@ -34,6 +34,7 @@ from typing import Any
 from bot.desk.server_settings import ServerSettings, SettingsStore
 from bot.errors import UserError
 from bot.jobs import Job, JobKind, Origin, dump
+from bot.outage import Outage
 from bot.queue.limits import TAKE_TOKENS_LUA, buckets_for, refusal_text
 from bot.queue.streams import QUEUE_FULL, JobQueue
 
@@ -312,15 +313,17 @@ class Fairness:
     async def sweep_forever(
         self, kinds: Sequence[JobKind], stopping: asyncio.Event, every_s: float = SWEEP_EVERY_S
     ) -> None:
+        outage = Outage(log, "fairness sweep")
         while not stopping.is_set():
             try:
                 moved = await self.sweep(kinds)
+                outage.ok()
                 if moved:
                     log.warning("fairness sweep admitted %d job(s) left waiting", moved)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("fairness sweep failed; trying again", exc_info=True)
+            except Exception as exc:
+                outage.failed(exc, "fairness sweep failed; trying again", level=logging.WARNING)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=every_s)
 

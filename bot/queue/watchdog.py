@@ -16,6 +16,7 @@ import time
 
 from bot.errors import PoisonJob
 from bot.jobs import JobKind, Progress, load_job
+from bot.outage import Outage
 from bot.queue import entries
 from bot.queue.streams import JobQueue
 
@@ -87,13 +88,16 @@ class Watchdog:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
+        outage = Outage(log, "watchdog")
         while not stop.is_set():
             try:
-                if await self.sweep():
+                told = await self.sweep()
+                outage.ok()
+                if told:
                     log.warning("no worker is online: told the waiting requesters")
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("watchdog sweep failed; trying again", exc_info=True)
+            except Exception as exc:
+                outage.failed(exc, "watchdog sweep failed; trying again", level=logging.WARNING)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.every_s)

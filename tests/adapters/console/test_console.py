@@ -19,17 +19,23 @@ def closed_port() -> int:
         return int(s.getsockname()[1])  # nothing listens once the socket closes
 
 
-async def test_unreachable_queue_gets_a_clear_error_and_the_channel_stays_open() -> None:
+async def test_unreachable_queue_is_held_then_a_clear_error_and_the_channel_stays_open() -> None:
     redis = Redis(host="127.0.0.1", port=closed_port(), socket_connect_timeout=0.5)
     out = io.StringIO()
     queue = JobQueue(redis)
     chat = ConsoleChat(
-        FrontDesk(queue), ResultInbox(redis, "console:t", "c"), session="t", user="tester", out=out
+        FrontDesk(queue),
+        ResultInbox(redis, "console:t", "c"),
+        session="t",
+        user="tester",
+        out=out,
+        reconnect_s=1.0,  # held this long, then given up
     )
     await chat.submit("/poem the sea")
     await chat.submit("/poem")  # validation still answers without Redis
     text = out.getvalue()
-    assert "the job queue (Redis) is not answering; nothing was queued" in text
+    assert "[1] Queued: the queue is reconnecting" in text
+    assert "error: Not queued: the queue did not come back within 1 seconds" in text
     assert "error: /poem needs the topic of the poem" in text
     assert chat.pending == {}
     await redis.aclose()
