@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 import discord
 
 from bot.commands.parse import from_options
+from bot.commands.render import defuse_mentions
 from bot.community.uploads import Media
 from bot.desk.front_desk import FrontDesk
 from bot.errors import UserError
@@ -110,7 +111,7 @@ class Handlers:
             await self.tell(interaction, reply.text, buttons=community_view(reply.buttons))
             return
         await interaction.response.send_message(
-            clip(reply.text, 2000),
+            clip(defuse_mentions(reply.text), 2000),
             view=community_view(reply.buttons) or discord.utils.MISSING,
             allowed_mentions=NO_MENTIONS,
         )
@@ -185,7 +186,8 @@ class Handlers:
             return
         count = f"{len(replies)} pieces " if len(replies) > 1 else ""
         await interaction.edit_original_response(
-            content=f"{what} — {count}{replies[0].text}", allowed_mentions=NO_MENTIONS
+            content=defuse_mentions(f"{what} — {count}{replies[0].text}"),
+            allowed_mentions=NO_MENTIONS,
         )
 
     @asynccontextmanager
@@ -215,7 +217,7 @@ class Handlers:
         self, interaction: discord.Interaction, text: str, *, buttons: discord.ui.View | None = None
     ) -> None:
         """An ephemeral answer, whether or not the interaction was answered already."""
-        text = clip(text, 2000)
+        text = clip(defuse_mentions(text), 2000)
         view = buttons or discord.utils.MISSING
         try:
             if interaction.response.is_done():

@@ -11,6 +11,7 @@ import logging
 
 import discord
 
+from bot.commands.render import defuse_mentions
 from bot.community.announcements import Announcement
 from bot.community.outbox import nonce
 from bot.desk.front_desk import FrontDesk
@@ -50,7 +51,7 @@ class Scheduler:
     async def post(self, note: Announcement) -> None:
         channel = self.client.get_partial_messageable(int(note.channel))
         await channel.send(
-            clip(note.text, 2000),
+            clip(defuse_mentions(note.text), 2000),
             embeds=pictures(note) or discord.utils.MISSING,
             view=community_view(note.buttons) or discord.utils.MISSING,
             allowed_mentions=NO_MENTIONS,
