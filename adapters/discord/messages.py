@@ -2,18 +2,19 @@
 
 Generated text is never cut silently: what does not fit an embed goes into an attached
 `.txt` file, and the embed says so. Every message is sent with mentions disabled, so a
-generated `@everyone` or role mention pings nobody.
+generated `@everyone` or role mention pings nobody, and every text from a prompt or a model
+(titles, embeds, file names, alt text) has its mentions defused (`defuse_mentions`) too.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import discord
 
-from bot.commands.render import job_title, progress_text, render_result
+from bot.commands.render import Message, defuse_mentions, job_title, progress_text, render_result
 from bot.jobs import Progress, Result
 
 CONTENT_LIMIT = 2000
@@ -81,7 +82,8 @@ def result_message(
     """`files`: the result's attachments as (filename, bytes), fetched by the caller; the
     first PNG that is not a spoiler is shown inside the embed, and every file carries its
     alt text. `credit`: a chain piece's credit line (`bot.commands.chain`), added to the footer."""
-    message = render_result(result, credit=credit)
+    message = _defused(render_result(result, credit=credit))
+    files = [(defuse_mentions(name), data) for name, data in files]
     lead = f"<@{mention}> " if mention else ""
     if message.error:
         return Outgoing(clip(f"{lead}{ERROR_PREFIX}{message.title}: {message.body}", CONTENT_LIMIT))
@@ -105,7 +107,11 @@ def result_message(
     if picture:
         embed.set_image(url=f"attachment://{picture}")
     content = f"{lead}your /{result.command} is ready." if mention else None
-    alt = tuple((a.filename, a.description[:1024]) for a in result.attachments if a.description)
+    alt = tuple(
+        (defuse_mentions(a.filename), clip(defuse_mentions(a.description), 1024))
+        for a in result.attachments
+        if a.description
+    )
     return Outgoing(content, embed, text_file, tuple(files), alt)
 
 
@@ -117,19 +123,28 @@ def progress_title(progress: Progress) -> str:
 def queued_message(what: str, count: int, text: str) -> str:
     """The deferred reply once the job is queued: what it is, then its place in line."""
     pieces = f"{count} pieces " if count > 1 else ""
-    return clip(f"{what} — {pieces}{text}", CONTENT_LIMIT)
+    return clip(defuse_mentions(f"{what} — {pieces}{text}"), CONTENT_LIMIT)
 
 
 def progress_message(title: str, progress: Progress) -> str:
     """The deferred reply while a job runs: its stage, percentage and the text so far."""
-    head = clip(f"{title} — *{progress_text(progress)}*", 300)
-    partial = progress.partial_text.strip()
+    head = clip(defuse_mentions(f"{title} — *{progress_text(progress)}*"), 300)
+    partial = defuse_mentions(progress.partial_text.strip())
     if not partial:
         return head
     room = CONTENT_LIMIT - len(head) - 2
     if len(partial) > room:
         partial = "…" + partial[-(room - 1) :]
     return f"{head}\n{partial}"
+
+
+def _defused(message: Message) -> Message:
+    return replace(
+        message,
+        title=defuse_mentions(message.title),
+        body=defuse_mentions(message.body),
+        footer=defuse_mentions(message.footer),
+    )
 
 
 def _preview(text: str, limit: int) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import discord
 
+from bot.commands.render import defuse_mentions
 from bot.replies import Button
 
 from .messages import (
@@ -54,7 +55,10 @@ class Page:
 def pages(
     text: str, buttons: tuple[Button, ...] = (), images: tuple[tuple[str, str], ...] = ()
 ) -> list[Page]:
-    """The messages that show all of `text`, then the pictures, with the buttons last."""
+    """The messages that show all of `text`, then the pictures, with the buttons last. No
+    mention in the text or a caption pings anyone (`defuse_mentions`)."""
+    text = defuse_mentions(text)
+    images = tuple((defuse_mentions(caption), url) for caption, url in images)
     result = [Page()]
     for line in _lines(text, CONTENT_LIMIT):
         _place(result, line)

@@ -16,6 +16,7 @@ from typing import Literal
 
 import discord
 
+from bot.commands.render import defuse_mentions
 from bot.desk.front_desk import FrontDesk
 from bot.jobs import Origin
 from bot.replies import Reply
@@ -32,7 +33,7 @@ ARCHIVE_AFTER_MIN: Literal[1440] = 1440  # a day without messages
 def thread_name(text: str) -> str:
     """The poem's first line ("A sonnet written together: “winter”, ...") as its name."""
     first = text.splitlines()[0] if text else "A poem written together"
-    return clip(first.split(",")[0], THREAD_NAME_LIMIT)
+    return clip(defuse_mentions(first.split(",")[0]), THREAD_NAME_LIMIT)
 
 
 def how_to_reply(bot_id: int, *, read_all: bool) -> str:

@@ -11,14 +11,23 @@ import json
 import re
 from typing import Any
 
+from adapters.slack.limits import (
+    BUTTON_TEXT,
+    MAX_BLOCKS,
+    SECTION_TEXT,
+    TEXT_OBJECT,
+    clip,
+    clip_start,
+    safe_cut,
+)
 from bot.commands.render import Message
 from bot.community.brainstorm import Idea, Session, ranking
 from bot.replies import Action, result_actions
 
 Block = dict[str, Any]
-SECTION_CHARS = 2900  # Slack allows 3,000 characters in a section's text
-MAX_BLOCKS = 50  # per message
+SECTION_CHARS = 2900  # a body's chunks: Slack allows 3,000 characters in a section's text
 FALLBACK_CHARS = 3000  # the notification text beside the blocks
+TOPIC_CHARS = 2000  # a topic or title inside a heading, as sent (escaped)
 
 # Button action ids: `atelier_<action>` carries a job id; `bs_<what>` a brainstorm.
 RESULT_ACTION = "atelier_{}"
@@ -48,6 +57,11 @@ def reply_text(text: str) -> str:
     return _CHANNEL_REF.sub(r"<#\1>", escape(text))
 
 
+def plain_reply(text: str) -> str:
+    """A reply as a message's `text` (beside its blocks), within the notification's limit."""
+    return clip(reply_text(text), FALLBACK_CHARS)
+
+
 def split_text(text: str, limit: int = SECTION_CHARS) -> list[str]:
     """Chunks of at most `limit` characters, cut at line breaks where possible, else at
     spaces, else anywhere. Nothing is dropped: joined back they hold all of `text`."""
@@ -58,7 +72,7 @@ def split_text(text: str, limit: int = SECTION_CHARS) -> list[str]:
         if cut <= 0:
             cut = rest.rfind(" ", 0, limit + 1)
         if cut <= 0:
-            cut = limit
+            cut = safe_cut(rest, limit) or limit
         chunks.append(rest[:cut])
         rest = rest[cut:].lstrip("\n")
     if rest or not chunks:
@@ -67,11 +81,23 @@ def split_text(text: str, limit: int = SECTION_CHARS) -> list[str]:
 
 
 def section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    """A section of mrkdwn as sent (escaped already), cut to Slack's 3,000 if need be."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_TEXT)}}
+
+
+def bold_section(text: str) -> Block:
+    """A heading: `text` (not escaped yet) in bold, cut so the closing `*` stays."""
+    return section(f"*{clip(escape(text), SECTION_TEXT - 2)}*")
 
 
 def context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, TEXT_OBJECT)}]}
+
+
+def footer_context(text: str) -> list[Block]:
+    """A context line of `text` (not escaped yet), or nothing when it would be empty."""
+    shown = escape(text)
+    return [context(shown)] if shown.strip() else []
 
 
 def button(
@@ -79,7 +105,7 @@ def button(
 ) -> Block:
     item: Block = {
         "type": "button",
-        "text": {"type": "plain_text", "text": label[:75], "emoji": True},
+        "text": {"type": "plain_text", "text": clip(label, BUTTON_TEXT), "emoji": True},
         "action_id": action_id,
         "value": value,
     }
@@ -93,7 +119,10 @@ def button(
 def body_sections(body: str, room: int) -> list[Block]:
     """The text as sections (escaped), at most `room` of them; if it would need more, the
     last one says how much is not shown rather than cutting it silently."""
-    chunks = split_text(escape(body))
+    text = escape(body)
+    if not text.strip():
+        return []  # Slack refuses a section with no text (control characters are dropped)
+    chunks = split_text(text)
     if len(chunks) > room:
         hidden = sum(len(c) for c in chunks[room - 1 :])
         chunks = [*chunks[: room - 1], f"_… {hidden} more characters did not fit in one message._"]
@@ -101,17 +130,16 @@ def body_sections(body: str, room: int) -> list[Block]:
 
 
 def fallback(title: str, body: str = "") -> str:
-    text = escape(f"{title}\n{body}".strip())
-    return text if len(text) <= FALLBACK_CHARS else text[: FALLBACK_CHARS - 1] + "…"
+    return clip(escape(f"{title}\n{body}".strip()), FALLBACK_CHARS)
 
 
 # Jobs ----------------------------------------------------------------------------------
 def status_blocks(title: str, status: str, partial: str = "") -> list[Block]:
     """A job's message while it waits or runs: its title, the status, the text so far."""
-    blocks = [section(f"*{escape(title)}*"), context(escape(status))]
+    blocks = [bold_section(title), context(escape(status))]
     if partial.strip():
-        tail = partial.strip()[-1500:]
-        blocks.insert(1, section(f"_{escape(tail)}_" if "\n" not in tail else escape(tail)))
+        tail = clip_start(escape(partial.strip()[-1500:]), SECTION_CHARS)
+        blocks.insert(1, section(f"_{tail}_" if "\n" not in tail else tail))
     return blocks
 
 
@@ -122,12 +150,12 @@ def result_blocks(
     result of `command` offers). `credit`: a chain piece's credit line (`bot.commands.chain`), which
     names the requester itself."""
     if message.error:
-        return [section(f"*{escape(message.title)}*"), section(f":warning: {escape(message.body)}")]
+        return [bold_section(message.title), section(f":warning: {escape(message.body)}")]
     asked = credit or (f"asked by {requester}" if requester else "")
     footer = message.footer + (f" · {asked}" if asked else "")
-    blocks = [section(f"*{escape(message.title)}*")]
+    blocks = [bold_section(message.title)]
     blocks += body_sections(message.body, MAX_BLOCKS - 3)
-    blocks.append(context(escape(footer)))
+    blocks += footer_context(footer)
     elements = result_buttons(job_id, command)
     blocks.append({"type": "actions", "block_id": "result", "elements": elements})
     return blocks
@@ -178,7 +206,7 @@ def text_modal(
     return {
         "type": "modal",
         "callback_id": callback_id,
-        "title": _plain(title[:24]),
+        "title": _plain(clip(title, 24)),
         "submit": _plain("Submit"),
         "close": _plain("Cancel"),
         "private_metadata": json.dumps(meta),
@@ -200,20 +228,18 @@ def who(idea: Idea) -> str:
 
 def brainstorm_header(topic: str, footer: str) -> list[Block]:
     """The thread's parent message."""
-    return [
-        section(
-            f":bulb: *Brainstorm: {escape(topic)}*\nIdeas are in the thread: vote, add your own "
-            "by replying there, or mention me (`@atelier more like #3`)."
-        ),
-        context(escape(footer)),
-    ]
+    head = section(
+        f":bulb: *Brainstorm: {clip(escape(topic), TOPIC_CHARS)}*\nIdeas are in the thread: "
+        "vote, add your own by replying there, or mention me (`@atelier more like #3`)."
+    )
+    return [head, *footer_context(footer)]
 
 
 def idea_list_blocks(session: Session, ideas: list[Idea], note: str = "") -> list[Block]:
     """The numbered list with a vote button (count from Redis) and Expand per idea."""
-    head = f"*Ideas for {escape(session.topic)}*"
+    head = f"*Ideas for {clip(escape(session.topic), TOPIC_CHARS)}*"
     if note:
-        head += f"\n_{escape(note)}_"
+        head += f"\n_{clip(escape(note), SECTION_TEXT - TOPIC_CHARS - 20)}_"
     blocks = [section(head)]
     for idea in ideas:
         blocks.append(section(f"*{idea.number}.* {escape(idea.text)}  _by {who(idea)}_"))
@@ -241,6 +267,18 @@ def idea_list_blocks(session: Session, ideas: list[Idea], note: str = "") -> lis
     return blocks
 
 
+def expanded_blocks(number: int, idea: str, text: str, footer: str) -> list[Block]:
+    """An Expand result in the session's thread: the idea, the text it grew into."""
+    title = f"*Idea #{number}, expanded:* {escape(idea)}"
+    blocks = [section(title), *body_sections(text.strip(), MAX_BLOCKS - 5)]
+    return blocks + footer_context(footer)
+
+
+def more_ideas_blocks(line: str, footer: str) -> list[Block]:
+    """A "more like #n" result: which ideas it added (the list itself is redrawn)."""
+    return [section(escape(line)), *footer_context(footer)]
+
+
 def wrap_up_blocks(session: Session, ideas: list[Idea]) -> list[Block]:
     top = ranking(ideas)
     if not top:
@@ -253,7 +291,5 @@ def wrap_up_blocks(session: Session, ideas: list[Idea]) -> list[Block]:
         ]
     people = len({i.author_id for i in ideas if i.author_id})
     summary = f"{len(ideas)} ideas, {people} from teammates"
-    return [
-        section(f":trophy: *Top ideas for {escape(session.topic)}*\n" + "\n".join(lines)),
-        context(summary),
-    ]
+    head = f":trophy: *Top ideas for {clip(escape(session.topic), TOPIC_CHARS)}*"
+    return [*(section(c) for c in split_text("\n".join([head, *lines]))), context(summary)]

@@ -5,13 +5,11 @@ turns into the thread's parent and the numbered list is posted in the thread); E
 from __future__ import annotations
 
 from adapters.slack.blocks import (
-    body_sections,
     brainstorm_header,
-    context,
-    escape,
+    expanded_blocks,
     fallback,
     idea_list_blocks,
-    section,
+    more_ideas_blocks,
 )
 from adapters.slack.brainstorm import refresh_list
 from adapters.slack.context import PLATFORM, Posted, SlackDeps
@@ -73,13 +71,12 @@ class BrainstormResults:
         self, result: Result, where: Posted | None, what: str, session_id: str, number: int
     ) -> None:
         session = await self.deps.store.get(session_id)
-        footer = escape(render_result(result).footer)
+        footer = render_result(result).footer
         if session is None:
             return
         if what == EXPAND:
             idea = await self.deps.store.idea(session, number)
-            title = f"*Idea #{number}, expanded:* {escape(idea.text if idea else '')}"
-            blocks = [section(title), *body_sections(result.text.strip(), 45), context(footer)]
+            blocks = expanded_blocks(number, idea.text if idea else "", result.text, footer)
             await self.deps.show(
                 where, result.origin, blocks, fallback(f"Idea #{number}", result.text)
             )
@@ -98,5 +95,6 @@ class BrainstormResults:
             )
         else:
             line = f"The model gave no usable ideas{like} this time; try again or add your own."
-        await self.deps.show(where, result.origin, [section(line), context(footer)], fallback(line))
+        blocks = more_ideas_blocks(line, footer)
+        await self.deps.show(where, result.origin, blocks, fallback(line))
         await refresh_list(self.deps, session)

@@ -12,8 +12,16 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from adapters.slack.blocks import Block, button, escape, reply_text, section, split_text
+from adapters.slack.blocks import (
+    Block,
+    body_sections,
+    button,
+    escape,
+    plain_reply,
+    reply_text,
+)
 from adapters.slack.context import PLATFORM, SlackDeps
+from adapters.slack.limits import MAX_BLOCKS
 from bot.commands.parse import parse
 from bot.community.uploads import Media
 from bot.errors import UserError
@@ -29,7 +37,8 @@ BUTTONS_PER_ROW = 5  # Slack allows 25 elements per actions block; rows keep the
 
 
 def community_blocks(text: str, buttons: tuple[Button, ...]) -> list[Block]:
-    blocks = [section(chunk) for chunk in split_text(escape(text))]
+    rows = -(-len(buttons) // BUTTONS_PER_ROW)
+    blocks = body_sections(text, MAX_BLOCKS - rows)
     for start in range(0, len(buttons), BUTTONS_PER_ROW):
         row = buttons[start : start + BUTTONS_PER_ROW]
         blocks.append(
@@ -48,7 +57,7 @@ def community_reply(reply: Reply) -> dict[str, Any]:
     if not reply.public and not reply.buttons:
         return {"text": f"```{escape(reply.text)}```", "response_type": "ephemeral"}
     return {
-        "text": reply_text(reply.text)[:3000],
+        "text": plain_reply(reply.text),
         "blocks": community_blocks(reply.text, reply.buttons),
         "response_type": "in_channel" if reply.public else "ephemeral",
         "replace_original": False,
@@ -58,7 +67,7 @@ def community_reply(reply: Reply) -> dict[str, Any]:
 async def open_thread(deps: SlackDeps, reply: Reply, origin: Origin) -> None:
     """Post a poem's start in the channel; replies in its thread are lines."""
     posted = await deps.post(
-        origin.channel_id, community_blocks(reply.text, ()), reply_text(reply.text)[:3000]
+        origin.channel_id, community_blocks(reply.text, ()), plain_reply(reply.text)
     )
     opened = origin.model_copy(update={"thread_id": posted.ts})
     await deps.community.thread_opened(opened, reply.thread)
@@ -93,7 +102,7 @@ async def mention_submit(deps: SlackDeps, body: dict[str, Any], event: dict[str,
     else:
         reply = await deps.desk.submit(inv, origin)
     if reply.public:
-        await deps.post(channel, community_blocks(reply.text, ()), reply_text(reply.text)[:3000])
+        await deps.post(channel, community_blocks(reply.text, ()), plain_reply(reply.text))
     else:
         await deps.ephemeral(channel, user, reply_text(reply.text))
     return True
@@ -110,7 +119,7 @@ async def thread_reply(deps: SlackDeps, origin: Origin, text: str) -> bool:
     await deps.post(
         origin.channel_id,
         community_blocks(reply.text, ()),
-        reply_text(reply.text)[:3000],
+        plain_reply(reply.text),
         origin.thread_id,
     )
     if reply.job_id is not None:  # the turn passed to the model
@@ -136,7 +145,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         await deps.client.chat_postEphemeral(
             channel=channel,
             user=user,
-            text=reply_text(reply.text)[:3000],
+            text=plain_reply(reply.text),
             blocks=community_blocks(reply.text, reply.buttons),
         )
 
@@ -160,7 +169,7 @@ class Scheduler:
                 for note in await self.deps.community.announcements(PLATFORM):
                     await self.deps.client.chat_postMessage(
                         channel=note.channel,
-                        text=reply_text(note.text)[:3000],
+                        text=plain_reply(note.text),
                         blocks=community_blocks(note.text, note.buttons),
                     )
                     await self.deps.community.announced(note)

@@ -14,14 +14,25 @@ import time
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack.blocks import (
+    context,
+    escape,
     fallback,
     result_blocks,
+    section,
     status_blocks,
 )
 from adapters.slack.brainstorm_results import BrainstormResults
 from adapters.slack.context import Posted, SlackDeps
+from adapters.slack.limits import ALT_TEXT, clip
 from bot.commands.chain import credit_line
-from bot.commands.render import job_title, progress_text, render_result
+from bot.commands.render import (
+    PLAIN_FORM_NOTE,
+    REFUSED_ERROR,
+    defuse_mentions,
+    job_title,
+    progress_text,
+    render_result,
+)
 from bot.jobs import Result
 from bot.logs import job_scope
 from bot.metrics import Metrics
@@ -34,6 +45,8 @@ PROGRESS_EVERY_S = 1.0
 RETRY_PENDING_S = 30.0  # results Slack refused are tried again this often
 GIVE_UP_S = 600.0  # ... for this long after the result was made
 MESSAGE_WAIT_S = 5.0  # a result can beat the post of its job's message: wait this long for it
+# Answers that say the message itself is wrong: sent again unchanged, it fails again.
+REFUSED = ("invalid_blocks", "invalid_blocks_format", "msg_too_long")
 
 
 class Delivery:
@@ -81,7 +94,7 @@ class Delivery:
         recent = time.time() - result.created_at < MESSAGE_WAIT_S
         where = await self.deps.job_message(result.job_id, wait_s=MESSAGE_WAIT_S if recent else 0)
         try:
-            await self._deliver(result, where)
+            await self._deliver_or_plain(result, where)
         except SlackApiError as exc:
             if time.time() - result.finished_at > GIVE_UP_S:
                 log.warning(
@@ -122,6 +135,30 @@ class Delivery:
         except SlackApiError as exc:
             log.info("progress edit skipped: %s", exc.response.get("error"))
 
+    async def _deliver_or_plain(self, result: Result, where: Posted | None) -> None:
+        """The result as usual; if Slack refuses its blocks, as plain text; if it refuses
+        that too, a clear error. Never the refused message again."""
+        try:
+            await self._deliver(result, where)
+            return
+        except SlackApiError as exc:
+            if exc.response.get("error") not in REFUSED:
+                raise
+            log.warning(
+                "Slack refused the result of %s: %s", result.job_id, exc.response.get("error")
+            )
+        message = render_result(result)
+        plain = [section(fallback(message.title, message.body)), context(PLAIN_FORM_NOTE)]
+        try:
+            shown = await self.deps.show(where, result.origin, plain, fallback(message.title))
+        except SlackApiError as exc:
+            if exc.response.get("error") not in REFUSED:
+                raise
+            error = [section(f":warning: {escape(REFUSED_ERROR)}")]
+            await self.deps.show(where, result.origin, error, REFUSED_ERROR)
+            return
+        await self._upload(result, shown)
+
     async def _deliver(self, result: Result, where: Posted | None) -> None:
         self._last_edit.pop(where.ts if where else "", None)
         if result.ok and result.command == "brainstorm":
@@ -143,9 +180,9 @@ class Delivery:
         uploads = [
             {
                 "file": data,
-                "filename": attachment.filename,
-                "title": attachment.description or attachment.filename,
-                "alt_txt": attachment.description or None,
+                "filename": defuse_mentions(attachment.filename),
+                "title": defuse_mentions(attachment.description or attachment.filename),
+                "alt_txt": clip(defuse_mentions(attachment.description), ALT_TEXT) or None,
             }
             for attachment, data in await artifacts.fetch_all(self.deps.redis, result.attachments)
         ]

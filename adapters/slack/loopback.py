@@ -9,6 +9,9 @@ its answers and one instance can serve app processes for a whole test module.
 It records every call (`calls`, `count`, `tally`), keeps the messages it was asked to post
 (`messages`, edited in place by chat.update) and can answer a method with 429 + Retry-After
 a chosen number of times. A channel whose id starts with CNOTIN answers not_in_channel.
+Blocks Slack would refuse (`adapters.slack.limits.problems`: slack_sdk's validators and the
+text lengths) are answered `invalid_blocks`, as Slack does; `refuse_blocks` makes it refuse
+the next blocks of a method even when they are valid.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from adapters.slack.limits import problems
+
+BLOCK_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
+
 
 @dataclass
 class Call:
@@ -34,6 +41,7 @@ class Call:
     data: dict[str, Any]
     at: float
     status: int = 200
+    error: str = ""  # the Web API's `error` when it answered ok: false for the blocks
 
 
 @dataclass
@@ -53,6 +61,7 @@ class LoopbackSlack:
     views: list[dict[str, Any]] = field(default_factory=list)  # opened with views.open
     port: int = 0
     _limits: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    _refusals: dict[str, int] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _loop: asyncio.AbstractEventLoop | None = None
     _runner: web.AppRunner | None = None
@@ -118,6 +127,10 @@ class LoopbackSlack:
         """Answer the next `times` calls of `method` (to `channel`, if given) with 429."""
         self._limits[(method, channel)] = [times, retry_after]
 
+    def refuse_blocks(self, method: str, *, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` that carry blocks with invalid_blocks."""
+        self._refusals[method] = times
+
     def count(self, method: str, **match: str) -> int:
         return len(self.find(method, **match))
 
@@ -163,7 +176,19 @@ class LoopbackSlack:
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
+        refused = self._refused(method, data)
+        if refused:
+            call.error = "invalid_blocks"
+            return web.json_response({"ok": False, "error": "invalid_blocks", "errors": refused})
         return web.json_response(handler(data))
+
+    def _refused(self, method: str, data: dict[str, Any]) -> list[str]:
+        if method not in BLOCK_METHODS or not data.get("blocks"):
+            return []
+        if self._refusals.get(method, 0) > 0:
+            self._refusals[method] -= 1
+            return ["refused on request"]
+        return problems(_blocks(data))
 
     def _auth_test(self, data: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -6,10 +6,31 @@ Every result carries a provenance line: model, seed, settings, time.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.commands.catalogue import CATALOGUE, Command, command
 from bot.jobs import OptionValue, Progress, Provenance, Result
+
+# When a platform refuses a result's layout: it is shown again in a plainer form, once.
+PLAIN_FORM_NOTE = "Shown as plain text: the platform refused this piece's usual layout."
+REFUSED_ERROR = (
+    "The platform refused to show this piece, even as plain text. Try Regenerate, or a "
+    "shorter prompt."
+)
+
+
+# Mentions as Slack (`<@U1>`, `<!channel>`) and Discord (`<@1>`, `<@&1>`, `<@!1>`,
+# `@everyone`, `@here`) write them; a zero-width space after `<` or `@` shows the same
+# characters and pings nobody.
+_MENTION = re.compile(r"<(?=[@!])|(?<!\w)@(?=(?:everyone|here|channel)\b)", re.IGNORECASE)
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def defuse_mentions(text: str) -> str:
+    """Text that came from a person or a model (a prompt, a generated title, alt text), made
+    safe to show anywhere a platform renders text: no mention in it pings anyone."""
+    return _MENTION.sub(lambda m: m[0] + ZERO_WIDTH_SPACE, text)
 
 
 # A command held while Redis does not answer (`bot.desk.holding`), then past the window.

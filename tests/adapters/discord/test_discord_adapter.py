@@ -22,6 +22,7 @@ import redis as sync_redis
 from redis.asyncio import Redis
 
 from bot.commands.catalogue import CATALOGUE
+from bot.commands.render import defuse_mentions
 from bot.jobs import Job, JobKind, Progress, Provenance, Result, job_id_for, load_job
 from bot.keys import Keys
 from bot.queue import artifacts
@@ -430,12 +431,12 @@ async def test_generated_mentions_ping_nobody_and_progress_shows_partial_text(
     partials = ("Hear me @everyone", "Hear me @everyone and", "Hear me @everyone and <@&")
     await answer_next_job(JobQueue(rc, keys=Keys(prefix)), text, partials=partials, delay_s=1.2)
     message = await final_message(fake, payload)
-    assert message["embeds"][0]["description"] == text
+    assert message["embeds"][0]["description"] == defuse_mentions(text)
     edits = fake.calls_to("PATCH", payload["token"])
     # Three progress reports within a second: one progress edit, with the text so far.
     progress = [c for c in edits if "*generating " in ((c.json or {}).get("content") or "")]
     assert len(progress) == 1
-    assert progress[0].json["content"].endswith("\nHear me @everyone")  # type: ignore[index]
+    assert progress[0].json["content"].endswith("\nHear me @\u200beveryone")  # type: ignore[index]
     for call in [*edits, *fake.calls_to("POST", payload["token"])]:
         if call.json and ("content" in call.json or "embeds" in call.json):
             assert call.json["allowed_mentions"] == {"parse": []}, call.json

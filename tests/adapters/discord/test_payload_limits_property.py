@@ -25,7 +25,7 @@ from adapters.discord.messages import (
 from adapters.discord.pages import Page, pages
 from adapters.discord.views import community_view, remix_modal, result_view
 from bot.commands.catalogue import CATALOGUE, MAX_PROMPT_CHARS
-from bot.commands.render import help_text, line_text, queued_text
+from bot.commands.render import defuse_mentions, help_text, line_text, queued_text
 from bot.community.announcements import (
     announce,
     entries_text,
@@ -89,10 +89,10 @@ def page_payloads(text: str, buttons: tuple[Button, ...] = (), images: Any = ())
         check(payload)
         assert payload.get("content") or payload["embeds"] or payload["components"]
     shown = "".join(p.content + "".join(p.texts) for p in out)
-    if text.strip():
-        assert re.sub(r"\s", "", shown) == re.sub(r"\s", "", text)
+    if text.strip():  # all of it, with its mentions defused
+        assert re.sub(r"\s", "", shown) == re.sub(r"\s", "", defuse_mentions(text))
     assert tuple(b for p in out for b in p.buttons) == buttons
-    assert [i for p in out for i in p.images] == list(images)
+    assert [i for p in out for i in p.images] == [(defuse_mentions(c), u) for c, u in images]
     return out
 
 
