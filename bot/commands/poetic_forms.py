@@ -270,10 +270,23 @@ def rhyme_key(word: str) -> str:
 def sure_rhyme_key(word: str) -> str:
     """The rhyming part when every pronunciation of the word agrees on it; "" for a word whose
     readings rhyme apart ("wind", "lives", "lead", "bows": a reader may hear either), for a
-    function word and for an unknown word. What a composer may rhyme on without guessing."""
+    compound whose rhyme hangs on a secondary stress ("midnight"), for a function word and for
+    an unknown word. What a composer may rhyme on without guessing."""
     token = (_tokens(word) or [""])[-1]
-    keys = {_key_from_phones(p) for p in _rhyme_phones(token)}
+    readings = _rhyme_phones(token)
+    if not all(_rhymes_on_its_stress(p) for p in readings):
+        return ""
+    keys = {_key_from_phones(p) for p in readings}
     return keys.pop() if len(keys) == 1 else ""
+
+
+def _rhymes_on_its_stress(phones: str) -> bool:
+    """Whether the rhyme starts at the word's one primary stress. A compound rhymes on its
+    secondary stress ("midnight" on "-night") or has two ("henceforth"): a reader may stress
+    it either way, and the rhyme goes with the stress."""
+    stresses = [p[-1] for p in phones.split() if p[-1].isdigit()]
+    stressed = [x for x in stresses if x in "12"]
+    return stresses.count("1") == 1 and bool(stressed) and stressed[-1] == "1"
 
 
 def _weak_rhyme(a: str, b: str) -> bool:

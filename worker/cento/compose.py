@@ -48,6 +48,7 @@ class Composer:
         self.by_syllables: dict[int, list[int]] = defaultdict(list)
         self.by_rhyme: dict[str, list[int]] = defaultdict(list)
         self._ends_memo: dict[tuple[str, tuple[int, ...], int], frozenset[str]] = {}
+        self._scores_memo: dict[tuple[str, str], tuple[dict[int, int], dict[int, int]]] = {}
         for pos, line in enumerate(index.lines):
             self.by_syllables[line.syllables].append(pos)
             self.by_rhyme[line.rhyme].append(pos)
@@ -66,10 +67,7 @@ class Composer:
         """The cento for (form, topic, mood, seed); `variant` n > 0 draws the n-th other
         candidate for the same request (the generator keeps the most fluent)."""
         rng = random.Random(seed if variant == 0 else f"{seed}/{variant}")
-        topical = self.relevance(topic)
-        score = dict(topical)
-        for pos, n in self.relevance(mood).items():
-            score[pos] = score.get(pos, 0) + n
+        topical, score = self._scores(topic, mood)
         slots = FORMS.get(form)
         if slots is None:
             return self._free(rng, topical, score)
@@ -79,6 +77,19 @@ class Composer:
             if lines is not None:
                 return Cento(lines)
         return Cento(self._fill(rng, slots, tol, {}, {}) or [])
+
+    def _scores(self, topic: str, mood: str) -> tuple[dict[int, int], dict[int, int]]:
+        """(topic relevance, topic and mood relevance), kept for the request's other drafts."""
+        key = (topic, mood)
+        if key not in self._scores_memo:
+            topical = self.relevance(topic)
+            score = dict(topical)
+            for pos, n in self.relevance(mood).items():
+                score[pos] = score.get(pos, 0) + n
+            if len(self._scores_memo) >= 32:
+                self._scores_memo.pop(next(iter(self._scores_memo)))
+            self._scores_memo[key] = (topical, score)
+        return self._scores_memo[key]
 
     def _fits(self, pos: int, target: int, tol: int) -> bool:
         return abs(self.index.lines[pos].syllables - target) <= tol

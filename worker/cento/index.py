@@ -23,7 +23,7 @@ import pronouncing
 
 from bot.commands.poetic_forms import line_syllables, sure_rhyme_key
 
-VERSION = 2
+VERSION = 3
 MIN_SYLLABLES, MAX_SYLLABLES = 3, 14
 _CLEAN = re.compile(r"^[A-Za-z][A-Za-z ,.;:!?'\-]*$")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")

@@ -224,6 +224,11 @@ def test_sure_rhyme_keys_leave_out_words_that_rhyme_two_ways() -> None:
     for word in ("wind", "lives", "lead", "bows"):
         assert rhyme_key(word) != "" and sure_rhyme_key(word) == "", word
     assert sure_rhyme_key("the") == "" and sure_rhyme_key("blorptastic") == ""
+    # Compounds stressed first: "midnight" rhymes on "-night" only to a reader who stresses it
+    # so; "henceforth" has two primary stresses in CMUdict.
+    assert rhyme_key("midnight") == "AY T" and sure_rhyme_key("midnight") == ""
+    assert sure_rhyme_key("henceforth") == "" and sure_rhyme_key("night") == "AY T"
+    assert sure_rhyme_key("above") == "AH V" and sure_rhyme_key("city") == "IH T IY"
 
 
 @pytest.mark.parametrize(
