@@ -4,16 +4,19 @@ Each form is a list of slots (a syllable target and a rhyme letter). Lines shari
 on the same rhyme key (CMU dictionary: last stressed vowel onward) and on different words. Lines
 that share the most topic stems are preferred; the first line always carries the topic when the
 index has any line that does. A `random.Random(seed)` makes every choice: same seed, same poem.
-A line whose last word rhymes two ways ("wind", "lives") never fills a rhymed slot.
+A line whose last word rhymes two ways ("wind", "lives") never fills a rhymed slot, no two
+lines end on the same word (or its family: "night", "nights"), and each rhyme group has its own
+sound.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import defaultdict
 from dataclasses import dataclass
 
-from worker.cento.index import CentoIndex, Line, content_stems
+from worker.cento.index import CentoIndex, Line, content_stems, stem
 
 # (syllable target, rhyme letter or "" for unrhymed)
 FORMS: dict[str, list[tuple[int, str]]] = {
@@ -115,18 +118,14 @@ class Composer:
         rhyme_of: dict[str, str] = {}
         for i, (target, letter) in enumerate(slots):
             used = set(chosen)
-            ends = {self.index.lines[p].last for p in chosen}
+            ends = {self._end(p) for p in chosen}  # no end word twice, nor its family
+            fresh = functools.partial(self._fresh, used=used, ends=ends, target=target, tol=tol)
             if letter and letter in rhyme_of:
-                pool = [
-                    p
-                    for p in self.by_rhyme[rhyme_of[letter]]
-                    if p not in used
-                    and self._fits(p, target, tol)
-                    and self.index.lines[p].last not in ends
-                ]
+                pool = [p for p in self.by_rhyme[rhyme_of[letter]] if fresh(p)]
             else:
+                taken = set(rhyme_of.values())  # each rhyme group its own sound
                 want = topical if i == 0 and topical else score
-                pool = [p for p in want if p not in used and self._fits(p, target, tol)]
+                pool = [p for p in want if fresh(p) and self.index.lines[p].rhyme not in taken]
                 if letter:  # an opening rhyme needs partners enough for its group
                     need = sum(1 for _, x in slots if x == letter) - 1
                     pool = [p for p in pool if self._partners(p, slots, letter, tol) >= need]
@@ -134,7 +133,8 @@ class Composer:
                     pool = [
                         p
                         for p in self.by_syllables[target]
-                        if p not in used
+                        if fresh(p)
+                        and self.index.lines[p].rhyme not in taken
                         and (not letter or self._partners(p, slots, letter, tol) >= 1)
                     ][:5000]
             pos = self._pick(rng, pool, score)
@@ -144,6 +144,12 @@ class Composer:
             if letter:
                 rhyme_of.setdefault(letter, self.index.lines[pos].rhyme)
         return [self.index.lines[p] for p in chosen]
+
+    def _fresh(self, p: int, *, used: set[int], ends: set[str], target: int, tol: int) -> bool:
+        return p not in used and self._fits(p, target, tol) and self._end(p) not in ends
+
+    def _end(self, pos: int) -> str:
+        return stem(self.index.lines[pos].last)
 
     def _partners(self, pos: int, slots: list[tuple[int, str]], letter: str, tol: int) -> int:
         """How many other end words can rhyme with line `pos` in its group's lengths."""
@@ -169,7 +175,8 @@ class Composer:
         chosen: list[int] = []
         for i in range(count):
             want = topical if i == 0 and topical else score
-            pool = [p for p in want if p not in chosen] or [
+            ends = {self._end(p) for p in chosen}
+            pool = [p for p in want if p not in chosen and self._end(p) not in ends] or [
                 p for p in self.by_syllables[8][:5000] if p not in chosen
             ]
             pos = self._pick(rng, pool, score)

@@ -186,3 +186,21 @@ def test_atelier_eval_cento_reports_both_ears_dictionary_and_topic(
     row = next(line for line in result.output.splitlines() if line.startswith("| haiku"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == "3" and cells[4] == "100%" and cells[5] == "100%"
+
+
+@pytest.mark.parametrize("form", ["haiku", "sonnet", "free"])
+def test_no_end_word_twice_and_each_rhyme_group_its_own_sound(
+    cento: CentoGenerator, form: str
+) -> None:
+    from bot.commands.poetic_forms import RHYME_SCHEMES, last_word, sure_rhyme_key
+    from worker.cento.index import stem
+
+    for seed in range(10):
+        out = cento.generate([job(seed, TOPICS[seed % len(TOPICS)], seed=seed, form=form)])[0]
+        lines = out.text.splitlines()
+        ends = [stem(last_word(line).lower()) for line in lines]
+        assert len(set(ends)) == len(ends), out.text  # not "sea" / "sea", "night" / "nights"
+        if form == "sonnet":
+            scheme = RHYME_SCHEMES["sonnet"][0]
+            sound = {x: sure_rhyme_key(last_word(lines[scheme.index(x)])) for x in set(scheme)}
+            assert len(set(sound.values())) == len(sound), out.text
