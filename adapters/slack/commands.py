@@ -22,6 +22,7 @@ from adapters.slack.context import SlackDeps, slack_error
 from adapters.slack.held import Held
 from bot.commands.catalogue import CATALOGUE
 from bot.desk.holding import hold
+from bot.jobs import job_id_for
 from bot.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,15 @@ async def run_command(deps: SlackDeps, body: dict[str, Any], respond: Any) -> No
         team=str(body.get("team_id", "")),
     )
 
+    held = Held(deps, channel, text, respond)
+
     async def attempt() -> Reply:
+        # A held message is noted as the job's before the job can be queued, so a fast result
+        # edits it rather than posting a second message.
+        await held.claim_for(job_id_for(origin.platform, origin.delivery_id))
         admin = bool(_NEEDS_ADMIN.search(text)) and await deps.is_admin(user)
         return await deps.desk.handle(text, origin, admin=admin)
 
-    held = Held(deps, channel, text, respond)
     found = await hold(attempt, window_s=deps.reconnect_s, on_hold=held.tell)
     if found is None:  # Redis did not come back within the window
         await held.gave_up()

@@ -27,6 +27,7 @@ class Held:
     respond: Any
     posted: Posted | None = None
     title: str = ""
+    claimed: bool = False  # the held message is noted as the job's message
 
     async def tell(self) -> None:
         text = held_text(self.deps.reconnect_s)
@@ -50,6 +51,12 @@ class Held:
             )
             return
         await self.respond(text=text, response_type="ephemeral")
+
+    async def claim_for(self, job_id: str) -> None:
+        """Note the held message as the job's (raises while Redis is still down)."""
+        if self.posted is not None and not self.claimed:
+            await self.deps.remember_job_message(job_id, self.posted, nx=True)
+            self.claimed = True
 
     async def adopt(self, reply: Reply) -> bool:
         """True when the held message now shows the reply's job; otherwise it is deleted and

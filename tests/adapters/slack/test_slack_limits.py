@@ -48,7 +48,9 @@ async def test_a_prompt_of_ampersands_fits_slack_after_escaping(
     assert title.startswith("*/poem &amp; &amp; ") and title.endswith(" &amp;…*")
     assert len(title) <= SECTION_TEXT
     assert_accepted(done)
-    assert fake.count("chat.update", channel=CHANNEL) >= 2  # the progress, then the result
+    # The progress (when it came before the result: on a busy machine it may not) and the
+    # result were edits the fake Slack, which checks blocks as Slack does, accepted.
+    assert fake.count("chat.update", channel=CHANNEL) >= 1
     assert refused(fake) == []
 
 
