@@ -47,7 +47,12 @@ class Settings(BaseSettings):
     )  # "auto" (Discord's recommendation) or a count; unset: one connection, no sharding
     discord_shard_ids: str | None = Field(
         default=None, validation_alias=_env("ATELIER_DISCORD_SHARD_IDS")
-    )  # this replica's shards, e.g. "0,2" of ATELIER_DISCORD_SHARDS=4; unset: all of them
+    )  # this replica's shards, e.g. "0,2" of ATELIER_DISCORD_SHARDS=4; unset: all of them;
+    # "pod": replica k (the number ending ATELIER_ADAPTER_ID, a StatefulSet pod's name) of
+    # ATELIER_DISCORD_REPLICAS runs the shards n with n % replicas == k
+    discord_replicas: int = Field(
+        default=1, ge=1, le=1000, validation_alias=_env("ATELIER_DISCORD_REPLICAS")
+    )
     discord_token_ttl_s: float = Field(
         default=870.0, gt=0, le=900, validation_alias=_env("ATELIER_DISCORD_TOKEN_TTL")
     )  # how long a reply is edited in place; Discord's tokens last 15 minutes
@@ -186,16 +191,28 @@ class Settings(BaseSettings):
     def _check_shard_ids(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        if value.strip().lower() == "pod":
+            return "pod"
         parts = [part.strip() for part in value.split(",")]
         if all(part.isdigit() for part in parts):
             return ",".join(parts)
-        raise ValueError("ATELIER_DISCORD_SHARD_IDS must be shard numbers such as 0,2")
+        raise ValueError("ATELIER_DISCORD_SHARD_IDS must be shard numbers such as 0,2, or pod")
 
     def shard_ids(self) -> list[int] | None:
         """This replica's Discord shards; None: every shard of the count."""
         if self.discord_shard_ids is None:
             return None
-        return [int(part) for part in self.discord_shard_ids.split(",")]
+        if self.discord_shard_ids != "pod":
+            return [int(part) for part in self.discord_shard_ids.split(",")]
+        ordinal = self.consumer_name("discord").rsplit("-", 1)[-1]
+        count = self.discord_shards
+        if not ordinal.isdigit() or count is None or not count.isdigit():
+            raise ValueError(
+                "ATELIER_DISCORD_SHARD_IDS=pod needs a pod name ending in its number "
+                "(a StatefulSet's) and ATELIER_DISCORD_SHARDS set to the count"
+            )
+        replicas = self.discord_replicas
+        return [n for n in range(int(count)) if n % replicas == int(ordinal) % replicas]
 
     def consumer_name(self, platform: str) -> str:
         """This adapter replica's consumer name on its result stream."""

@@ -87,7 +87,10 @@ class DiscordAdapter:
         intents.message_content = self.settings.discord_message_content
         options: dict[str, Any] = {"intents": intents, "allowed_mentions": NO_MENTIONS}
         shards = self.settings.discord_shards
-        shard_ids = self.settings.shard_ids()
+        try:
+            shard_ids = self.settings.shard_ids()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if shard_ids is None and shards in (None, "1"):
             return AtelierClient(self, **options)
         if shard_ids is not None:  # one replica of several: only its own shards

@@ -32,6 +32,7 @@ from bot.queue import entries
 
 log = logging.getLogger(__name__)
 TAKE_OVER_PAGE = 200
+FORGET_CONSUMER_MS = 3600_000  # a dead consumer with nothing pending is dropped after this
 # KEYS: delivering:{id}, adapter-alive of its holder. ARGV: the holder seen, me, claim seconds.
 # The claim passes to me only if the holder is unchanged and its heartbeat is gone.
 _STEAL_CLAIM_LUA = """
@@ -164,12 +165,14 @@ class ResultInbox:
         moved = 0
         for other in await self.redis.xinfo_consumers(self.stream, ADAPTER_GROUP):
             name = str(other["name"])
-            if name == self.consumer or not int(other["pending"]):
+            if name == self.consumer or await self.redis.exists(
+                self.keys.adapter_alive(self.route, name)
+            ):
                 continue
-            if await self.redis.exists(self.keys.adapter_alive(self.route, name)):
-                continue
-            moved += await self._move_pending(name)
-            await self.redis.xgroup_delconsumer(self.stream, ADAPTER_GROUP, name)
+            if int(other["pending"]):
+                moved += await self._move_pending(name)
+            elif int(other["idle"]) > FORGET_CONSUMER_MS:  # a replaced pod's name, long gone
+                await self.redis.xgroup_delconsumer(self.stream, ADAPTER_GROUP, name)
         if not moved:
             return []
         log.warning("took over %d pending results of dead replicas", moved)
