@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.jobs import Origin, Result, dump
 from bot.keys import ADAPTER_GROUP, Keys
 from tests.conftest import _free_port, atelier_env
-from tests.support.fake_discord import FakeDiscord
+from tests.support.fake_discord import FakeDiscord, FakeUser
 from tests.support.fake_slack import FakeSlack, SignedClient, block_text
 from tests.system.test_chaos import _answers
 from tests.system.test_processes import spawn
@@ -99,6 +99,12 @@ async def test_one_of_two_replicas_killed_on_each_platform_loses_and_repeats_not
             slack_procs.append(spawn(procs, env, "slack", "--port", str(port), log=logs[-1]))
             client = SignedClient(f"http://127.0.0.1:{port}/slack/events", SECRET, slack)
             await wait(lambda c=client: _answers(c), f"slack-{name}", logs, 60)  # type: ignore[misc]
+        # A second guild, on the other shard: each replica has one guild to answer.
+        first_shard = (discord.guild_id >> 22) % 2
+        guilds = {
+            first_shard: discord.guild_id,
+            1 - first_shard: discord.add_guild(1 - first_shard, 2)[0],
+        }
         for shard, name in enumerate(("a", "b")):
             env = {
                 **base,
@@ -118,6 +124,18 @@ async def test_one_of_two_replicas_killed_on_each_platform_loses_and_repeats_not
 
         await wait(all_alive, "four live replicas and two Discord shards", logs, 60)
         assert sorted(s.shard for s in discord.sessions.values()) == [(0, 2), (1, 2)]
+        assert discord.shard_conflicts == 0  # no shard identified by both replicas
+        # A command in each guild reaches the replica running its shard, and is answered.
+        for shard, guild in guilds.items():
+            assert discord.session_of(guild).shard == (shard, 2)
+            payload = discord.slash(
+                "atelier", FakeUser(111_111_111_111_111_111, "alice"), sub="help", guild_id=guild
+            )
+            await discord.dispatch(payload)
+            await discord.wait_for(
+                lambda p=payload: discord.calls_to("POST", rf"/interactions/{p['id']}/"),  # type: ignore[misc]
+                what=f"the answer in the guild of shard {shard}",
+            )
 
         # Each Slack job has its message (posted when the command was queued); the result
         # edits it in, as in production.
@@ -138,7 +156,7 @@ async def test_one_of_two_replicas_killed_on_each_platform_loses_and_repeats_not
                     r.text in block_text(m) for m in slack.in_channel(r.origin.channel_id)
                 ):
                     shown[r.job_id] = now
-            for m in discord.messages.values():
+            for m in list(discord.messages.values()):
                 nonce = m.get("nonce")
                 if nonce and nonce not in shown:
                     shown[str(nonce)] = now
@@ -200,7 +218,12 @@ async def test_one_of_two_replicas_killed_on_each_platform_loses_and_repeats_not
             mark = r.text
             hits = [m for m in slack.in_channel(r.origin.channel_id) if mark in block_text(m)]
             assert len(hits) == 1, (r.job_id, hits)
-        nonces = [m.get("nonce") for m in discord.messages.values() if m.get("nonce")]
+        result_channels = {r.origin.channel_id for r in discord_results}
+        nonces = [
+            m.get("nonce")
+            for m in discord.messages.values()
+            if m.get("nonce") and m["channel_id"] in result_channels
+        ]
         assert sorted(nonces) == sorted(r.job_id for r in discord_results)
 
         async def settled() -> bool:
