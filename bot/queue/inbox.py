@@ -33,11 +33,10 @@ from bot.queue import entries
 log = logging.getLogger(__name__)
 TAKE_OVER_PAGE = 200
 FORGET_CONSUMER_MS = 3600_000  # a dead consumer with nothing pending is dropped after this
-# KEYS: delivering:{id}, adapter-alive of its holder. ARGV: the holder seen, me, claim seconds.
-# The claim passes to me only if the holder is unchanged and its heartbeat is gone.
+# KEYS: delivering:{id}. ARGV: the (dead) holder seen, me, claim seconds. The claim passes
+# to me only if its holder is unchanged. One key, so it runs on a Redis Cluster as well.
 _STEAL_CLAIM_LUA = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
 return 1
 """
@@ -127,9 +126,10 @@ class ResultInbox:
         holder = await self.redis.get(delivering)
         if holder is None or holder == self.consumer:
             return bool(holder == self.consumer)
-        alive = self.keys.adapter_alive(self.route, holder)
+        if await self.redis.exists(self.keys.adapter_alive(self.route, holder)):
+            return False  # a live replica is posting it
         stolen = await self.redis.eval(
-            _STEAL_CLAIM_LUA, 2, delivering, alive, holder, self.consumer, DELIVERY_CLAIM_S
+            _STEAL_CLAIM_LUA, 1, delivering, holder, self.consumer, DELIVERY_CLAIM_S
         )
         if stolen:
             log.warning("took over the claim of dead replica %s on job %s", holder, job_id)
