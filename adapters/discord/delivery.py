@@ -119,7 +119,6 @@ class Delivery:
             await self.inbox.ack(event.entry_id)  # unreadable, or posted already
             return
         try:
-            await self.posts.wait(event.result.origin.channel_id)
             await self.post(event.result)
         except (discord.DiscordServerError, aiohttp.ClientError, OSError):
             # Discord or the network is down: left pending, retried after the claim lapses.
@@ -230,6 +229,7 @@ class Delivery:
         user = origin.user_id if origin.user_id.isdigit() else ""
         out = result_message(result, mention=user, files=files, credit=credit)
         channel = self.client.get_partial_messageable(int(origin.channel_id))
+        await self.posts.wait(origin.channel_id)  # channel posts: 5 per 5 s per channel
         await channel.send(
             content=out.content,
             embed=out.embed or discord.utils.MISSING,

@@ -3,7 +3,8 @@
 Slack allows about one message a second per channel (short bursts pass), Discord five
 messages per five seconds per channel. Each replica keeps its own client-side limits, but
 N replicas posting into one channel would together go N times over; so before posting a
-result each adapter takes a token from the channel's bucket (`post-bucket:{platform}:
+result as a new channel message (edits of the job's own message are limited otherwise)
+each adapter takes a token from the channel's bucket (`post-bucket:{platform}:
 {channel}`, the same token-bucket Lua as the command rate limits) and waits when it is
 empty. The clock is Redis's own (TIME), so replicas on different hosts agree.
 """
