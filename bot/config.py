@@ -5,6 +5,7 @@ Secrets are `SecretStr`: their value never shows in a repr, a log line or an err
 
 from __future__ import annotations
 
+import socket
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -44,6 +45,14 @@ class Settings(BaseSettings):
     discord_shards: str | None = Field(
         default=None, validation_alias=_env("ATELIER_DISCORD_SHARDS")
     )  # "auto" (Discord's recommendation) or a count; unset: one connection, no sharding
+    discord_shard_ids: str | None = Field(
+        default=None, validation_alias=_env("ATELIER_DISCORD_SHARD_IDS")
+    )  # this replica's shards, e.g. "0,2" of ATELIER_DISCORD_SHARDS=4; unset: all of them;
+    # "pod": replica k (the number ending ATELIER_ADAPTER_ID, a StatefulSet pod's name) of
+    # ATELIER_DISCORD_REPLICAS runs the shards n with n % replicas == k
+    discord_replicas: int = Field(
+        default=1, ge=1, le=1000, validation_alias=_env("ATELIER_DISCORD_REPLICAS")
+    )
     discord_token_ttl_s: float = Field(
         default=870.0, gt=0, le=900, validation_alias=_env("ATELIER_DISCORD_TOKEN_TTL")
     )  # how long a reply is edited in place; Discord's tokens last 15 minutes
@@ -101,6 +110,9 @@ class Settings(BaseSettings):
     # A worker's consumer name. Stable per deployment slot (a pod's name), a restarted worker
     # runs its predecessor's pending jobs at once; unset, each process gets a name of its own.
     worker_id: str | None = Field(default=None, validation_alias=_env("ATELIER_WORKER_ID"))
+    # An adapter replica's consumer name on its result stream (a pod's name); unset:
+    # `{platform}-{hostname}`. A dead replica's results move to the live ones within seconds.
+    adapter_id: str | None = Field(default=None, validation_alias=_env("ATELIER_ADAPTER_ID"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias=_env("ATELIER_LOG_LEVEL")
     )
@@ -136,6 +148,7 @@ class Settings(BaseSettings):
         "discord_gateway_url",
         "discord_guild_id",
         "discord_shards",
+        "discord_shard_ids",
         "slack_bot_token",
         "slack_signing_secret",
         "slack_app_token",
@@ -145,6 +158,7 @@ class Settings(BaseSettings):
         "music_model",
         "moderation_classifier",
         "worker_id",
+        "adapter_id",
         "web_url",
         "web_secret",
         mode="before",
@@ -171,6 +185,38 @@ class Settings(BaseSettings):
         if value == "auto" or (value.isdigit() and int(value) >= 1):
             return value
         raise ValueError("ATELIER_DISCORD_SHARDS must be auto or a shard count such as 2")
+
+    @field_validator("discord_shard_ids")
+    @classmethod
+    def _check_shard_ids(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.strip().lower() == "pod":
+            return "pod"
+        parts = [part.strip() for part in value.split(",")]
+        if all(part.isdigit() for part in parts):
+            return ",".join(parts)
+        raise ValueError("ATELIER_DISCORD_SHARD_IDS must be shard numbers such as 0,2, or pod")
+
+    def shard_ids(self) -> list[int] | None:
+        """This replica's Discord shards; None: every shard of the count."""
+        if self.discord_shard_ids is None:
+            return None
+        if self.discord_shard_ids != "pod":
+            return [int(part) for part in self.discord_shard_ids.split(",")]
+        ordinal = self.consumer_name("discord").rsplit("-", 1)[-1]
+        count = self.discord_shards
+        if not ordinal.isdigit() or count is None or not count.isdigit():
+            raise ValueError(
+                "ATELIER_DISCORD_SHARD_IDS=pod needs a pod name ending in its number "
+                "(a StatefulSet's) and ATELIER_DISCORD_SHARDS set to the count"
+            )
+        replicas = self.discord_replicas
+        return [n for n in range(int(count)) if n % replicas == int(ordinal) % replicas]
+
+    def consumer_name(self, platform: str) -> str:
+        """This adapter replica's consumer name on its result stream."""
+        return self.adapter_id or f"{platform}-{socket.gethostname()}"
 
     @field_validator("redis_prefix")
     @classmethod

@@ -11,6 +11,8 @@
 | `results:{route}` | stream | results and progress for one platform (`discord`, `slack`) or one console session (`console:{session}`): fields `type` (result, progress), `job`, `data` (JSON); consumer group `adapters` | trimmed to about 10,000 entries; a console session deletes its own on exit |
 | `delivering:{id}` | string | an adapter's short claim while it posts a result | 60 s |
 | `delivered:{id}` | string | set once a result is posted: a second read posts nothing | `ATELIER_JOB_TTL` |
+| `adapter-alive:{route}:{consumer}` | string | an adapter replica's heartbeat; while it is missing, live replicas take over its pending results (`bot.queue.inbox`) | `REPLICA_TTL_S` (5 s), refreshed about every second |
+| `post-bucket:{platform}:{channel}` | hash | a channel's posting token bucket shared by all replicas (`bot.queue.post_limits`): `tokens`, `at` | until full again (seconds) |
 | `dead` | stream | dead letters: `job` (raw entry), `kind`, `reason`, `attempts`, `at` | trimmed to about 10,000 entries |
 | `settings:{platform}:{server}` | hash | a server's settings (`bot.desk.server_settings`), one JSON value per field | until changed |
 | `bucket:{platform}:{server}` | hash | the server's token bucket (`bot.queue.limits`): `tokens` left, `at` (unix seconds of the last take) | until full again (a minute or so) |
@@ -71,6 +73,7 @@ ADAPTER_GROUP = "adapters"
 RESULTS_MAXLEN = 10_000
 DEAD_MAXLEN = 10_000
 DELIVERY_CLAIM_S = 60
+REPLICA_TTL_S = 5  # an adapter replica silent this long is dead: its results move on
 
 
 @dataclass(frozen=True)
@@ -241,3 +244,9 @@ class Keys:
 
     def discord_reply(self, interaction_id: str) -> str:
         return f"{self.prefix}discord:reply:{interaction_id}"
+
+    def adapter_alive(self, route: str, consumer: str) -> str:
+        return f"{self.prefix}adapter-alive:{route}:{consumer}"
+
+    def post_bucket(self, platform: str, channel_id: str) -> str:
+        return f"{self.prefix}post-bucket:{platform}:{channel_id}"

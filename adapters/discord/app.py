@@ -40,7 +40,6 @@ from .threads import Threads
 from .views import ActionButton, CommunityButton
 
 log = logging.getLogger(__name__)
-CONSUMER = "discord-adapter"
 DRAIN_S = 10.0  # on SIGTERM, how long the results in hand may take to post
 
 if TYPE_CHECKING:  # the mixin below is only ever mixed into a discord.Client
@@ -88,10 +87,21 @@ class DiscordAdapter:
         intents.message_content = self.settings.discord_message_content
         options: dict[str, Any] = {"intents": intents, "allowed_mentions": NO_MENTIONS}
         shards = self.settings.discord_shards
-        if shards is None or shards == "1":
+        try:
+            shard_ids = self.settings.shard_ids()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if shard_ids is None and shards in (None, "1"):
             return AtelierClient(self, **options)
+        if shard_ids is not None:  # one replica of several: only its own shards
+            if shards in (None, "auto") or any(n >= int(shards or 0) for n in shard_ids):
+                raise ConfigError(
+                    "ATELIER_DISCORD_SHARD_IDS needs ATELIER_DISCORD_SHARDS set to the total "
+                    "count, with every id below it (ids 0,2 of ATELIER_DISCORD_SHARDS=4)."
+                )
+            options["shard_ids"] = shard_ids
         if shards != "auto":  # a fixed count; "auto" asks Discord how many it recommends
-            options["shard_count"] = int(shards)
+            options["shard_count"] = int(shards or 1)
         return AtelierShardedClient(self, **options)
 
     async def setup(self, client: discord.Client, tree: app_commands.CommandTree[Any]) -> None:
@@ -112,7 +122,7 @@ class DiscordAdapter:
         inbox = ResultInbox(
             self.queue.redis,
             ROUTE,
-            CONSUMER,
+            self.settings.consumer_name("discord"),
             keys=self.queue.keys,
             ttl_s=self.settings.job_ttl_s,
         )

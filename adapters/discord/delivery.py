@@ -24,6 +24,7 @@ from bot.metrics import Metrics
 from bot.outage import Outage
 from bot.queue import artifacts
 from bot.queue.inbox import Event, ResultInbox
+from bot.queue.post_limits import DISCORD_POSTS, PostLimiter
 
 from .messages import (
     FILES_TOO_LARGE,
@@ -40,6 +41,7 @@ from .views import result_view
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
 RETRY_EVERY_S = DELIVERY_CLAIM_S + 5.0
+BEAT_EVERY_S = 1.0  # the replica's heartbeat, and a look for dead replicas' results
 
 
 class Delivery:
@@ -59,6 +61,7 @@ class Delivery:
         self.replies = replies
         self.progress_every_s = progress_every_s
         self._last_progress: dict[str, float] = {}
+        self.posts = PostLimiter(inbox.redis, inbox.keys, "discord", DISCORD_POSTS)
 
     def stop(self) -> None:
         """Finish the results in hand, then return (SIGTERM). Results not read yet stay in
@@ -67,20 +70,28 @@ class Delivery:
 
     async def run(self) -> None:
         await self.inbox.ensure_group()
-        next_retry = 0.0
+        beating = asyncio.create_task(self.inbox.keep_alive())
+        try:
+            await self._loop()
+        finally:
+            await self.inbox.stop_beating(beating)
+
+    async def _loop(self) -> None:
+        next_retry = next_beat = 0.0
         outage = Outage(log, "Discord deliveries")
         while not self._stopping.is_set():
             try:
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + BEAT_EVERY_S
+                    await self._handle_all(await self.inbox.take_over())
                 # Unacked events first (after a restart), then again now and then: a result
                 # Discord could not take (an outage) is retried once its claim has lapsed.
                 pending = time.monotonic() >= next_retry
                 if pending:
                     next_retry = time.monotonic() + RETRY_EVERY_S
-                events = await self.inbox.read(pending=pending, block_ms=1000)
+                events = await self.inbox.read(pending=pending, block_ms=500)
                 outage.ok()
-                for event in events:
-                    with job_scope(event.job_id):
-                        await self.handle(event)
+                await self._handle_all(events)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -90,6 +101,11 @@ class Delivery:
                     continue
                 outage.failed(exc, "reading results failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
+
+    async def _handle_all(self, events: list[Event]) -> None:
+        for event in events:
+            with job_scope(event.job_id):
+                await self.handle(event)
 
     async def handle(self, event: Event) -> None:
         if event.progress is not None:
@@ -213,6 +229,7 @@ class Delivery:
         user = origin.user_id if origin.user_id.isdigit() else ""
         out = result_message(result, mention=user, files=files, credit=credit)
         channel = self.client.get_partial_messageable(int(origin.channel_id))
+        await self.posts.wait(origin.channel_id)  # channel posts: 5 per 5 s per channel
         await channel.send(
             content=out.content,
             embed=out.embed or discord.utils.MISSING,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from typing import Any
 
 from aiohttp import web
@@ -124,7 +123,7 @@ async def serve(
     inbox = ResultInbox(
         queue.redis,
         ROUTE,
-        f"slack-{socket.gethostname()}",
+        settings.consumer_name("slack"),
         keys=queue.keys,
         ttl_s=settings.job_ttl_s,
     )

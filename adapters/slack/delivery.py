@@ -39,12 +39,14 @@ from bot.metrics import Metrics
 from bot.outage import Outage
 from bot.queue import artifacts
 from bot.queue.inbox import Event, ResultInbox
+from bot.queue.post_limits import SLACK_POSTS, PostLimiter
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
 RETRY_PENDING_S = 30.0  # results Slack refused are tried again this often
 GIVE_UP_S = 600.0  # ... for this long after the result was made
 MESSAGE_WAIT_S = 5.0  # a result can beat the post of its job's message: wait this long for it
+BEAT_EVERY_S = 1.0  # the replica's heartbeat, and a look for dead replicas' results
 # Answers that say the message itself is wrong: sent again unchanged, it fails again.
 REFUSED = ("invalid_blocks", "invalid_blocks_format", "msg_too_long")
 
@@ -55,6 +57,7 @@ class Delivery:
         self.inbox = inbox
         self.metrics = metrics or Metrics()
         self.brainstorms = BrainstormResults(deps)
+        self.posts = PostLimiter(deps.redis, deps.keys, "slack", SLACK_POSTS)
         self._last_edit: dict[str, float] = {}  # message ts -> when it was last edited
         self._stopping = asyncio.Event()
 
@@ -63,12 +66,25 @@ class Delivery:
 
     async def run(self) -> None:
         await self.inbox.ensure_group()
+        beating = asyncio.create_task(self.inbox.keep_alive())
+        try:
+            await self._loop()
+        finally:
+            await self.inbox.stop_beating(beating)
+
+    async def _loop(self) -> None:
         pending = True  # this consumer's unacked events first (after a restart)
         last_pending = time.monotonic()
+        next_beat = 0.0
         outage = Outage(log, "Slack deliveries")
         while not self._stopping.is_set():
             try:
-                events = await self.inbox.read(pending=pending, block_ms=500)
+                events: list[Event] = []
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + BEAT_EVERY_S
+                    events = await self.inbox.take_over()
+                if not events:
+                    events = await self.inbox.read(pending=pending, block_ms=500)
                 outage.ok()
                 for event in events:
                     with job_scope(event.job_id):
@@ -93,6 +109,8 @@ class Delivery:
         result = event.result
         recent = time.time() - result.created_at < MESSAGE_WAIT_S
         where = await self.deps.job_message(result.job_id, wait_s=MESSAGE_WAIT_S if recent else 0)
+        if where is None:  # a new message: Slack's one a second per channel (edits: tier 3)
+            await self.posts.wait(result.origin.channel_id)
         try:
             await self._deliver_or_plain(result, where)
         except SlackApiError as exc:

@@ -43,6 +43,7 @@ from tests.support.fake_discord_payloads import (
     member_payload,
     now,
 )
+from tests.support.fake_discord_shards import Shards
 from tests.support.fake_discord_threads import ThreadRoutes
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
@@ -84,7 +85,7 @@ class Session:
     seq: int = 0
 
 
-class FakeDiscord(Faults, ThreadRoutes):
+class FakeDiscord(Faults, ThreadRoutes, Shards):
     def __init__(
         self,
         *,
@@ -120,6 +121,7 @@ class FakeDiscord(Faults, ThreadRoutes):
         self._holds: list[Hold] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self._shards_init()
 
     # Lifecycle ------------------------------------------------------------------------
     async def start(self) -> FakeDiscord:
@@ -199,10 +201,11 @@ class FakeDiscord(Faults, ThreadRoutes):
         sub: str | None = None,
         focused: str | None = None,
         channel_id: int | None = None,
+        guild_id: int | None = None,
     ) -> dict[str, Any]:
         """An APPLICATION_COMMAND interaction for a synced command, typed by its definition;
         with `focused`, the AUTOCOMPLETE interaction of a member typing that option; with
-        `channel_id`, used in that channel or thread."""
+        `channel_id`, used in that channel or thread; with `guild_id`, in that guild."""
         command = self.commands[name]
         spec = command.get("options", [])
         if sub is not None:
@@ -221,7 +224,9 @@ class FakeDiscord(Faults, ThreadRoutes):
             data["resolved"] = {"attachments": uploads}
         if self.synced_guild is not None:
             data["guild_id"] = str(self.synced_guild)
-        return self._interaction(4 if focused else 2, user, data, channel_id=channel_id)
+        return self._interaction(
+            4 if focused else 2, user, data, channel_id=channel_id, guild_id=guild_id
+        )
 
     def upload(self, filename: str, content_type: str, size: int) -> dict[str, Any]:
         """A file a member attached to a slash command (pass it as the option's value)."""
@@ -257,8 +262,7 @@ class FakeDiscord(Faults, ThreadRoutes):
 
     async def dispatch(self, payload: dict[str, Any]) -> float:
         """Send INTERACTION_CREATE on the shard that owns the guild; returns when (monotonic)."""
-        shards = next(iter(self.sessions.values())).shard[1]
-        session = self.sessions[(self.guild_id >> 22) % shards]
+        session = self.session_of(int(payload.get("guild_id") or self.guild_id))
         session.seq += 1
         await session.ws.send_json(
             {"op": 0, "t": "INTERACTION_CREATE", "s": session.seq, "d": payload}
@@ -273,10 +277,12 @@ class FakeDiscord(Faults, ThreadRoutes):
         *,
         message: dict[str, Any] | None = None,
         channel_id: int | None = None,
+        guild_id: int | None = None,
     ) -> dict[str, Any]:
         iid = self.snowflake()
-        where = channel_id or self.channel_id
-        channel = self.threads.get(where) or channel_payload(where, self.guild_id)
+        guild = guild_id or self.guild_id
+        where = channel_id or self.guild_channels[guild]
+        channel = self.threads.get(where) or channel_payload(where, guild)
         token = "itok." + secrets.token_urlsafe(32)
         self.interactions[iid] = FakeInteraction(
             iid, token, time.time(), user, message, channel_id=where
@@ -286,8 +292,8 @@ class FakeDiscord(Faults, ThreadRoutes):
             "application_id": str(self.app_id),
             "type": kind,
             "data": data,
-            "guild_id": str(self.guild_id),
-            "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
+            "guild_id": str(guild),
+            "guild": {"id": str(guild), "locale": "en-US", "features": []},
             "channel_id": str(where),
             "channel": {**channel, "permissions": str(BOT_PERMISSIONS)},
             "member": member_payload(user),
@@ -297,7 +303,7 @@ class FakeDiscord(Faults, ThreadRoutes):
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "authorizing_integration_owners": {"0": str(guild)},
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
@@ -325,21 +331,25 @@ class FakeDiscord(Faults, ThreadRoutes):
 
     async def _identify(self, ws: web.WebSocketResponse, shard: tuple[int, ...]) -> None:
         shard_id, count = int(shard[0]), int(shard[1])
+        self.note_identify(shard_id)
         session = Session(ws, (shard_id, count))
         self.sessions[shard_id] = session
-        mine = (self.guild_id >> 22) % count == shard_id
+        mine = self.guilds_on(shard_id, count)
         ready = {
             "v": 10,
             "user": {**self.bot.payload(), "bot": True, "verified": True, "flags": 0},
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}] if mine else [],
+            "guilds": [{"id": str(g), "unavailable": True} for g in mine],
             "session_id": secrets.token_hex(16),
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.app_id), "flags": 0},
             "shard": [shard_id, count],
         }
-        guild = guild_payload(self.guild_id, self.channel_id, self.snowflake())
-        guild["threads"] = list(self.threads.values())  # the active threads, as Discord sends
-        for event, data in [("READY", ready), *([("GUILD_CREATE", guild)] * mine)]:
+        guilds = [guild_payload(g, self.guild_channels[g], self.snowflake()) for g in mine]
+        for guild in guilds:  # the active threads, as Discord sends
+            guild["threads"] = [
+                t for t in self.threads.values() if t.get("guild_id") == guild["id"]
+            ]
+        for event, data in [("READY", ready), *(("GUILD_CREATE", g) for g in guilds)]:
             session.seq += 1
             await ws.send_json({"op": 0, "t": event, "s": session.seq, "d": data})
         self.identified += 1

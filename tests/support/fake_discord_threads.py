@@ -83,7 +83,6 @@ class ThreadRoutes:
         return payload
 
     async def send_event(self: FakeDiscord, event: str, data: dict[str, Any]) -> None:
-        shards = next(iter(self.sessions.values())).shard[1]
-        session = self.sessions[(self.guild_id >> 22) % shards]
+        session = self.session_of(self.guild_id)
         session.seq += 1
         await session.ws.send_json({"op": 0, "t": event, "s": session.seq, "d": data})

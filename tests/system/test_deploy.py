@@ -22,7 +22,29 @@ def docs(name: str) -> list[dict[str, Any]]:
 
 
 def deployment(name: str) -> dict[str, Any]:
-    return next(d for d in docs(f"{name}.yaml") if d["kind"] == "Deployment")
+    return next(d for d in docs(f"{name}.yaml") if d["kind"] in ("Deployment", "StatefulSet"))
+
+
+def env_of(name: str) -> dict[str, Any]:
+    [container] = deployment(name)["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_adapters_run_several_replicas_named_by_their_pods() -> None:
+    pod_name = {"fieldRef": {"fieldPath": "metadata.name"}}
+    for name in ("slack", "discord"):
+        assert deployment(name)["spec"]["replicas"] >= 2, name
+        assert env_of(name)["ATELIER_ADAPTER_ID"] == pod_name, name
+    discord = deployment("discord")
+    assert discord["kind"] == "StatefulSet"  # stable names discord-0, discord-1, ...
+    env = {k: v for k, v in env_of("discord").items() if isinstance(v, str)}
+    replicas = discord["spec"]["replicas"]
+    assert int(env["ATELIER_DISCORD_REPLICAS"]) == replicas
+    shards = [
+        Settings(**env, ATELIER_ADAPTER_ID=f"discord-{k}").shard_ids() for k in range(replicas)
+    ]
+    every = sorted(n for mine in shards for n in mine or [])
+    assert all(shards) and every == list(range(int(env["ATELIER_DISCORD_SHARDS"])))
 
 
 def test_the_default_port_is_the_one_deploy_uses() -> None:

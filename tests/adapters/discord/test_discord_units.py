@@ -167,3 +167,41 @@ def test_shards_setting_accepts_auto_or_a_count(value: str) -> None:
 def test_shards_setting_refuses_anything_else(value: str) -> None:
     with pytest.raises(ValueError, match="ATELIER_DISCORD_SHARDS"):
         Settings(ATELIER_DISCORD_SHARDS=value)
+
+
+def test_shard_ids_split_the_shards_across_replicas() -> None:
+    assert Settings(ATELIER_DISCORD_SHARD_IDS=" 0, 2").shard_ids() == [0, 2]
+    assert Settings().shard_ids() is None
+    pod = {"ATELIER_DISCORD_SHARD_IDS": "pod", "ATELIER_DISCORD_SHARDS": "5"}
+    second = Settings(**pod, ATELIER_DISCORD_REPLICAS=2, ATELIER_ADAPTER_ID="discord-1")
+    assert second.shard_ids() == [1, 3]
+    first = Settings(**pod, ATELIER_DISCORD_REPLICAS=2, ATELIER_ADAPTER_ID="discord-0")
+    assert first.shard_ids() == [0, 2, 4]
+    with pytest.raises(ValueError, match="ATELIER_DISCORD_SHARD_IDS"):
+        Settings(ATELIER_DISCORD_SHARD_IDS="first")
+    with pytest.raises(ValueError, match="pod name"):
+        Settings(**pod, ATELIER_ADAPTER_ID="discord-abc12").shard_ids()
+
+
+def test_a_replica_runs_only_its_shards_of_the_count() -> None:
+    from adapters.discord.app import DiscordAdapter
+    from bot.errors import ConfigError
+
+    def client(**env: str) -> discord.Client:
+        adapter = DiscordAdapter.__new__(DiscordAdapter)  # client() reads only the settings
+        adapter.settings = Settings(**env)
+        adapter.handlers = None  # type: ignore[assignment]
+        return adapter.client()
+
+    sharded = client(ATELIER_DISCORD_SHARDS="4", ATELIER_DISCORD_SHARD_IDS="1,3")
+    assert isinstance(sharded, discord.AutoShardedClient)
+    assert sharded.shard_ids == [1, 3] and sharded.shard_count == 4
+    with pytest.raises(ConfigError, match="ATELIER_DISCORD_SHARDS"):
+        client(ATELIER_DISCORD_SHARD_IDS="1")
+    with pytest.raises(ConfigError, match="below"):
+        client(ATELIER_DISCORD_SHARDS="2", ATELIER_DISCORD_SHARD_IDS="2")
+
+
+def test_each_replica_has_its_own_consumer_name() -> None:
+    assert Settings(ATELIER_ADAPTER_ID="slack-7f9c-x2").consumer_name("slack") == "slack-7f9c-x2"
+    assert Settings().consumer_name("discord").startswith("discord-")

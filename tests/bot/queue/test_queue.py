@@ -115,6 +115,7 @@ async def test_result_is_posted_once_even_if_read_twice(queue: JobQueue) -> None
     one = ResultInbox(queue.redis, j.origin.route, "adapter-1", keys=queue.keys)
     two = ResultInbox(queue.redis, j.origin.route, "adapter-2", keys=queue.keys)
     await one.ensure_group()
+    await one.beat()  # a replica that is posting is alive (its delivery loop beats)
     [event] = await one.read(block_ms=100)
     assert event.result is not None and event.result.text == "t"
     assert await one.claim(j.id)
