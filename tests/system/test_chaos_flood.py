@@ -216,6 +216,8 @@ async def test_a_flood_over_both_platforms_survives_redis_and_worker_kills(
         assert kinds["held"] > 0, dict(kinds)
         assert "left by a dead worker" in logs["b"].read_text(), logs["b"].read_text()[-3000:]
         assert workers[1].poll() is None, logs["b"].read_text()[-3000:]
+        for name, log in logs.items():  # the outage is told in lines, not tracebacks
+            assert "Traceback" not in log.read_text(), (name, log.read_text()[-3000:])
     finally:
         for proc in procs:
             if proc.poll() is None:
