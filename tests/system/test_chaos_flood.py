@@ -100,140 +100,158 @@ def account(
     return kinds, silent, duplicated
 
 
-async def test_a_flood_over_both_platforms_survives_redis_and_worker_kills(
-    tiny_gpt2: Path, tmp_path: Path, procs: list[subprocess.Popen[str]]
-) -> None:
-    aof = AofRedis(tmp_path, fsync="everysec")
-    aof.start()
-    slack = FakeSlack().start()
-    discord = await FakeDiscord().start()
-    adapters: list[Adapter] = []
-    prefix = f"flood-{uuid.uuid4().hex[:8]}:"
-    common = dict(
-        ATELIER_HEARTBEAT="0.5",
-        ATELIER_VISIBILITY_TIMEOUT="5",
-        ATELIER_REDIS_RECONNECT="60",
-        OMP_NUM_THREADS="1",
-    )
-    logs: dict[str, Path] = {}
-    try:
+class Flood:
+    """The five processes, the two fakes and Redis; the flood with its kills; the tally."""
+
+    def __init__(self, tmp_path: Path, procs: list[subprocess.Popen[str]]) -> None:
+        self.tmp_path, self.procs = tmp_path, procs
+        self.aof = AofRedis(tmp_path, fsync="everysec")
+        self.slack = FakeSlack()
+        self.discord = FakeDiscord()
+        self.adapters: list[Adapter] = []
+        self.workers: list[subprocess.Popen[str]] = []
+        self.logs: dict[str, Path] = {}
+        self.acks: dict[int, str] = {}  # Slack command number -> the slash command's answer
+        self.sent: dict[int, int] = {}  # Discord command number -> its interaction id
+        self.restarted_at = 0.0
+
+    async def start(self, model: Path) -> None:
+        self.aof.start()
+        self.slack.start()
+        await self.discord.start()
+        prefix = f"flood-{uuid.uuid4().hex[:8]}:"
+        common = dict(
+            ATELIER_HEARTBEAT="0.5",
+            ATELIER_VISIBILITY_TIMEOUT="5",
+            ATELIER_REDIS_RECONNECT="60",
+            OMP_NUM_THREADS="1",
+        )
         port = _free_port()
         env = atelier_env(
-            aof.url,
+            self.aof.url,
             prefix,
-            tiny_gpt2,
+            model,
             SLACK_BOT_TOKEN="xoxb-test",
             SLACK_SIGNING_SECRET=SECRET,
-            ATELIER_SLACK_API_URL=slack.api_url,
+            ATELIER_SLACK_API_URL=self.slack.api_url,
             **common,
         )
-        logs["slack"] = tmp_path / "slack.log"
-        spawn(procs, env, "slack", "--port", str(port), log=logs["slack"])
-        logs["discord"] = tmp_path / "discord.log"
-        await start_adapter(adapters, discord, aof.url, prefix, logs["discord"], **common)
-        workers = []
+        self.logs["slack"] = self.tmp_path / "slack.log"
+        spawn(self.procs, env, "slack", "--port", str(port), log=self.logs["slack"])
+        self.logs["discord"] = self.tmp_path / "discord.log"
+        await start_adapter(
+            self.adapters, self.discord, self.aof.url, prefix, self.logs["discord"], **common
+        )
         for name in ("a", "b"):
-            logs[name] = tmp_path / f"worker-{name}.log"
+            self.logs[name] = self.tmp_path / f"worker-{name}.log"
             worker_env = {**env, "ATELIER_WORKER_ID": f"flood-{name}"}
             args = ("worker", "--kinds", "text", "--batch-size", "8")
-            workers.append(spawn(procs, worker_env, *args, log=logs[name]))
-        client = SignedClient(f"http://127.0.0.1:{port}/slack/events", SECRET, slack)
+            self.workers.append(spawn(self.procs, worker_env, *args, log=self.logs[name]))
+        self.client = SignedClient(f"http://127.0.0.1:{port}/slack/events", SECRET, self.slack)
         deadline = time.monotonic() + 90
         while not (
-            await _answers(client)
-            and "poem" in discord.commands
-            and all("ready for text" in logs[w].read_text() for w in ("a", "b"))
+            await _answers(self.client)
+            and "poem" in self.discord.commands
+            and all("ready for text" in self.logs[w].read_text() for w in ("a", "b"))
         ):
-            assert time.monotonic() < deadline, _tails(logs)
+            assert time.monotonic() < deadline, self.tails()
             await asyncio.sleep(0.2)
 
-        acks: dict[int, str] = {}
-        sent: dict[int, int] = {}  # command number -> its interaction id
-        started = time.monotonic()
-        restarted_at: list[float] = []
-
-        async def slack_command(n: int) -> None:
-            await asyncio.sleep(n * SEND_OVER_S / PER_PLATFORM)
-            status, body, _ = await client.command(
-                "/poem", f"tide {n} seed:{n}", channel="CFLOOD", user=f"UF{n}"
-            )
-            assert status == 200, (n, status, body)
-            acks[n] = body
-
-        async def discord_command(n: int) -> None:
-            await asyncio.sleep((n - PER_PLATFORM + 0.5) * SEND_OVER_S / PER_PLATFORM)
-            user = FakeUser(900_000_000_000_000_000 + n, f"member{n}")
-            payload = discord.slash("poem", user, {"prompt": f"tide {n}", "seed": n})
-            sent[n] = int(payload["id"])
-            await discord.dispatch(payload)
-
-        async def chaos() -> None:
-            await asyncio.sleep(SEND_OVER_S / 4)
-            os.kill(workers[0].pid, signal.SIGKILL)  # holding jobs: it reads batches of 8
-            await asyncio.sleep(SEND_OVER_S / 3 - SEND_OVER_S / 4)
-            assert aof.proc is not None
-            aof.proc.kill()  # SIGKILL: the AOF, fsynced every second, is all that is left
-            aof.proc.wait(timeout=10)
-            await asyncio.sleep(OUTAGE_S)
-            await asyncio.to_thread(aof.start)
-            restarted_at.append(time.monotonic())
-
-        await asyncio.gather(
-            chaos(),
-            *(slack_command(n) for n in range(PER_PLATFORM)),
-            *(discord_command(n) for n in range(PER_PLATFORM, 2 * PER_PLATFORM)),
+    async def slack_command(self, n: int) -> None:
+        await asyncio.sleep(n * SEND_OVER_S / PER_PLATFORM)
+        status, body, _ = await self.client.command(
+            "/poem", f"tide {n} seed:{n}", channel="CFLOOD", user=f"UF{n}"
         )
-        sent_s = time.monotonic() - started
+        assert status == 200, (n, status, body)
+        self.acks[n] = body
 
-        def tally() -> tuple[Counter[str], list[int], list[int]]:
-            s = account(slack_texts(slack, acks), range(PER_PLATFORM))
-            d = account(discord_texts(discord, sent), range(PER_PLATFORM, 2 * PER_PLATFORM))
-            return s[0] + d[0], s[1] + d[1], s[2] + d[2]
+    async def discord_command(self, n: int) -> None:
+        await asyncio.sleep((n - PER_PLATFORM + 0.5) * SEND_OVER_S / PER_PLATFORM)
+        user = FakeUser(900_000_000_000_000_000 + n, f"member{n}")
+        payload = self.discord.slash("poem", user, {"prompt": f"tide {n}", "seed": n})
+        self.sent[n] = int(payload["id"])
+        await self.discord.dispatch(payload)
 
-        deadline = time.monotonic() + 120
+    async def chaos(self) -> None:
+        await asyncio.sleep(SEND_OVER_S / 4)
+        os.kill(self.workers[0].pid, signal.SIGKILL)  # holding jobs: it reads batches of 8
+        await asyncio.sleep(SEND_OVER_S / 3 - SEND_OVER_S / 4)
+        assert self.aof.proc is not None
+        self.aof.proc.kill()  # SIGKILL: the AOF, fsynced every second, is all that is left
+        self.aof.proc.wait(timeout=10)
+        await asyncio.sleep(OUTAGE_S)
+        await asyncio.to_thread(self.aof.start)
+        self.restarted_at = time.monotonic()
+
+    def tally(self) -> tuple[Counter[str], list[int], list[int]]:
+        s = account(slack_texts(self.slack, self.acks), range(PER_PLATFORM))
+        d = account(discord_texts(self.discord, self.sent), range(PER_PLATFORM, 2 * PER_PLATFORM))
+        return s[0] + d[0], s[1] + d[1], s[2] + d[2]
+
+    async def drained(self, timeout: float = 120) -> float:
+        """Seconds from Redis's restart to the last command's answer (bounded)."""
+        deadline = time.monotonic() + timeout
         last_change, previous = time.monotonic(), None
         while True:
-            kinds, silent, duplicated = tally()
+            kinds, silent, _ = self.tally()
             if (kinds, silent) != previous:
                 previous, last_change = (kinds, silent), time.monotonic()
             if not silent or time.monotonic() > deadline:
-                break
+                return last_change - self.restarted_at
             await asyncio.sleep(1.0)
-        drained_s = last_change - restarted_at[0]
+
+    def tails(self) -> str:
+        return "\n".join(
+            f"--- {name}:\n{log.read_text()[-2500:]}" for name, log in self.logs.items()
+        )
+
+    async def stop(self) -> None:
+        running = [*self.procs, *(a.proc for a in self.adapters if a.proc is not None)]
+        for proc in running:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in running:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        await self.discord.stop()
+        self.slack.stop()
+        self.aof.stop()
+
+
+async def test_a_flood_over_both_platforms_survives_redis_and_worker_kills(
+    tiny_gpt2: Path, tmp_path: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    flood = Flood(tmp_path, procs)
+    try:
+        await flood.start(tiny_gpt2)
+        started = time.monotonic()
+        await asyncio.gather(
+            flood.chaos(),
+            *(flood.slack_command(n) for n in range(PER_PLATFORM)),
+            *(flood.discord_command(n) for n in range(PER_PLATFORM, 2 * PER_PLATFORM)),
+        )
+        sent_s = time.monotonic() - started
+        drained_s = await flood.drained()
         await asyncio.sleep(3.0)  # room for a duplicate to show up, if there were one
-        kinds, silent, duplicated = tally()
+        kinds, silent, duplicated = flood.tally()
+        logs = flood.logs
         print(
             f"\nflood: {2 * PER_PLATFORM} commands sent in {sent_s:.1f} s; {dict(kinds)}; "
             f"silent {len(silent)} {silent[:20]}; duplicated {len(duplicated)} {duplicated[:20]}; "
             f"last change {drained_s:.1f} s after Redis came back; worker b took over "
             f"{sum(map(int, RECLAIMED.findall(logs['b'].read_text())))} job(s)"
         )
-        assert silent == [], _tails(logs)
+        assert silent == [], flood.tails()
         assert duplicated == []
         assert sum(kinds.values()) - kinds["held"] == 2 * PER_PLATFORM
         # The chaos hit: commands arrived while Redis was down, and the killed worker's jobs
         # were taken over by the other one.
         assert kinds["held"] > 0, dict(kinds)
         assert "left by a dead worker" in logs["b"].read_text(), logs["b"].read_text()[-3000:]
-        assert workers[1].poll() is None, logs["b"].read_text()[-3000:]
+        assert flood.workers[1].poll() is None, logs["b"].read_text()[-3000:]
         for name, log in logs.items():  # the outage is told in lines, not tracebacks
             assert "Traceback" not in log.read_text(), (name, log.read_text()[-3000:])
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for adapter in adapters:
-            if adapter.proc is not None and adapter.proc.poll() is None:
-                adapter.proc.terminate()
-        for proc in [*procs, *(a.proc for a in adapters if a.proc is not None)]:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        await discord.stop()
-        slack.stop()
-        aof.stop()
-
-
-def _tails(logs: dict[str, Path]) -> str:
-    return "\n".join(f"--- {name}:\n{log.read_text()[-2500:]}" for name, log in logs.items())
+        await flood.stop()
