@@ -91,7 +91,9 @@ class Delivery:
             await self.inbox.ack(event.entry_id)  # unreadable, or posted already
             return
         result = event.result
-        recent = time.time() - result.created_at < MESSAGE_WAIT_S
+        # Just finished: its job's message may not be posted yet (or, for a command held while
+        # Redis was down, not yet adopted: such a job was created long before it was queued).
+        recent = time.time() - result.finished_at < MESSAGE_WAIT_S
         where = await self.deps.job_message(result.job_id, wait_s=MESSAGE_WAIT_S if recent else 0)
         try:
             await self._deliver_or_plain(result, where)
