@@ -245,6 +245,13 @@ async def test_a_flood_over_both_platforms_survives_redis_and_worker_kills(
         )
         assert silent == [], flood.tails()
         assert duplicated == []
+        # One message per Slack command: a held one becomes the job's, never a second post.
+        posts = Counter(
+            n
+            for call in flood.slack.find("chat.postMessage")
+            for n in {int(m) for m in TAG.findall(json.dumps(call.data))}
+        )
+        assert [n for n, times in posts.items() if times > 1] == [], posts
         assert sum(kinds.values()) - kinds["held"] == 2 * PER_PLATFORM
         # The chaos hit: commands arrived while Redis was down, and the killed worker's jobs
         # were taken over by the other one.
