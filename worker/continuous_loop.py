@@ -187,8 +187,9 @@ class ContinuousWorker(Worker):
     async def _publish_done(self, items: list[Item], outputs: list[Output], took: float) -> None:
         try:
             await self._publish(items, outputs, took)
-        except Exception:  # Redis down: the entries stay pending and are reclaimed later
-            log.exception("could not publish %d finished job(s)", len(items))
+            self.finishing.ok()
+        except Exception as exc:  # Redis down: the entries stay pending and are reclaimed later
+            self.finishing.failed(exc, f"could not publish {len(items)} finished job(s)")
         finally:
             for item in items:
                 self._in_flight[TEXT].discard(item.entry.entry_id)

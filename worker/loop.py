@@ -90,6 +90,9 @@ class Worker:
         )
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
+        # Finishing a job touches Redis (settings, the moderation log, slots, publishing):
+        # while it is down, one line per period instead of a traceback per job.
+        self.finishing = Outage(log, "finishing jobs")
         self._gpu = asyncio.Lock()  # one generate call at a time per worker process
         self._in_flight: dict[JobKind, set[str]] = defaultdict(set)
         # Every call that hands entries to this consumer (read, reclaim, re-read) holds them
@@ -533,8 +536,10 @@ class Worker:
                     out.flag,
                     job.prompt,
                 )
-            except Exception:
-                log.warning("could not note job %s for the moderators", job.id, exc_info=True)
+            except Exception as exc:
+                self.finishing.failed(
+                    exc, f"could not note job {job.id} for the moderators", level=logging.WARNING
+                )
         return out
 
     async def _server(
@@ -547,8 +552,10 @@ class Worker:
             return servers[where]
         try:
             servers[where] = await self.settings.get(*where)
-        except Exception:  # settings unreadable: the built-in list still applies; log it
-            log.warning("could not read the settings of %s", job.origin.guild_id, exc_info=True)
+        except Exception as exc:  # settings unreadable: the built-in list still applies
+            self.finishing.failed(
+                exc, f"could not read the settings of {job.origin.guild_id}", level=logging.WARNING
+            )
             return None
         return servers[where]
 
@@ -594,6 +601,8 @@ class Worker:
             await asyncio.shield(self.fairness.release_many(jobs))
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             ids = ", ".join(job.id for job in jobs)
-            log.warning("could not release the slots of %s; the sweep will", ids, exc_info=True)
+            self.finishing.failed(
+                exc, f"could not release the slots of {ids}; the sweep will", level=logging.WARNING
+            )

@@ -107,6 +107,8 @@ class Delivery:
             await self.inbox.ack(event.entry_id)  # unreadable, or posted already
             return
         result = event.result
+        # A young job's message may not be posted yet. (A command held while Redis was down has
+        # its message noted as the job's before the job is queued: `adapters.slack.held`.)
         recent = time.time() - result.created_at < MESSAGE_WAIT_S
         where = await self.deps.job_message(result.job_id, wait_s=MESSAGE_WAIT_S if recent else 0)
         if where is None:  # a new message: Slack's one a second per channel (edits: tier 3)

@@ -31,9 +31,11 @@ ROUTE = "console:restart"
 
 
 class AofRedis:
-    """A private redis-server with an append-only file fsynced on every write."""
+    """A private redis-server with an append-only file, fsynced on every write (or as told:
+    "everysec" loses up to the last second of writes to a SIGKILL)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, fsync: str = "always") -> None:
+        self.fsync = fsync
         self.port = _free_port()
         self.workdir = workdir
         self.proc: subprocess.Popen[bytes] | None = None
@@ -47,7 +49,7 @@ class AofRedis:
                 "--bind", "127.0.0.1",
                 "--save", "",
                 "--appendonly", "yes",
-                "--appendfsync", "always",
+                "--appendfsync", self.fsync,
                 "--dir", str(self.workdir),
             ],
             stdout=subprocess.DEVNULL,

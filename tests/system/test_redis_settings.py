@@ -14,9 +14,13 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from bot.commands.build import build_job
+from bot.commands.parse import parse
+from bot.jobs import Origin, load_result
 from bot.keys import Keys
 from bot.queue.streams import JobQueue
 from tests.conftest import atelier_env
+from tests.support.admission import admit
 from tests.support.private_redis import PrivateRedis, free_private_port
 from tests.system.test_processes import run_chat, spawn, wait_workers
 from tests.system.test_redis_restart import AofRedis
@@ -136,3 +140,61 @@ async def test_a_running_worker_waits_out_a_killed_redis_quietly(
     down = [line for line in text.splitlines() if "Redis does not answer" in line]
     assert 1 <= len(down) <= 8, text  # a few loops, one line per 10 s each
     assert "Redis answers again" in text, text
+
+
+async def test_jobs_finishing_while_redis_is_down_log_no_traceback_and_are_answered_once(
+    tmp_path: Path, endless_gpt2: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    """Jobs of a server (their settings are read at the end) that finish while Redis is
+    SIGKILLed: the worker says so in a few lines, not a traceback per job, and each job is
+    answered once after the restart."""
+    server = AofRedis(tmp_path)
+    server.start()
+    keys, route = Keys("busy:"), "console:busy"
+    try:
+        log = tmp_path / "worker.log"
+        env = atelier_env(
+            server.url, "busy:", endless_gpt2, ATELIER_VISIBILITY_TIMEOUT="5", OMP_NUM_THREADS="1"
+        )
+        worker = spawn(procs, env, "worker", "--kinds", "text", "--batch-size", "4", log=log)
+        client = Redis.from_url(server.url, decode_responses=True)
+        queue = JobQueue(client, keys=keys)
+        await wait_workers(queue, 1, worker, log)
+        ids = []
+        for n in range(4):
+            origin = Origin(platform="console", route=route, guild_id="G1", delivery_id=f"busy-{n}")
+            job = build_job(parse(f"/poem a busy quay {n} seed:{n}"), origin)
+            await admit(queue, job)
+            ids.append(job.id)
+        deadline = time.monotonic() + 60
+        while not await client.xlen(keys.results(route)):  # mid-job: progress is out
+            assert time.monotonic() < deadline, log.read_text()
+            await asyncio.sleep(0.01)
+        await client.aclose()
+        assert server.proc is not None
+        server.proc.kill()
+        server.proc.wait(timeout=10)
+        await asyncio.sleep(8.0)  # the jobs finish with Redis down
+        server.start()
+        client = Redis.from_url(server.url, decode_responses=True)
+        deadline = time.monotonic() + 90
+        while len(await _results(client, keys, route)) < len(ids):
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)  # room for a duplicate to show up, if there were one
+        assert await _results(client, keys, route) == dict.fromkeys(ids, 1)
+        await client.aclose()
+    finally:
+        server.stop()
+    text = log.read_text()
+    assert "Traceback" not in text, text
+    assert "finishing jobs: Redis does not answer" in text, text  # they did finish meanwhile
+
+
+async def _results(client: Redis, keys: Keys, route: str) -> dict[str, int]:
+    seen: dict[str, int] = {}
+    for _, fields in await client.xrange(keys.results(route)):
+        if fields["type"] == "result":
+            job_id = load_result(fields["data"]).job_id
+            seen[job_id] = seen.get(job_id, 0) + 1
+    return seen
