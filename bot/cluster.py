@@ -10,6 +10,7 @@ slot, found again after a failover."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -82,6 +83,8 @@ class AtelierCluster(RedisCluster):
 
 
 _MOVED = (RedisConnectionError, RedisTimeoutError)
+FAILOVER_TRIES = 20
+FAILOVER_WAIT_S = 0.5  # 20 tries: 10 s, past a node timeout of a few seconds
 
 
 class _SlotPipeline:
@@ -135,11 +138,27 @@ class _SlotPipeline:
         self._pipe.multi()  # type: ignore[no-untyped-call]
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
-        pipe = await self._open()
-        for name, args, kwargs in self._queued:
-            getattr(pipe, name)(*args, **kwargs)
-        self._queued.clear()
-        return list(await self._guard(pipe.execute(raise_on_error=raise_on_error)))
+        """Run the queued commands. Nothing watched: a failover is waited out (the topology
+        read again, up to FAILOVER_TRIES times), as a single server's client retries a
+        command; with a WATCH the caller's own loop decides."""
+        for attempt in range(FAILOVER_TRIES):
+            try:
+                pipe = await self._open()
+                for name, args, kwargs in self._queued:
+                    getattr(pipe, name)(*args, **kwargs)
+                replies = await self._guard(pipe.execute(raise_on_error=raise_on_error))
+                self._queued.clear()
+                return list(replies)
+            except _MOVED:
+                if self._pipe is not None and self._pipe.watching:
+                    raise
+                if attempt == FAILOVER_TRIES - 1:
+                    raise
+                if self._pipe is not None:
+                    await self._pipe.reset()  # type: ignore[no-untyped-call]
+                    self._pipe = None
+                await asyncio.sleep(FAILOVER_WAIT_S)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def __getattr__(self, name: str) -> Any:
         def command(*args: Any, **kwargs: Any) -> Any:
