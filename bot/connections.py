@@ -15,6 +15,7 @@ from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.cluster import AtelierCluster, is_cluster_url, plain_url, tagged_prefix
 from bot.config import Settings
 from bot.errors import ConfigError, RedisUnavailable
 from bot.keys import Keys
@@ -36,6 +37,8 @@ def connect(settings: Settings, *, embedded_ok: bool, what: str = "this command"
         url = settings.redis_url.get_secret_value()
         check_url(url)
         try:
+            if is_cluster_url(url):
+                return _cluster(url, key_prefix(settings))
             client: Redis = Redis.from_url(
                 url,
                 decode_responses=True,
@@ -59,10 +62,32 @@ def connect(settings: Settings, *, embedded_ok: bool, what: str = "this command"
     return fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
 
 
+def _cluster(url: str, prefix: str) -> Redis:
+    """redis+cluster://host:port (any one node; the others are found from it). A failover
+    is waited out by redis-py's own retries (it reads the new topology) and, beyond those, by
+    the callers' loops."""
+    client = AtelierCluster.from_url(
+        plain_url(url),
+        slot_key=f"{prefix}slot",
+        decode_responses=True,
+        socket_connect_timeout=2,
+        socket_keepalive=True,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), retries=6),
+        cluster_error_retry_attempts=6,
+    )
+    return client  # type: ignore[return-value]  # the same command API as Redis
+
+
+def key_prefix(settings: Settings) -> str:
+    """ATELIER_REDIS_PREFIX, with a hash tag on a cluster so every key shares one slot."""
+    url = settings.redis_url.get_secret_value() if settings.redis_url else ""
+    return tagged_prefix(settings.redis_prefix) if is_cluster_url(url) else settings.redis_prefix
+
+
 def make_queue(redis: Redis, settings: Settings) -> JobQueue:
     return JobQueue(
         redis,
-        keys=Keys(settings.redis_prefix),
+        keys=Keys(key_prefix(settings)),
         job_ttl_s=settings.job_ttl_s,
         max_queue_length=settings.max_queue_length,
         visibility_timeout_s=settings.visibility_timeout_s,
@@ -80,9 +105,7 @@ async def check_redis(settings: Settings) -> None:
     url = settings.redis_url.get_secret_value()
     where = _where(url)
     window = settings.redis_reconnect_s
-    probe: Redis = Redis.from_url(
-        url, decode_responses=True, socket_connect_timeout=5, socket_timeout=5
-    )
+    probe: Redis = _probe(url)
     outage = Outage(log, f"waiting up to {window:.0f} s for Redis at {where}")
     deadline = time.monotonic() + window
     try:
@@ -103,6 +126,14 @@ async def check_redis(settings: Settings) -> None:
             await asyncio.sleep(1.0)
     finally:
         await probe.aclose()
+
+
+def _probe(url: str) -> Redis:
+    seed = plain_url(url) if is_cluster_url(url) else url  # a cluster's seed node
+    probe: Redis = Redis.from_url(
+        seed, decode_responses=True, socket_connect_timeout=5, socket_timeout=5
+    )
+    return probe
 
 
 async def _refuse_settings(exc: Exception, url: str, where: str) -> None:
@@ -126,7 +157,7 @@ async def _refuse_settings(exc: Exception, url: str, where: str) -> None:
             "port, redis:// otherwise, and add ?ssl_ca_certs=/path/to/ca.pem to "
             "ATELIER_REDIS_URL when the server's certificate is signed by your own CA."
         ) from None
-    tls = urlsplit(url).scheme == "rediss"
+    tls = urlsplit(url).scheme.startswith("rediss")
     if await _speaks_the_other(url, tls=tls):
         said, speaks, use = ("rediss://", "plain Redis", "redis://")
         if not tls:
@@ -169,11 +200,13 @@ def check_url(url: str) -> None:
     """A URL redis-py cannot use, said in words (the URL is not repeated: it may hold the
     password)."""
     parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss", "unix") or "://" not in url:
+    schemes = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+    if parts.scheme not in schemes or "://" not in url:
         shown = f"{parts.scheme}://" if parts.scheme and "://" in url else "no scheme"
         raise ConfigError(
             f"ATELIER_REDIS_URL must start with redis:// (rediss:// for TLS, unix:// for a "
-            f"socket), it has {shown}: for example redis://127.0.0.1:6379/0."
+            f"socket, redis+cluster:// for a Redis Cluster), it has {shown}: for example "
+            "redis://127.0.0.1:6379/0."
         )
     try:
         parts.port  # noqa: B018 (parsing the port is the check)

@@ -1,6 +1,22 @@
 # ruff: noqa: E501  (the key table below is wider than code lines)
 """Every Redis key and stream name Atelier uses, in one place.
 
+Slots on a Redis Cluster: every key below shares one hash slot, the prefix's. On a cluster
+(`redis+cluster://`) the prefix carries a hash tag (`{atelier}:`, `bot.cluster.tagged_prefix`),
+because the Lua scripts and transactions cross every grouping a finer layout could use:
+
+| touched together | by | keys |
+| --- | --- | --- |
+| a job, its server, its kind | the admission script (`bot.queue.fairness`) | `job:{id}`, `jobs:{kind}`, `running:…`, `line:…`, `lines:{kind}`, `fair-servers:{kind}`, `member-jobs:…` |
+| a server's line, a job, its kind | the promotion script | `running:…`, `line:…`, `lines:{kind}`, `fair-servers:{kind}`, `jobs:{kind}`, `job:{id}` |
+| a job, its kind, its route | the finish script (`bot.queue.streams`) | `job:{id}`, `jobs:{kind}`, `results:{route}`, `result:{id}`, `dead` |
+| one worker's kinds | one XREADGROUP over `jobs:text`, `jobs:image`, `jobs:music` | the job streams |
+| a result, its delivery | MULTI/EXEC in `bot.queue.inbox` | `delivered:{id}`, `delivering:{id}`, `results:{route}` (XACK), `dead` |
+| a challenge, its server, its platform | MULTI/EXEC watching `challenge:{id}` | `challenge…:{id}`, `challenge-board/stats/closed:…`, `challenge-deadlines:{platform}`, `outbox:{platform}` |
+| a piece, its server, its parent | MULTI/EXEC in `bot.community.gallery` | `gallery…:{server}`, `gallery-item:{id}`, `gallery-after:{parent}` |
+
+(Braces in the table are placeholders, not hash tags: only the prefix's braces are one.)
+
 | key (after the prefix, default `atelier:`) | type | what it holds | lifetime |
 | --- | --- | --- | --- |
 | `jobs:{kind}` (`text`, `image`, `music`) | stream | queued jobs, field `job` (JSON); consumer group `workers` | entry deleted once its job finishes; length plus `lines:{kind}` capped by `ATELIER_MAX_QUEUE_LENGTH` at enqueue |

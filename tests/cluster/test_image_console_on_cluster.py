@@ -1,0 +1,4 @@
+"""tests/adapters/console/test_image_console.py, run again unchanged on a Redis Cluster
+(the fixtures in this folder's conftest)."""
+
+from tests.adapters.console.test_image_console import *  # noqa: F403

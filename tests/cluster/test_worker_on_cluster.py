@@ -1,0 +1,4 @@
+"""tests/worker/test_worker.py, run again unchanged on a Redis Cluster
+(the fixtures in this folder's conftest)."""
+
+from tests.worker.test_worker import *  # noqa: F403
