@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 from transformers.activations import GELUTanh, NewGELUActivation
 
@@ -19,8 +18,7 @@ def _gelu_new(x: torch.Tensor) -> torch.Tensor:
 
 def test_the_poet_loads_with_the_fused_gelu_and_the_same_function() -> None:
     poet = bundled_poet()
-    if poet is None:
-        pytest.skip("the bundled poet is not installed")
+    assert poet is not None, "worker/models/poet is part of the repository"
     _, model = load_causal_lm(str(poet), device="cpu", dtype=torch.float32)
     acts = [block.mlp.act for block in model.transformer.h]
     assert acts and all(type(act) is GELUTanh for act in acts)
