@@ -68,7 +68,6 @@ def _cluster(url: str, prefix: str) -> Redis:
     the callers' loops."""
     client = AtelierCluster.from_url(
         plain_url(url),
-        slot_key=f"{prefix}slot",
         decode_responses=True,
         socket_connect_timeout=2,
         socket_keepalive=True,

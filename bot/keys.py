@@ -1,21 +1,31 @@
 # ruff: noqa: E501  (the key table below is wider than code lines)
 """Every Redis key and stream name Atelier uses, in one place.
 
-Slots on a Redis Cluster: every key below shares one hash slot, the prefix's. On a cluster
-(`redis+cluster://`) the prefix carries a hash tag (`{atelier}:`, `bot.cluster.tagged_prefix`),
-because the Lua scripts and transactions cross every grouping a finer layout could use:
+On one Redis server every key is the prefix plus the name below (`atelier:jobs:text`).
 
-| touched together | by | keys |
-| --- | --- | --- |
-| a job, its server, its kind | the admission script (`bot.queue.fairness`) | `job:{id}`, `jobs:{kind}`, `running:…`, `line:…`, `lines:{kind}`, `fair-servers:{kind}`, `member-jobs:…` |
-| a server's line, a job, its kind | the promotion script | `running:…`, `line:…`, `lines:{kind}`, `fair-servers:{kind}`, `jobs:{kind}`, `job:{id}` |
-| a job, its kind, its route | the finish script (`bot.queue.streams`) | `job:{id}`, `jobs:{kind}`, `results:{route}`, `result:{id}`, `dead` |
-| one worker's kinds | one XREADGROUP over `jobs:text`, `jobs:image`, `jobs:music` | the job streams |
-| a result, its delivery | MULTI/EXEC in `bot.queue.inbox` | `delivered:{id}`, `delivering:{id}`, `results:{route}` (XACK), `dead` |
-| a challenge, its server, its platform | MULTI/EXEC watching `challenge:{id}` | `challenge…:{id}`, `challenge-board/stats/closed:…`, `challenge-deadlines:{platform}`, `outbox:{platform}` |
-| a piece, its server, its parent | MULTI/EXEC in `bot.community.gallery` | `gallery…:{server}`, `gallery-item:{id}`, `gallery-after:{parent}` |
+Slots on a Redis Cluster (`redis+cluster://`): the prefix carries a hash tag (`{atelier}:`,
+`bot.cluster.tagged_prefix`) and each key lands in the slot of its group, so every key that
+a Lua script or a transaction touches together shares one slot while the groups spread
+over the masters (`Keys._in`):
 
-(Braces in the table are placeholders, not hash tags: only the prefix's braces are one.)
+| group (slot) | spelled on a cluster | keys | touched together by |
+| --- | --- | --- | --- |
+| the queue | `{atelier}:…` | `jobs:{kind}`, `job:{id}`, `result:{id}`, `results:{route}`, `delivering:{id}`, `delivered:{id}`, `dead`, `running:…`, `line:…`, `lines:{kind}`, `fair-servers:{kind}`, `member-jobs:…`, `bucket:…`, `user-jobs:…` | the admission script (a job, its server's line and caps, its member's buckets, its kind's stream and the queue cap over every line), promotion, the finish script (a job, its stream, its route's results, dead letters), one XREADGROUP over every kind's stream, the delivery transactions (`bot.queue.inbox`) |
+| one job | `{atelier:job:{id}}:…` | `artifact:{id}:{n}`, `noticed:{id}`, `slack-message:{id}` | a result's files, written in one pipeline: the big values spread job by job |
+| one server | `{atelier:server:{platform}:{server}}:…` | `settings:…`, `styles:…`, `style-uses:…`, `gallery:…`, `gallery-item:{id}`, `gallery-after:{id}`, `gallery-kind:…`, `gallery-member:…`, `gallery-indexed:…` | the gallery's transactions (a piece, its server's indexes, its parent's children) |
+| challenges | `{atelier:challenges}:…` | every `challenge…` key, `digests:{platform}`, `outbox:{platform}`, `outbox-lease:…` | a phase change's transaction (the challenge, its server's board and stats, the platform's deadlines, its announcement in the outbox) |
+| brainstorms | `{atelier:brainstorm}:…` | every `brainstorm…` key | a session's start (the session, its first ideas, its thread's index) |
+| one collab poem | `{atelier:collab:{id}}:…` | `collab:{id}`, `collab-lines:{id}` | a turn's writes |
+| workers | `{atelier:workers}:…` | `workers:{kind}`, `worker:{id}` | a heartbeat |
+| alone | `atelier:…` (no tag: the slot of the whole name) | `once:…`, `collab-current:…`, `modlog:…`, `discord:reply:…`, `adapter-alive:…`, `post-bucket:…`, `web-servers`, `web-secret` | nothing else (single-key commands and transactions) |
+
+(Braces in the table's key names are placeholders; on a cluster only the group's braces are a
+hash tag.) Two writes cross groups and are ordered so that a crash between them loses
+nothing a member sees: a gallery piece persists its files (the job's slot) before the
+gallery keeps it, and drops them after the gallery forgot it. `Keys.scan_patterns` matches
+all three spellings of a prefix. The queue stays one slot: its admission is one atomic
+script across a job, its server's line and its kind's stream, which is what keeps an
+accepted job from being lost or counted twice; its keys are small (job JSON, ids).
 
 | key (after the prefix, default `atelier:`) | type | what it holds | lifetime |
 | --- | --- | --- | --- |
@@ -80,6 +90,7 @@ because the Lua scripts and transactions cross every grouping a finer layout cou
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.jobs import JobKind
@@ -92,177 +103,239 @@ DELIVERY_CLAIM_S = 60
 REPLICA_TTL_S = 5  # an adapter replica silent this long is dead: its results move on
 
 
+_TAG = re.compile(r"\{([^{}]+)\}")
+QUEUE = ""  # the queue's own slot: the prefix's hash tag as written
+
+
 @dataclass(frozen=True)
 class Keys:
+    """Key names. On a single Redis every key is the prefix plus its name, as always. On a
+    cluster the prefix holds a hash tag (`{atelier}:`) and each key lands in its group's
+    slot: the queue's keys in the prefix's own (`{atelier}:jobs:text`), a group's under a
+    tag of its own (`{atelier:server:discord:G}:gallery:discord:G`), and a key that no
+    script or transaction shares with another under the prefix without braces
+    (`atelier:once:slack:D1`), so it hashes on its whole name."""
+
     prefix: str = "atelier:"
 
+    def _in(self, group: str | None, name: str) -> str:
+        """`name` under the prefix, in `group`'s slot (QUEUE: the queue's; None: its own)."""
+        tag = _TAG.search(self.prefix)
+        if tag is None or group == QUEUE:
+            return f"{self.prefix}{name}"
+        before, after = self.prefix[: tag.start()], self.prefix[tag.end() :]
+        body = tag.group(1)
+        if group is None:
+            return f"{before}{body}{after}{name}"
+        return f"{before}{{{body}:{group}}}{after}{name}"
+
+    # The queue (one slot: the admission, promotion and finish scripts, the workers'
+    # XREADGROUP over every kind, and the delivery transactions touch these together).
+
     def jobs(self, kind: JobKind | str) -> str:
-        return f"{self.prefix}jobs:{JobKind(kind).value}"
+        return self._in(QUEUE, f"jobs:{JobKind(kind).value}")
 
     def job(self, job_id: str) -> str:
-        return f"{self.prefix}job:{job_id}"
+        return self._in(QUEUE, f"job:{job_id}")
 
     def result(self, job_id: str) -> str:
-        return f"{self.prefix}result:{job_id}"
-
-    def artifact(self, job_id: str, n: int) -> str:
-        return f"{self.prefix}artifact:{job_id}:{n}"
-
-    def noticed(self, job_id: str) -> str:
-        return f"{self.prefix}noticed:{job_id}"
+        return self._in(QUEUE, f"result:{job_id}")
 
     def results(self, route: str) -> str:
-        return f"{self.prefix}results:{route}"
+        return self._in(QUEUE, f"results:{route}")
 
     def delivering(self, job_id: str) -> str:
-        return f"{self.prefix}delivering:{job_id}"
+        return self._in(QUEUE, f"delivering:{job_id}")
 
     def delivered(self, job_id: str) -> str:
-        return f"{self.prefix}delivered:{job_id}"
-
-    def settings(self, platform: str, server_id: str) -> str:
-        return f"{self.prefix}settings:{platform}:{server_id}"
-
-    def user_jobs(self, platform: str, user_id: str) -> str:
-        return f"{self.prefix}user-jobs:{platform}:{user_id}"
-
-    def bucket(self, platform: str, server_id: str, user_id: str = "") -> str:
-        member = f":{user_id}" if user_id else ""
-        return f"{self.prefix}bucket:{platform}:{server_id}{member}"
-
-    def member_jobs(self, platform: str, server_id: str, user_id: str) -> str:
-        return f"{self.prefix}member-jobs:{platform}:{server_id}:{user_id}"
-
-    def running(self, kind: JobKind | str, server: str) -> str:
-        """`server` is `{platform}:{server id}` (`bot.queue.fairness.server_ref`)."""
-        return f"{self.prefix}running:{JobKind(kind).value}:{server}"
-
-    def line(self, kind: JobKind | str, server: str) -> str:
-        return f"{self.prefix}line:{JobKind(kind).value}:{server}"
-
-    def lines(self, kind: JobKind | str) -> str:
-        return f"{self.prefix}lines:{JobKind(kind).value}"
-
-    def fair_servers(self, kind: JobKind | str) -> str:
-        return f"{self.prefix}fair-servers:{JobKind(kind).value}"
-
-    def brainstorm(self, session_id: str) -> str:
-        return f"{self.prefix}brainstorm:{session_id}"
-
-    def brainstorm_ideas(self, session_id: str) -> str:
-        return f"{self.prefix}brainstorm-ideas:{session_id}"
-
-    def brainstorm_votes(self, session_id: str, number: int) -> str:
-        return f"{self.prefix}brainstorm-votes:{session_id}:{number}"
-
-    def brainstorm_thread(self, platform: str, channel_id: str, thread_id: str) -> str:
-        return f"{self.prefix}brainstorm-thread:{platform}:{channel_id}:{thread_id}"
-
-    def once(self, platform: str, delivery_id: str) -> str:
-        return f"{self.prefix}once:{platform}:{delivery_id}"
-
-    def slack_message(self, job_id: str) -> str:
-        return f"{self.prefix}slack-message:{job_id}"
+        return self._in(QUEUE, f"delivered:{job_id}")
 
     @property
     def dead(self) -> str:
-        return f"{self.prefix}dead"
+        return self._in(QUEUE, "dead")
 
-    def workers(self, kind: JobKind | str) -> str:
-        return f"{self.prefix}workers:{JobKind(kind).value}"
+    def user_jobs(self, platform: str, user_id: str) -> str:
+        return self._in(QUEUE, f"user-jobs:{platform}:{user_id}")
 
-    def worker(self, worker_id: str) -> str:
-        return f"{self.prefix}worker:{worker_id}"
+    def bucket(self, platform: str, server_id: str, user_id: str = "") -> str:
+        member = f":{user_id}" if user_id else ""
+        return self._in(QUEUE, f"bucket:{platform}:{server_id}{member}")
 
-    def challenge(self, challenge_id: str) -> str:
-        return f"{self.prefix}challenge:{challenge_id}"
+    def member_jobs(self, platform: str, server_id: str, user_id: str) -> str:
+        return self._in(QUEUE, f"member-jobs:{platform}:{server_id}:{user_id}")
 
-    def challenge_entries(self, challenge_id: str) -> str:
-        return f"{self.prefix}challenge-entries:{challenge_id}"
+    def running(self, kind: JobKind | str, server: str) -> str:
+        """`server` is `{platform}:{server id}` (`bot.queue.fairness.server_ref`)."""
+        return self._in(QUEUE, f"running:{JobKind(kind).value}:{server}")
 
-    def challenge_votes(self, challenge_id: str, number: int) -> str:
-        return f"{self.prefix}challenge-votes:{challenge_id}:{number}"
+    def line(self, kind: JobKind | str, server: str) -> str:
+        return self._in(QUEUE, f"line:{JobKind(kind).value}:{server}")
 
-    def challenge_current(self, platform: str, server_id: str) -> str:
-        return f"{self.prefix}challenge-current:{platform}:{server_id}"
+    def lines(self, kind: JobKind | str) -> str:
+        return self._in(QUEUE, f"lines:{JobKind(kind).value}")
 
-    def challenge_seq(self, platform: str, server_id: str) -> str:
-        return f"{self.prefix}challenge-seq:{platform}:{server_id}"
+    def fair_servers(self, kind: JobKind | str) -> str:
+        return self._in(QUEUE, f"fair-servers:{JobKind(kind).value}")
 
-    def challenge_deadlines(self, platform: str) -> str:
-        return f"{self.prefix}challenge-deadlines:{platform}"
+    # A job's files and marks that no queue script touches: one slot per job.
 
-    def challenge_claim(self, challenge_id: str, state: str) -> str:
-        return f"{self.prefix}challenge-claim:{challenge_id}:{state}"
+    def artifact(self, job_id: str, n: int) -> str:
+        return self._in(f"job:{job_id}", f"artifact:{job_id}:{n}")
 
-    def challenge_board(self, platform: str, server_id: str) -> str:
-        return f"{self.prefix}challenge-board:{platform}:{server_id}"
+    def noticed(self, job_id: str) -> str:
+        return self._in(f"job:{job_id}", f"noticed:{job_id}")
 
-    def challenge_stats(self, platform: str, server_id: str) -> str:
-        return f"{self.prefix}challenge-stats:{platform}:{server_id}"
+    def slack_message(self, job_id: str) -> str:
+        return self._in(f"job:{job_id}", f"slack-message:{job_id}")
 
-    def challenge_closed(self, platform: str, server_id: str) -> str:
-        return f"{self.prefix}challenge-closed:{platform}:{server_id}"
+    # A server's settings, styles and gallery: one slot per server.
 
-    def digests(self, platform: str) -> str:
-        return f"{self.prefix}digests:{platform}"
-
-    def outbox(self, platform: str) -> str:
-        return f"{self.prefix}outbox:{platform}"
-
-    def outbox_lease(self, platform: str, key: str) -> str:
-        return f"{self.prefix}outbox-lease:{platform}:{key}"
-
-    def challenge_themes(self, platform: str, server_id: str) -> str:
-        return f"{self.prefix}challenge-themes:{platform}:{server_id}"
-
-    def collab(self, collab_id: str) -> str:
-        return f"{self.prefix}collab:{collab_id}"
-
-    def collab_lines(self, collab_id: str) -> str:
-        return f"{self.prefix}collab-lines:{collab_id}"
-
-    def collab_current(self, platform: str, channel_id: str) -> str:
-        return f"{self.prefix}collab-current:{platform}:{channel_id}"
-
-    def gallery(self, platform: str, server_id: str) -> str:
-        return f"{self.prefix}gallery:{platform}:{server_id}"
-
-    def gallery_item(self, job_id: str) -> str:
-        return f"{self.prefix}gallery-item:{job_id}"
-
-    def gallery_kind(self, platform: str, server_id: str, kind: str) -> str:
-        return f"{self.prefix}gallery-kind:{platform}:{server_id}:{kind}"
-
-    def gallery_member(self, platform: str, server_id: str, name: str) -> str:
-        return f"{self.prefix}gallery-member:{platform}:{server_id}:{name.strip().casefold()}"
-
-    def gallery_indexed(self, platform: str, server_id: str) -> str:
-        return f"{self.prefix}gallery-indexed:{platform}:{server_id}"
-
-    def gallery_after(self, job_id: str) -> str:
-        return f"{self.prefix}gallery-after:{job_id}"
-
-    def web_servers(self) -> str:
-        return f"{self.prefix}web-servers"
-
-    def web_secret(self) -> str:
-        return f"{self.prefix}web-secret"
+    def settings(self, platform: str, server_id: str) -> str:
+        return self._in(f"server:{platform}:{server_id}", f"settings:{platform}:{server_id}")
 
     def styles(self, platform: str, server_id: str) -> str:
-        return f"{self.prefix}styles:{platform}:{server_id}"
+        return self._in(f"server:{platform}:{server_id}", f"styles:{platform}:{server_id}")
 
     def style_uses(self, platform: str, server_id: str) -> str:
-        return f"{self.prefix}style-uses:{platform}:{server_id}"
+        return self._in(f"server:{platform}:{server_id}", f"style-uses:{platform}:{server_id}")
+
+    def gallery(self, platform: str, server_id: str) -> str:
+        return self._in(f"server:{platform}:{server_id}", f"gallery:{platform}:{server_id}")
+
+    def gallery_item(self, platform: str, server_id: str, job_id: str) -> str:
+        return self._in(f"server:{platform}:{server_id}", f"gallery-item:{job_id}")
+
+    def gallery_kind(self, platform: str, server_id: str, kind: str) -> str:
+        group = f"server:{platform}:{server_id}"
+        return self._in(group, f"gallery-kind:{platform}:{server_id}:{kind}")
+
+    def gallery_member(self, platform: str, server_id: str, name: str) -> str:
+        group, who = f"server:{platform}:{server_id}", name.strip().casefold()
+        return self._in(group, f"gallery-member:{platform}:{server_id}:{who}")
+
+    def gallery_indexed(self, platform: str, server_id: str) -> str:
+        group = f"server:{platform}:{server_id}"
+        return self._in(group, f"gallery-indexed:{platform}:{server_id}")
+
+    def gallery_after(self, platform: str, server_id: str, job_id: str) -> str:
+        return self._in(f"server:{platform}:{server_id}", f"gallery-after:{job_id}")
+
+    # Brainstorms (a session's transaction names its thread's index): one slot.
+
+    def brainstorm(self, session_id: str) -> str:
+        return self._in("brainstorm", f"brainstorm:{session_id}")
+
+    def brainstorm_ideas(self, session_id: str) -> str:
+        return self._in("brainstorm", f"brainstorm-ideas:{session_id}")
+
+    def brainstorm_votes(self, session_id: str, number: int) -> str:
+        return self._in("brainstorm", f"brainstorm-votes:{session_id}:{number}")
+
+    def brainstorm_thread(self, platform: str, channel_id: str, thread_id: str) -> str:
+        return self._in("brainstorm", f"brainstorm-thread:{platform}:{channel_id}:{thread_id}")
+
+    # Challenges, their deadlines and the announcements outbox (a phase change writes its
+    # announcement in its own transaction): one slot.
+
+    def challenge(self, challenge_id: str) -> str:
+        return self._in("challenges", f"challenge:{challenge_id}")
+
+    def challenge_entries(self, challenge_id: str) -> str:
+        return self._in("challenges", f"challenge-entries:{challenge_id}")
+
+    def challenge_votes(self, challenge_id: str, number: int) -> str:
+        return self._in("challenges", f"challenge-votes:{challenge_id}:{number}")
+
+    def challenge_current(self, platform: str, server_id: str) -> str:
+        return self._in("challenges", f"challenge-current:{platform}:{server_id}")
+
+    def challenge_seq(self, platform: str, server_id: str) -> str:
+        return self._in("challenges", f"challenge-seq:{platform}:{server_id}")
+
+    def challenge_deadlines(self, platform: str) -> str:
+        return self._in("challenges", f"challenge-deadlines:{platform}")
+
+    def challenge_claim(self, challenge_id: str, state: str) -> str:
+        return self._in("challenges", f"challenge-claim:{challenge_id}:{state}")
+
+    def challenge_board(self, platform: str, server_id: str) -> str:
+        return self._in("challenges", f"challenge-board:{platform}:{server_id}")
+
+    def challenge_stats(self, platform: str, server_id: str) -> str:
+        return self._in("challenges", f"challenge-stats:{platform}:{server_id}")
+
+    def challenge_closed(self, platform: str, server_id: str) -> str:
+        return self._in("challenges", f"challenge-closed:{platform}:{server_id}")
+
+    def digests(self, platform: str) -> str:
+        return self._in("challenges", f"digests:{platform}")
+
+    def outbox(self, platform: str) -> str:
+        return self._in("challenges", f"outbox:{platform}")
+
+    def outbox_lease(self, platform: str, key: str) -> str:
+        return self._in("challenges", f"outbox-lease:{platform}:{key}")
+
+    def challenge_themes(self, platform: str, server_id: str) -> str:
+        return self._in("challenges", f"challenge-themes:{platform}:{server_id}")
+
+    # A poem written together: one slot per poem.
+
+    def collab(self, collab_id: str) -> str:
+        return self._in(f"collab:{collab_id}", f"collab:{collab_id}")
+
+    def collab_lines(self, collab_id: str) -> str:
+        return self._in(f"collab:{collab_id}", f"collab-lines:{collab_id}")
+
+    # The workers' heartbeats (a heartbeat writes both): one slot.
+
+    def workers(self, kind: JobKind | str) -> str:
+        return self._in("workers", f"workers:{JobKind(kind).value}")
+
+    def worker(self, worker_id: str) -> str:
+        return self._in("workers", f"worker:{worker_id}")
+
+    # Keys that are only ever used alone: each in the slot of its own name.
+
+    def once(self, platform: str, delivery_id: str) -> str:
+        return self._in(None, f"once:{platform}:{delivery_id}")
+
+    def collab_current(self, platform: str, channel_id: str) -> str:
+        return self._in(None, f"collab-current:{platform}:{channel_id}")
 
     def modlog(self, platform: str) -> str:
-        return f"{self.prefix}modlog:{platform}"
+        return self._in(None, f"modlog:{platform}")
 
     def discord_reply(self, interaction_id: str) -> str:
-        return f"{self.prefix}discord:reply:{interaction_id}"
+        return self._in(None, f"discord:reply:{interaction_id}")
 
     def adapter_alive(self, route: str, consumer: str) -> str:
-        return f"{self.prefix}adapter-alive:{route}:{consumer}"
+        return self._in(None, f"adapter-alive:{route}:{consumer}")
 
     def post_bucket(self, platform: str, channel_id: str) -> str:
-        return f"{self.prefix}post-bucket:{platform}:{channel_id}"
+        return self._in(None, f"post-bucket:{platform}:{channel_id}")
+
+    def web_servers(self) -> str:
+        return self._in(None, "web-servers")
+
+    def web_secret(self) -> str:
+        return self._in(None, "web-secret")
+
+    def scan_patterns(self) -> list[str]:
+        """SCAN patterns that together match every key under the prefix (a cluster's keys
+        sit under three spellings of it), for tools that clear a prefix."""
+        tag = _TAG.search(self.prefix)
+        if tag is None:
+            return [f"{_glob(self.prefix)}*"]
+        before, after = self.prefix[: tag.start()], self.prefix[tag.end() :]
+        body = tag.group(1)
+        return [
+            f"{_glob(self.prefix)}*",
+            f"{_glob(before)}\\{{{_glob(body)}:*\\}}{_glob(after)}*",
+            f"{_glob(before + body + after)}*",
+        ]
+
+
+def _glob(text: str) -> str:
+    """`text` matched literally by a Redis glob pattern."""
+    return "".join(f"\\{c}" if c in "*?[]\\{}" else c for c in text)

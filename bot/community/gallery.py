@@ -76,7 +76,7 @@ class GalleryStore:
         if raw_job:
             parent_id = load_job(raw_job).parent_id or ""
         if parent_id:
-            parent = await self.piece(parent_id)
+            parent = await self.piece(origin.platform, origin.guild_id, parent_id)
             if parent is not None:
                 parent_author, parent_command = parent.by, parent.command
             else:
@@ -103,19 +103,29 @@ class GalleryStore:
             parent_author=parent_author,
             parent_command=parent_command,
         )
+        platform, server = origin.platform, origin.guild_id
+        # The files first (the piece's web page shows them; on a cluster they live in the
+        # job's slot, not the gallery's): a crash before the piece is kept leaves them only
+        # kept longer, never a page without its files.
+        if result.attachments:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for attachment in result.attachments:
+                    pipe.persist(attachment.key)
+                await pipe.execute()
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(self.keys.gallery_item(piece.job_id), json.dumps(asdict(piece)))
-            pipe.zadd(self.keys.gallery(origin.platform, origin.guild_id), {piece.job_id: piece.at})
-            self._index(pipe, origin.platform, origin.guild_id, piece)
+            pipe.set(
+                self.keys.gallery_item(platform, server, piece.job_id), json.dumps(asdict(piece))
+            )
+            pipe.zadd(self.keys.gallery(platform, server), {piece.job_id: piece.at})
+            self._index(pipe, platform, server, piece)
             if parent_id:
-                pipe.zadd(self.keys.gallery_after(parent_id), {piece.job_id: piece.at})
-            for attachment in result.attachments:
-                pipe.persist(attachment.key)  # the piece's web page shows its files
+                after = self.keys.gallery_after(platform, server, parent_id)
+                pipe.zadd(after, {piece.job_id: piece.at})
             await pipe.execute()
         return piece
 
-    async def piece(self, job_id: str) -> Piece | None:
-        raw = await self.redis.get(self.keys.gallery_item(job_id))
+    async def piece(self, platform: str, server: str, job_id: str) -> Piece | None:
+        raw = await self.redis.get(self.keys.gallery_item(platform, server, job_id))
         return Piece(**json.loads(raw)) if raw else None
 
     async def page(
@@ -134,7 +144,8 @@ class GalleryStore:
         await self._expire(platform, server, keep_days, time.time() if now is None else now)
         ids: list[str] = await self.redis.zrevrange(key, 0, -1)
         pieces = []
-        for raw in await self.redis.mget([self.keys.gallery_item(i) for i in ids]) if ids else []:
+        items = [self.keys.gallery_item(platform, server, i) for i in ids]
+        for raw in await self.redis.mget(items) if ids else []:
             if raw:
                 pieces.append(Piece(**json.loads(raw)))
         wanted = user.lstrip("@").casefold()
@@ -156,7 +167,7 @@ class GalleryStore:
         matches = [i for i in ids if i.startswith(job_prefix.strip().lower())]
         if len(job_prefix.strip()) < 6 or len(matches) != 1:
             raise UserError("Give the id of one piece in this server's gallery (8 characters).")
-        piece = await self.piece(matches[0])
+        piece = await self.piece(platform, server, matches[0])
         if piece is None:
             raise UserError("That piece is gone already.")
         if piece.user_id != user_id and not admin:
@@ -165,8 +176,9 @@ class GalleryStore:
             pipe.zrem(key, piece.job_id)
             self._forget(pipe, platform, server, piece.job_id, piece)
             if piece.parent_id:
-                pipe.zrem(self.keys.gallery_after(piece.parent_id), piece.job_id)
+                pipe.zrem(self.keys.gallery_after(platform, server, piece.parent_id), piece.job_id)
             await pipe.execute()
+        await self._drop_files([piece])
         return piece
 
     async def prune(self, platform: str, server: str, keep_days: int, now: float) -> None:
@@ -181,7 +193,9 @@ class GalleryStore:
         ids: list[str] = await self.redis.zrange(self.keys.gallery(platform, server), 0, -1)
         for start in range(0, len(ids), 1000):
             chunk = ids[start : start + 1000]
-            raws = await self.redis.mget([self.keys.gallery_item(i) for i in chunk])
+            raws = await self.redis.mget(
+                [self.keys.gallery_item(platform, server, i) for i in chunk]
+            )
             async with self.redis.pipeline(transaction=False) as pipe:
                 for raw in raws:
                     if raw:
@@ -199,11 +213,13 @@ class GalleryStore:
     def _forget(
         self, pipe: Any, platform: str, server: str, job_id: str, piece: Piece | None
     ) -> None:
-        pipe.delete(self.keys.gallery_item(job_id), self.keys.gallery_after(job_id))
+        item, after = (
+            self.keys.gallery_item(platform, server, job_id),
+            self.keys.gallery_after(platform, server, job_id),
+        )
+        pipe.delete(item, after)
         if piece is None:
             return
-        for n in range(len(piece.files)):
-            pipe.delete(self.keys.artifact(job_id, n))
         pipe.zrem(self.keys.gallery_kind(platform, server, kind_of(piece.command)), job_id)
         if piece.user_name.strip():
             pipe.zrem(self.keys.gallery_member(platform, server, piece.user_name), job_id)
@@ -214,11 +230,23 @@ class GalleryStore:
         key = self.keys.gallery(platform, server)
         old: list[str] = await self.redis.zrangebyscore(key, 0, now - keep_days * DAY_S)
         if old:
-            pieces = [await self.piece(i) for i in old]
+            pieces = [await self.piece(platform, server, i) for i in old]
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.zrem(key, *old)
                 for job_id, piece in zip(old, pieces, strict=True):
                     self._forget(pipe, platform, server, job_id, piece)
+                await pipe.execute()
+            await self._drop_files([p for p in pieces if p is not None])
+
+    async def _drop_files(self, pieces: list[Piece]) -> None:
+        """The files of pieces no longer in the gallery, after the gallery forgot them (on a
+        cluster they live in each job's slot): a crash in between leaves files no page shows,
+        never a page whose files are gone."""
+        names = [self.keys.artifact(p.job_id, n) for p in pieces for n in range(len(p.files))]
+        if names:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.delete(name)
                 await pipe.execute()
 
 

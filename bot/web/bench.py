@@ -70,7 +70,9 @@ async def store_pieces(redis: Any, keys: Keys, count: int) -> None:
         async with redis.pipeline(transaction=False) as pipe:
             for n in range(start, min(count, start + 1000)):
                 piece = fake_piece(n, rng, now)
-                pipe.set(keys.gallery_item(piece.job_id), json.dumps(asdict(piece)))
+                pipe.set(
+                    keys.gallery_item(PLATFORM, SERVER, piece.job_id), json.dumps(asdict(piece))
+                )
                 pipe.zadd(keys.gallery(PLATFORM, SERVER), {piece.job_id: piece.at})
             await pipe.execute()
 

@@ -151,8 +151,9 @@ class Reader:
         self.gallery = GalleryStore(redis, keys=self.keys)
         self.challenges = ChallengeStore(redis, keys=self.keys)
 
-    async def _pieces(self, ids: list[str]) -> list[Piece]:
-        raws = await self.redis.mget([self.keys.gallery_item(i) for i in ids]) if ids else []
+    async def _pieces(self, platform: str, server: str, ids: list[str]) -> list[Piece]:
+        items = [self.keys.gallery_item(platform, server, i) for i in ids]
+        raws = await self.redis.mget(items) if ids else []
         return [Piece(**json.loads(raw)) for raw in raws if raw]
 
     async def page(
@@ -190,7 +191,7 @@ class Reader:
         if number > pages:
             raise Refused(404, words.no_such_page(number, pages))
         listed = await self.challenge_list(platform, server)
-        pieces = await self._pieces(ids)
+        pieces = await self._pieces(platform, server, ids)
         return GalleryPage([card(p) for p in pieces], number, pages, total, listed)
 
     async def _entries_in(
@@ -213,7 +214,7 @@ class Reader:
     async def _in_server(self, platform: str, server: str, job_id: str) -> Piece | None:
         if await self.redis.zscore(self.keys.gallery(platform, server), job_id) is None:
             return None
-        return await self.gallery.piece(job_id)
+        return await self.gallery.piece(platform, server, job_id)
 
     async def piece(self, platform: str, server: str, job_id: str) -> PieceView:
         piece = await self._in_server(platform, server, job_id)
@@ -229,7 +230,8 @@ class Reader:
                 break
             before.insert(0, card(parent))
             parent_id, parent_author = parent.parent_id, parent.parent_author
-        after_ids = await self.redis.zrange(self.keys.gallery_after(job_id), 0, CHAIN_DEPTH * 5)
+        after_key = self.keys.gallery_after(platform, server, job_id)
+        after_ids = await self.redis.zrange(after_key, 0, CHAIN_DEPTH * 5)
         after = []
         for child_id in after_ids:
             child = await self._in_server(platform, server, child_id)
@@ -317,4 +319,4 @@ class Reader:
         top.sort(key=lambda t: -(t[1].votes or 0))
         key = self.keys.gallery(platform, server)
         ids = await self.redis.zrevrangebyscore(key, "+inf", now - WEEK_S, start=0, num=12)
-        return top[:DIGEST_TOP], [card(p) for p in await self._pieces(ids)]
+        return top[:DIGEST_TOP], [card(p) for p in await self._pieces(platform, server, ids)]

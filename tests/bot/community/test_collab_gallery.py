@@ -131,7 +131,7 @@ async def test_the_gallery_keeps_provenance_credits_remixes_and_expires(
     # Retention: pieces older than the server's days are dropped when the gallery is read.
     kept = await gallery.page("discord", "g1", keep_days=1, now=1_000_000.0 + 86_400 + 12)
     assert [p.job_id for p in kept.pieces] == [child.id]
-    assert await gallery.piece(parent.id) is None
+    assert await gallery.piece("discord", "g1", parent.id) is None
     failed = Result(job_id="x" * 12, ok=False, command="poem", prompt="p", origin=origin(3))
     assert await gallery.record(failed) is None
 
