@@ -40,8 +40,14 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Redis: ATELIER_TEST_REDIS_URL, else 127.0.0.1:6379, else one we start."""
+def redis_server(single_redis: str) -> str:
+    """The Redis the tests run on (tests/cluster/ makes it a cluster)."""
+    return single_redis
+
+
+@pytest.fixture(scope="session")
+def single_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real single Redis: ATELIER_TEST_REDIS_URL, else 127.0.0.1:6379, else one we start."""
     url = os.environ.get("ATELIER_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{TEST_DB}")
     if _answers(url):
         yield url

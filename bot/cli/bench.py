@@ -99,14 +99,33 @@ def bench_queue(
     arq: Annotated[bool, typer.Option(help="Also run arq on the same Redis.")] = True,
     arq_poll_ms: Annotated[float, typer.Option(help="arq's poll delay.")] = 5.0,
     redis_url: RedisOption = None,
+    cluster_url: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster-url",
+            help="Also run Atelier on this Redis Cluster (redis+cluster://host:port), taking "
+            "turns with --redis-url, side by side with the ratio (arq: the single Redis only).",
+        ),
+    ] = None,
 ) -> None:
     """Enqueue -> pick-up -> result through Redis with a no-op job, against arq."""
 
     async def body(settings: Settings) -> int:
+        from bot.cluster import is_cluster_url
+        from bot.errors import ConfigError
         from worker.bench.queue import bench_queue, queue_rows
 
+        single = _bench_url(settings, redis_url)
+        if cluster_url is not None and not is_cluster_url(cluster_url):
+            raise ConfigError("--cluster-url must be redis+cluster://host:port (any one node)")
+        if arq and is_cluster_url(single):
+            raise ConfigError(
+                "arq needs a single Redis, and --redis-url (or ATELIER_REDIS_URL) is a "
+                "cluster: give the cluster as --cluster-url, or add --no-arq"
+            )
         report = await bench_queue(
-            redis_url=_bench_url(settings, redis_url),
+            redis_url=single,
+            cluster_url=cluster_url,
             jobs=jobs,
             rate=rate,
             batch_size=batch_size,

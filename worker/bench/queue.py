@@ -10,6 +10,11 @@ Two phases per side: a steady phase at `rate` jobs/s (jobs sent on a fixed sched
 the answers do) gives the overhead of each job, from the moment it was sent to the moment the
 worker recorded it finished (arq's `finish_time`, Atelier's `Result.finished_at`: the same
 clock, the same point); a burst phase sends `jobs` at once and gives jobs/s.
+
+With `cluster_url`, Atelier runs on a Redis Cluster too, connected and prefixed as production
+connects (`bot.connections`: the prefix hash-tagged, transactions and scripts on the slot's
+master), the two taking turns phase by phase; the report adds the cluster's side and the
+ratio cluster / single. arq talks to a single Redis only, so it runs on `redis_url` alone.
 """
 
 from __future__ import annotations
@@ -18,14 +23,19 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import SecretStr
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from bot.benchmarks import latency_ms
 from bot.commands.build import build_job
 from bot.commands.parse import parse
+from bot.config import load_settings
+from bot.connections import connect, key_prefix
 from bot.jobs import Job, JobKind, Origin, load_result
 from bot.keys import Keys
 from bot.queue.fairness import Fairness
@@ -102,36 +112,89 @@ async def _phase(sent_at: list[float], finished_at: list[float]) -> dict[str, fl
     )
 
 
-async def bench_atelier(
-    redis: Redis, *, jobs: int, rate: float, batch_size: int, concurrency: int
-) -> dict[str, Any]:
-    prefix = f"atelier-bench-{uuid.uuid4().hex[:8]}:"
-    queue = JobQueue(redis, keys=Keys(prefix), max_queue_length=0)
-    fairness = Fairness(queue)  # the adapters' path: the script that checks caps and limits
-    worker = Worker(
-        queue, [NoopGenerator()], batch_size=batch_size, concurrency=concurrency, block_ms=200
-    )
-    task = asyncio.create_task(worker.run())
-    out: dict[str, Any] = {"batch_size": batch_size, "concurrency": concurrency}
-    try:
-        await asyncio.wait_for(worker.ready.wait(), timeout=30)
-        for name, phase_rate in (("steady", rate), ("burst", 0.0)):
+@dataclass
+class _Side:
+    """One Redis for the Atelier side, connected and prefixed as production connects
+    (`bot.connections`): a single server, or a cluster whose keys carry the prefix's hash tag."""
+
+    redis: Redis
+    queue: JobQueue
+    fairness: Fairness
+
+    async def phase(
+        self, *, jobs: int, rate: float, batch_size: int, concurrency: int
+    ) -> dict[str, float]:
+        """One phase with a worker of its own, started before it and stopped after, so the
+        side waiting its turn runs nothing."""
+        worker = Worker(
+            self.queue,
+            [NoopGenerator()],
+            batch_size=batch_size,
+            concurrency=concurrency,
+            block_ms=200,
+        )
+        task = asyncio.create_task(worker.run())
+        try:
+            await asyncio.wait_for(worker.ready.wait(), timeout=30)
             run = uuid.uuid4().hex[:8]
             batch = _jobs(jobs, run)
-            stream = queue.keys.results(f"bench:{run}")
-            reader = asyncio.create_task(_read_results(redis, stream, jobs))
-            sent = await _send(jobs, phase_rate, lambda i, b=batch: fairness.admit_stored(b[i]))
+            stream = self.queue.keys.results(f"bench:{run}")
+            reader = asyncio.create_task(_read_results(self.redis, stream, jobs))
+            admit = self.fairness.admit_stored
+            sent = await _send(jobs, rate, lambda i: admit(batch[i]))
             finished = await reader
-            index = {job.id: i for i, job in enumerate(batch)}
-            done = [0.0] * jobs
-            for job_id, at in finished.items():
-                done[index[job_id]] = at
-            out[name] = await _phase(sent, done)
+        finally:
+            worker.stop()
+            await asyncio.wait_for(task, timeout=30)
+        index = {job.id: i for i, job in enumerate(batch)}
+        done = [0.0] * jobs
+        for job_id, at in finished.items():
+            done[index[job_id]] = at
+        return await _phase(sent, done)
+
+
+@contextlib.asynccontextmanager
+async def _side(redis_url: str) -> AsyncIterator[_Side]:
+    settings = load_settings(
+        redis_url=SecretStr(redis_url), redis_prefix=f"atelier-bench-{uuid.uuid4().hex[:8]}:"
+    )
+    redis = connect(settings, embedded_ok=False, what="atelier bench queue")
+    queue = JobQueue(redis, keys=Keys(key_prefix(settings)), max_queue_length=0)
+    try:
+        # The adapters' path: the admission script that checks caps and limits.
+        yield _Side(redis, queue, Fairness(queue))
     finally:
-        worker.stop()
-        await asyncio.wait_for(task, timeout=30)
-        await _forget(redis, f"{prefix}*")
+        await _forget(redis, f"{queue.keys.prefix}*")
+        await redis.aclose()
+
+
+async def bench_atelier(
+    redis_urls: dict[str, str], *, jobs: int, rate: float, batch_size: int, concurrency: int
+) -> dict[str, dict[str, Any]]:
+    """Atelier on each named Redis, the sides taking turns phase by phase (steady on each,
+    then a burst on each), so a load that drifts during the run falls on all of them."""
+    out: dict[str, dict[str, Any]] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        sides = {
+            name: await stack.enter_async_context(_side(url)) for name, url in redis_urls.items()
+        }
+        for name in sides:
+            out[name] = {"batch_size": batch_size, "concurrency": concurrency}
+        for phase, phase_rate in (("steady", rate), ("burst", 0.0)):
+            for name, side in sides.items():
+                out[name][phase] = await side.phase(
+                    jobs=jobs, rate=phase_rate, batch_size=batch_size, concurrency=concurrency
+                )
+        for name, side in sides.items():
+            out[name] |= _shape(side.redis)  # a cluster client knows its nodes once used
     return out
+
+
+def _shape(redis: Any) -> dict[str, Any]:
+    """What the side ran on: a single server, or a cluster and its masters."""
+    if isinstance(redis, RedisCluster):
+        return {"redis": "cluster", "masters": len(redis.get_primaries())}
+    return {"redis": "single"}
 
 
 async def _read_results(redis: Redis, stream: str, count: int) -> dict[str, float]:
@@ -218,6 +281,7 @@ async def _forget(redis: Any, pattern: str) -> None:
 async def bench_queue(
     *,
     redis_url: str,
+    cluster_url: str | None = None,
     jobs: int = 2000,
     rate: float = 500.0,
     batch_size: int = 32,
@@ -226,24 +290,45 @@ async def bench_queue(
     arq_max_jobs: int = 64,
     arq_poll_ms: float = 5.0,
 ) -> dict[str, Any]:
-    redis = Redis.from_url(redis_url, decode_responses=True)
-    try:
-        atelier = await bench_atelier(
-            redis, jobs=jobs, rate=rate, batch_size=batch_size, concurrency=concurrency
-        )
-    finally:
-        await redis.aclose()
-    report: dict[str, Any] = {"jobs": jobs, "rate": rate, "atelier": atelier}
+    """Atelier on `redis_url` (and on `cluster_url`, taking turns), then arq on `redis_url`
+    (arq speaks to a single Redis only)."""
+    urls = {"atelier": redis_url} | ({"cluster": cluster_url} if cluster_url else {})
+    sides = await bench_atelier(
+        urls, jobs=jobs, rate=rate, batch_size=batch_size, concurrency=concurrency
+    )
+    report: dict[str, Any] = {"jobs": jobs, "rate": rate} | sides
+    if cluster_url:
+        report["cluster_ratio"] = cluster_ratio(sides["atelier"], sides["cluster"])
     if arq:
         report["arq"] = await bench_arq(
             redis_url, jobs=jobs, rate=rate, max_jobs=arq_max_jobs, poll_ms=arq_poll_ms
-        )
-        a, b = atelier["burst"]["jobs_per_s"], report["arq"]["burst"]["jobs_per_s"]
+        ) | {"redis": "single"}
+        a, b = sides["atelier"]["burst"]["jobs_per_s"], report["arq"]["burst"]["jobs_per_s"]
         report["throughput_ratio"] = round(a / b, 2) if b else None
     return report
 
 
+RATIO_FIELDS = ("jobs_per_s", "p50_ms", "p99_ms", "max_ms")
+
+
+def cluster_ratio(single: dict[str, Any], cluster: dict[str, Any]) -> dict[str, Any]:
+    """Cluster over single, per phase and field: jobs/s under 1 and latencies over 1 are
+    what the cluster costs."""
+    return {
+        phase: {f: _ratio(cluster[phase][f], single[phase][f]) for f in RATIO_FIELDS}
+        for phase in ("steady", "burst")
+    }
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 2) if b else None
+
+
 def queue_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per queue and phase; with a cluster, its columns beside the single Redis's and
+    the ratio (cluster / single). arq runs on the single Redis only."""
+    if "cluster" in report:
+        return _side_by_side(report)
     rows = []
     for side in ("atelier", "arq"):
         if side not in report:
@@ -261,4 +346,39 @@ def queue_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
                     "max ms": r["max_ms"],
                 }
             )
+    return rows
+
+
+def _side_by_side(report: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for side, label in (("atelier", "atelier"), ("arq", "arq (single only)")):
+        if side not in report:
+            continue
+        for phase in ("steady", "burst"):
+            r = report[side][phase]
+            row: dict[str, Any] = {
+                "queue": label,
+                "phase": phase,
+                "jobs": r["jobs"],
+                "single jobs/s": r["jobs_per_s"],
+                "p50 ms": r["p50_ms"],
+                "p99 ms": r["p99_ms"],
+                "cluster jobs/s": None,
+                "cluster p50": None,
+                "cluster p99": None,
+                "ratio jobs/s": None,
+                "ratio p50": None,
+                "ratio p99": None,
+            }
+            if side == "atelier":
+                c, x = report["cluster"][phase], report["cluster_ratio"][phase]
+                row |= {
+                    "cluster jobs/s": c["jobs_per_s"],
+                    "cluster p50": c["p50_ms"],
+                    "cluster p99": c["p99_ms"],
+                    "ratio jobs/s": x["jobs_per_s"],
+                    "ratio p50": x["p50_ms"],
+                    "ratio p99": x["p99_ms"],
+                }
+            rows.append(row)
     return rows

@@ -120,6 +120,18 @@ def test_bench_queue_tiny(redis_server: str) -> None:
     assert report["throughput_ratio"] > 0
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--cluster-url", "redis://127.0.0.1:6379/0"], "--cluster-url must be redis+cluster://"),
+        (["--redis-url", "redis+cluster://127.0.0.1:7000"], "arq needs a single Redis"),
+    ],
+)
+def test_bench_queue_refuses_the_wrong_kind_of_url(args: list[str], says: str) -> None:
+    result = CliRunner().invoke(app, ["bench", "queue", "--jobs", "1", *args])
+    assert result.exit_code == 2 and says in result.output
+
+
 def test_bench_e2e_tiny(redis_server: str, tiny_gpt2: Path) -> None:
     report = run_bench(
         "e2e", "--commands", "3", "--model", str(tiny_gpt2), "--redis-url", redis_server
