@@ -207,10 +207,14 @@ class _SlotPipeline:
         for n, (args, _) in enumerate(stack):
             parts.setdefault(await self._cluster.slot_of(args), []).append(n)
         replies: list[Any] = [None] * len(stack)
-        for slot, where in parts.items():
-            part = await self._run(slot, [stack[n] for n in where], False, raise_on_error)
+        for slot, where in parts.items():  # every part runs, as one server runs every command
+            part = await self._run(slot, [stack[n] for n in where], False, False)
             for n, reply in zip(where, part, strict=True):
                 replies[n] = reply
+        if raise_on_error:
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
         return replies
 
     async def _run(

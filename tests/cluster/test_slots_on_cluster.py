@@ -8,6 +8,7 @@ import base64
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from bot.cluster import CrossSlotError
 from bot.community.gallery import GalleryStore
@@ -109,3 +110,12 @@ async def test_a_plain_pipeline_over_several_masters_answers_in_order(
         replies = await pipe.execute()
     assert replies == [x for n in range(len(names)) for x in (True, str(n))]
     assert await redis_client.delete(*names) == len(names)
+    # A failing command fails the call only after every master ran its part, as on one server.
+    async with redis_client.pipeline(transaction=False) as pipe:
+        pipe.set(names[0], "text")
+        pipe.incr(names[0])  # not a number
+        pipe.set(names[-1], "kept")
+        with pytest.raises(ResponseError, match="not an integer"):
+            await pipe.execute()
+    assert await redis_client.get(names[-1]) == "kept"
+    await redis_client.delete(names[0], names[-1])

@@ -164,7 +164,8 @@ async def _side(redis_url: str) -> AsyncIterator[_Side]:
         # The adapters' path: the admission script that checks caps and limits.
         yield _Side(redis, queue, Fairness(queue))
     finally:
-        await _forget(redis, f"{queue.keys.prefix}*")
+        for pattern in queue.keys.scan_patterns():  # a cluster spells the prefix three ways
+            await _forget(redis, pattern)
         await redis.aclose()
 
 
