@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis as sync_redis
 from redis.asyncio import Redis
 
 from bot.commands.catalogue import CATALOGUE
@@ -29,6 +28,7 @@ from bot.queue import artifacts
 from bot.queue.streams import JobQueue
 from tests.conftest import atelier_cmd, atelier_env
 from tests.support.fake_discord import MANAGE_GUILD, MANAGE_MESSAGES, MEMBER, FakeDiscord, FakeUser
+from tests.support.redis_clients import async_client, clear, key_prefix, sync_client
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -40,8 +40,8 @@ FINAL_EDIT = r"^/webhooks/\d+/[^/]+/messages/\d+$"
 
 # Fixtures -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def worker_prefix() -> str:
-    return f"atelier-test-discord-{uuid.uuid4().hex[:8]}:"
+def worker_prefix(redis_server: str) -> str:
+    return key_prefix(redis_server, f"atelier-test-discord-{uuid.uuid4().hex[:8]}:")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def text_worker(
             stderr=subprocess.STDOUT,
             text=True,
         )
-    client = sync_redis.Redis.from_url(redis_server, decode_responses=True)
+    client = sync_client(redis_server)
     deadline = time.monotonic() + 90
     while not client.zcount(Keys(worker_prefix).workers(JobKind.TEXT), time.time(), "+inf"):
         assert proc.poll() is None, log.read_text()
@@ -69,15 +69,14 @@ def text_worker(
     yield proc
     proc.kill()
     proc.wait(timeout=10)
-    for key in client.scan_iter(f"{worker_prefix}*"):
-        client.delete(key)
+    clear(client, Keys(worker_prefix))
     client.close()
 
 
 @pytest.fixture
 async def rc(redis_server: str) -> AsyncIterator[Redis]:
     """A client that leaves other tests' keys alone (every test here has its own prefix)."""
-    client = Redis.from_url(redis_server, decode_responses=True)
+    client = async_client(redis_server)
     yield client
     await client.aclose()
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 import redis
-from redis.asyncio import Redis as AsyncRedis
 
 from bot.keys import Keys
 from tests.conftest import _free_port, atelier_cmd, atelier_env
 from tests.support.fake_slack import BOT_USER, FakeSlack, SignedClient, block_text
+from tests.support.redis_clients import async_client, clear, job_keys, key_prefix, sync_client
 
 pytestmark = pytest.mark.timeout(120)
 SECRET = "test-signing-secret-0123456789"
@@ -40,7 +40,7 @@ class Stack:
 
     def jobs_in(self, channel: str) -> list[dict[str, Any]]:
         jobs = []
-        for key in self.redis.scan_iter(f"{self.keys.prefix}job:*"):
+        for key in job_keys(self.redis, self.keys):
             raw = self.redis.hget(key, "job")
             job = json.loads(raw) if raw else None
             if job and job["origin"]["channel_id"] == channel:
@@ -92,7 +92,7 @@ def stack(
     """One fake Slack, one `atelier slack --port` and one worker for the module; each test
     uses channels of its own, so tests never see each other's messages."""
     fake = FakeSlack(admins={"UADMIN"}).start()
-    prefix = f"atelier-slack-{uuid.uuid4().hex[:8]}:"
+    prefix = key_prefix(redis_server, f"atelier-slack-{uuid.uuid4().hex[:8]}:")
     port = _free_port()
     env = atelier_env(
         redis_server,
@@ -107,7 +107,7 @@ def stack(
     logs = {"worker": logs_dir / "worker.log", "app": logs_dir / "app.log"}
     worker = _spawn(env, logs["worker"], "worker", "--kinds", "text", "--batch-size", "8")
     app = _spawn(env, logs["app"], "slack", "--port", str(port))
-    client = redis.Redis.from_url(redis_server, decode_responses=True)
+    client = sync_client(redis_server)
     keys = Keys(prefix)
     try:
         _wait(
@@ -135,8 +135,7 @@ def stack(
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        for key in client.scan_iter(f"{prefix}*"):
-            client.delete(key)
+        clear(client, keys)
         client.close()
         fake.stop()
 
@@ -313,7 +312,7 @@ async def test_result_files_are_uploaded_beside_the_result(stack: Stack) -> None
 
     job_id = f"file{uuid.uuid4().hex[:12]}"
     png, midi = b"\x89PNG\r\n\x1a\n" + bytes(range(256)), b"MThd\x00\x00\x00\x06tune"
-    client = AsyncRedis.from_url(stack.env["ATELIER_REDIS_URL"], decode_responses=True)
+    client = async_client(stack.env["ATELIER_REDIS_URL"])
     try:
         attachments = await artifacts.store(
             client,
