@@ -201,7 +201,9 @@ async def test_filters_combine_and_cover_pieces_recorded_before_the_indexes(
         "at": 5.0,
         "files": [],
     }  # the shape pieces had before files' types and the indexes
-    await queue.redis.set(queue.keys.gallery_item(PLATFORM, SERVER, "older-image-1"), json.dumps(old))
+    await queue.redis.set(
+        queue.keys.gallery_item(PLATFORM, SERVER, "older-image-1"), json.dumps(old)
+    )
     await queue.redis.zadd(queue.keys.gallery(PLATFORM, SERVER), {"older-image-1": 5.0})
     base = await signed_path(links)
     bobs = await page(client, base + "/?member=Bob&kind=image")
