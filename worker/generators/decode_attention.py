@@ -5,7 +5,9 @@ with different lengths (left padding, rows that joined later) the step needs a p
 mask, and with a mask torch's SDPA on the CPU runs its flash-attention kernel, made for
 long queries: for the bundled poet's 64 rows, 4 heads and 20 to 80 positions it took
 0.16-0.77 ms a layer against 0.15-0.53 ms for the two matmuls and the softmax below,
-measured alone, one thread (the gap grows with the length). Everything else (prefill,
+measured alone, one thread (the gap grows with the length). Inside a whole step the gain
+is smaller, about 0.15 of 22 ms, since the cached keys and values come from memory either
+way (longer prompts should gain more; not measured in a step). Everything else (prefill,
 rows without padding, grouped-query heads, a GPU) goes to transformers' SDPA as before.
 
 The result is the same attention up to float rounding (at most about 1e-6 apart in fp32),
