@@ -30,7 +30,7 @@ import torch
 
 from bot.jobs import Job
 from worker.decoding.forms import FormGuide
-from worker.decoding.kv_room import make_roomy
+from worker.decoding.kv_room import make_roomy, reserve
 from worker.decoding.sampling import choose, penalise
 from worker.generators.base import Output
 from worker.generators.text_lm import (
@@ -197,6 +197,7 @@ class ContinuousBatcher:
     ) -> None:
         if not self.rows:
             self.rows, self.cache, self.mask, self.tokens = rows, cache, mask, tokens
+            self._reserve()
             return
         width = max(self.mask.shape[1], mask.shape[1])
         for old, new in zip(_layers(self.cache), _layers(cache), strict=True):
@@ -206,6 +207,13 @@ class ContinuousBatcher:
         pad = int(self.gen.tokenizer.pad_token_id)
         self.tokens = torch.cat([_pad_left(self.tokens, width, pad), _pad_left(tokens, width, pad)])
         self.rows = self.rows + rows
+        self._reserve()
+
+    def _reserve(self) -> None:
+        """The cache was replaced (its next step copies it): room for the longest answer
+        still to come, so it is not copied again until rows join or leave. At most what a
+        static batch of these rows would hold at its end."""
+        reserve(self.cache, max(r.budget - len(r.generated) for r in self.rows))
 
     def _sample(self, logits: torch.Tensor) -> torch.Tensor:
         """Each row's token, exactly as `RowSampler` picks it in a static batch."""
@@ -263,6 +271,7 @@ class ContinuousBatcher:
         for layer in _layers(self.cache):
             layer.keys = layer.keys[dev_index, :, cut:]
             layer.values = layer.values[dev_index, :, cut:]
+        self._reserve()
 
     def _answer(self, flight: _Flight) -> Output:
         gen, job = self.gen, flight.job

@@ -6,7 +6,9 @@ keeps each layer's keys and values in buffers with `ROOM` spare positions on the
 axis; `keys`/`values` are views of their first `length` positions, so a step writes the
 new token's slice and attention reads the view (no copy). When the room runs out, or the
 scheduler replaced `keys`/`values` with tensors of its own (rows merged or cut out), the
-next update copies them into a fresh buffer with room again.
+next update copies them into a fresh buffer with room again. The scheduler can set
+`room` to what its rows may still write (`reserve`), so a batch copies its cache only when
+rows join or leave, not every ROOM steps.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class RoomyLayer(DynamicLayer):
         super().__init__(**kwargs)
         self._key_buffer: torch.Tensor | None = None
         self._value_buffer: torch.Tensor | None = None
+        self.room = ROOM  # spare positions the next fresh buffer gets
 
     @classmethod
     def like(cls, layer: DynamicLayer) -> RoomyLayer:
@@ -31,6 +34,7 @@ class RoomyLayer(DynamicLayer):
         roomy = cls()
         roomy.__dict__.update(layer.__dict__)
         roomy._key_buffer = roomy._value_buffer = None
+        roomy.room = ROOM
         return roomy
 
     def update(
@@ -40,8 +44,8 @@ class RoomyLayer(DynamicLayer):
             return super().update(key_states, value_states, *args, **kwargs)
         assert self.values is not None
         length, new = self.keys.shape[-2], key_states.shape[-2]
-        self._key_buffer = _with_room(self._key_buffer, self.keys, length + new)
-        self._value_buffer = _with_room(self._value_buffer, self.values, length + new)
+        self._key_buffer = _with_room(self._key_buffer, self.keys, length + new, self.room)
+        self._value_buffer = _with_room(self._value_buffer, self.values, length + new, self.room)
         self._key_buffer[:, :, length : length + new] = key_states
         self._value_buffer[:, :, length : length + new] = value_states
         self.keys = self._key_buffer[:, :, : length + new]
@@ -49,9 +53,11 @@ class RoomyLayer(DynamicLayer):
         return self.keys, self.values
 
 
-def _with_room(buffer: torch.Tensor | None, held: torch.Tensor, needed: int) -> torch.Tensor:
+def _with_room(
+    buffer: torch.Tensor | None, held: torch.Tensor, needed: int, room: int
+) -> torch.Tensor:
     """`buffer` if `held` is a view of its start and it has `needed` positions; else a new
-    buffer with `held` copied in and ROOM positions to spare."""
+    buffer with `held` copied in and `room` positions to spare."""
     if (
         buffer is not None
         and held.data_ptr() == buffer.data_ptr()
@@ -61,7 +67,7 @@ def _with_room(buffer: torch.Tensor | None, held: torch.Tensor, needed: int) -> 
     ):
         return buffer
     batch, heads, length, dim = held.shape
-    fresh = held.new_empty(batch, heads, needed + ROOM, dim)
+    fresh = held.new_empty(batch, heads, needed + room, dim)
     fresh[:, :, :length] = held
     return fresh
 
@@ -72,3 +78,12 @@ def make_roomy(cache: Any) -> Any:
         RoomyLayer.like(layer) if type(layer) is DynamicLayer else layer for layer in cache.layers
     ]
     return cache
+
+
+def reserve(cache: Any, positions: int) -> None:
+    """Give every `RoomyLayer` of the cache room for `positions` more tokens (at least ROOM)
+    the next time it copies into a fresh buffer. For 64 rows of the bundled poet a copy
+    of the cache took about 10 ms at 46 positions, once every ROOM steps."""
+    for layer in cache.layers:
+        if isinstance(layer, RoomyLayer):
+            layer.room = max(ROOM, positions)

@@ -167,9 +167,7 @@ class _Buckets:
 
     def __init__(self, probs: torch.Tensor) -> None:
         self.probs = probs
-        self.bits = probs.view(torch.int32)  # monotone in the (non-negative) value
-        index = (_ONE_BITS - (self.bits >> 19)).clamp_(0, _EXACT_BUCKETS)
-        self.index = _widen(index, np.int64)  # (rows, vocab) each token's bucket
+        self.index = _bucket_index(probs)  # (rows, vocab) each token's bucket
         mass = torch.zeros(probs.shape[0], _EXACT_BUCKETS + 1, dtype=torch.float64)
         mass.scatter_add_(1, self.index, _widen(probs, np.float64))
         self.through = torch.cumsum(mass, dim=1)  # mass of buckets 0..b, exact above 2**-29
@@ -201,7 +199,7 @@ class _Buckets:
         buckets = torch.arange(_EXACT_BUCKETS + 1)[None, :]
         spans = _between(buckets, a_first, a_stop) + 2 * _between(buckets, b_first, b_stop)
         member = spans.to(torch.int8).gather(1, self.index)
-        row, col = member.nonzero(as_tuple=True)  # row-major: token order within a row
+        row, col = _nonzero(member)  # row-major: token order within a row
         counts = torch.bincount(row, minlength=rows)
         in_a = torch.bincount(row[member[row, col] == 1], minlength=rows)
         width = max(int(counts.max()), 1) if len(row) else 1
@@ -228,6 +226,26 @@ class _Buckets:
 def _between(buckets: torch.Tensor, first: torch.Tensor, stop: torch.Tensor) -> torch.Tensor:
     """(rows, buckets) 1 where first <= bucket < stop, else 0."""
     return ((buckets >= first[:, None]) & (buckets < stop[:, None])).long()
+
+
+def _bucket_index(probs: torch.Tensor) -> torch.Tensor:
+    """(rows, vocab) int64: each probability's bucket, 0 for 1.0 and up, one more every
+    1/16 of a power of two down, `_EXACT_BUCKETS` for all below 2**-29. From the float's
+    bits (monotone in a non-negative value). In numpy: torch's integer shift and subtract
+    took 0.2-0.7 ms here for 64 x 8192, numpy's vectorised ones about half that."""
+    index = probs.numpy().view(np.int32) >> 19
+    np.subtract(_ONE_BITS, index, out=index)
+    np.clip(index, 0, _EXACT_BUCKETS, out=index)
+    return torch.from_numpy(index.astype(np.int64))
+
+
+def _nonzero(member: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (row, column) indices of a 2-D tensor's non-zero entries, row-major, as
+    `nonzero(as_tuple=True)` gives them. numpy's `flatnonzero` on a bool view: 0.38 ms
+    against torch's 0.65 for 64 x 8192 entries, one thread."""
+    flat = torch.from_numpy(np.flatnonzero(member.bool().numpy()))
+    width = member.shape[1]
+    return flat // width, flat % width
 
 
 def _widen(t: torch.Tensor, dtype: type[np.generic]) -> torch.Tensor:

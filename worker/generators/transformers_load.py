@@ -2,7 +2,9 @@
 
 Shared by the text and melody generators: a hub id or a local directory, the tokenizer
 padded on the left (every row of a batch ends where generation starts), the model moved to
-the worker's device and put in eval mode, with GPT-2's tanh GELU as one fused kernel.
+the worker's device and put in eval mode, with GPT-2's tanh GELU as one fused kernel, a
+padded batch's decoding steps on plain-matmul attention (`decode_attention`) and, on a CPU,
+the LM head's weight laid out the way its matmul reads fastest.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.activations import GELUTanh, NewGELUActivation
 from transformers.utils import logging as hf_logging
+
+from worker.generators.decode_attention import use_decode_attention
 
 
 def load_causal_lm(model_id: str, *, device: str, dtype: torch.dtype) -> tuple[Any, Any]:
@@ -33,7 +37,11 @@ def load_causal_lm(model_id: str, *, device: str, dtype: torch.dtype) -> tuple[A
         tokenizer.pad_token = tokenizer.eos_token
     model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
     fuse_gelu(model)
-    return tokenizer, model.to(device).eval()
+    use_decode_attention(model)
+    model = model.to(device).eval()
+    if torch.device(device).type == "cpu":
+        column_major_head(model)
+    return tokenizer, model
 
 
 def fuse_gelu(model: torch.nn.Module) -> int:
@@ -50,3 +58,19 @@ def fuse_gelu(model: torch.nn.Module) -> int:
                 setattr(module, name, GELUTanh())
                 swapped += 1
     return swapped
+
+
+def column_major_head(model: Any) -> bool:
+    """Store the LM head's weight (vocab, hidden) column-major: the same values, strides
+    (1, vocab), so `linear` computes `x @ W.T` from a contiguous (hidden, vocab) matrix. On
+    a CPU that matmul is faster for a decoding step's few rows: 64 x 256 against the bundled
+    poet's 8,192 x 256 took 4.0-4.2 ms instead of 4.6-4.7, one thread, with bit-identical
+    logits. A tied input embedding shares the storage (no second copy) and looks its rows
+    up strided, about 0.07 ms for 64 tokens. Returns whether the weight was re-laid."""
+    head = model.get_output_embeddings()
+    weight = getattr(head, "weight", None)
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or weight.stride(1) != 1:
+        return False
+    with torch.no_grad():
+        weight.data = weight.data.t().contiguous().t()
+    return True

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import torch
 
-from worker.decoding.sampling import RowSampler, _nucleus, choose, penalise
+from worker.decoding.sampling import (
+    _EXACT_BUCKETS,
+    RowSampler,
+    _bucket_index,
+    _nonzero,
+    _nucleus,
+    choose,
+    penalise,
+)
 
 
 def full_sort_tokens(logits: torch.Tensor, top_ps: torch.Tensor, seeds: list[int]) -> torch.Tensor:
@@ -94,3 +102,20 @@ def test_batched_choose_matches_the_per_row_reference_over_many_steps() -> None:
         picked = choose(penalised, torch.tensor(temperatures), torch.tensor(top_ps), batch_gens)
         assert picked.view(-1).tolist() == expected
         history = torch.cat([history, picked], dim=1)
+
+
+def test_bucket_index_and_nonzero_match_their_torch_forms() -> None:
+    """The numpy helpers give what the torch expressions they replace give: the bucket from
+    the float's bits (1.0, the smallest normal and subnormal floats, zero included), and
+    the non-zero entries in row-major order."""
+    gen = torch.Generator().manual_seed(5)
+    probs = torch.softmax(torch.randn(8, 512, generator=gen) * 6, dim=-1)
+    probs[0, :4] = torch.tensor([1.0, 0.0, 1e-40, 2.0**-29])
+    expected = (0x3F800000 >> 19) - (probs.view(torch.int32) >> 19)
+    expected = expected.clamp(0, _EXACT_BUCKETS).long()
+    assert torch.equal(_bucket_index(probs), expected)
+    assert _bucket_index(probs)[0, :4].tolist() == [0, _EXACT_BUCKETS, _EXACT_BUCKETS, 464]
+    member = (torch.rand(8, 512, generator=gen) < 0.1).to(torch.int8) * 2
+    row, col = _nonzero(member)
+    want_row, want_col = member.nonzero(as_tuple=True)
+    assert torch.equal(row, want_row) and torch.equal(col, want_col)
