@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from bot.jobs import Job, JobKind
+from bot.jobs import Job, JobKind, Progress
 from bot.outage import Outage
 from bot.queue.streams import Entry
 from worker.decoding.batcher import ContinuousBatcher, Step, supports
@@ -181,8 +181,24 @@ class ContinuousWorker(Worker):
         self._room.set()
 
     async def _report(self, progress: list[tuple[Job, float, str | None]]) -> None:
-        for job, fraction, partial in progress:
-            await self._progress([job], fraction, None if partial is None else [partial])
+        """A step's progress in one round trip: one call per job cost 20-40 ms of the event
+        loop for 64 jobs, CPU the generation thread then waits for."""
+        try:
+            await self.queue.publish_progress(
+                *(
+                    Progress(
+                        job_id=job.id,
+                        fraction=fraction,
+                        partial_text=(partial or "")[-1500:],
+                        origin=job.origin,
+                        command=job.command,
+                        prompt=job.prompt,
+                    )
+                    for job, fraction, partial in progress
+                )
+            )
+        except Exception:
+            log.debug("progress publish failed", exc_info=True)
 
     async def _publish_done(self, items: list[Item], outputs: list[Output], took: float) -> None:
         try:
